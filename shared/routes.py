@@ -1,0 +1,139 @@
+"""The one table of (method, path, function) that the CDK stack and the local server both read.
+
+Keeping routes, handler entry points and each function's DynamoDB permissions here means
+the deployed API, the local stack and the IAM policies cannot drift apart: tests assert the
+synthesized template against this table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its entry point and exactly the AWS actions it performs."""
+
+    name: str  # python package under functions/, also the stable key used everywhere
+    construct_id: str  # CDK construct id (and SAM CLI function name prefix)
+    handler: str  # Lambda handler string, relative to the code asset root
+    dialect: str  # the vendor wire dialect it speaks
+    description: str
+    dynamodb_actions: tuple[str, ...]
+    reads_provider_secret: bool = False
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class Route:
+    """An API Gateway REST route: method + resource path (with {param} templates)."""
+
+    method: str
+    path: str
+    function: str  # FunctionSpec.name
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{([^}/]+)}", self.path))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters if this route serves (method, path), else None.
+
+        Mirrors API Gateway: a {param} matches one non-empty path segment.
+        """
+        if method.upper() != self.method:
+            return None
+        return match_path(self.path, path)
+
+
+def match_path(template: str, path: str) -> dict[str, str] | None:
+    t_parts = template.strip("/").split("/")
+    p_parts = path.strip("/").split("/")
+    if len(t_parts) != len(p_parts):
+        return None
+    params: dict[str, str] = {}
+    for t, p in zip(t_parts, p_parts, strict=True):
+        if t.startswith("{") and t.endswith("}"):
+            if not p:
+                return None
+            params[t[1:-1]] = p
+        elif t != p:
+            return None
+    return params
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec(
+            name="consume_voucher",
+            construct_id="ConsumeVoucher",
+            handler="functions.consume_voucher.handler.lambda_handler",
+            dialect="thalamus",
+            description="Thalamus v4: operator sets a voucher as consumed",
+            dynamodb_actions=(
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ),
+        ),
+        FunctionSpec(
+            name="activate_voucher",
+            construct_id="ActivateVoucher",
+            handler="functions.activate_voucher.handler.lambda_handler",
+            dialect="es_loyalty",
+            description="ES Loyalty: PAC voucher activation through an external provider",
+            dynamodb_actions=(
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ),
+            reads_provider_secret=True,
+            timeout_seconds=29,
+        ),
+        FunctionSpec(
+            name="unclaim_voucher",
+            construct_id="UnclaimVoucher",
+            handler="functions.unclaim_voucher.handler.lambda_handler",
+            dialect="spaaza",
+            description="Spaaza: unclaim a voucher",
+            dynamodb_actions=(
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ),
+        ),
+    )
+}
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "PUT",
+        "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}",
+        "consume_voucher",
+    ),
+    Route("POST", "/client/users/{correlation_id}/voucher/{voucher_id}/activate", "activate_voucher"),
+    Route("POST", "/unclaim-voucher", "unclaim_voucher"),
+    Route("PUT", "/unclaim-voucher", "unclaim_voucher"),
+)
+
+
+def resolve(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route serving (method, path) and its path parameters, or None."""
+    for route in ROUTES:
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    return None
+
+
+def path_exists(path: str) -> bool:
+    """True when some route has this path (used to tell 'wrong method' from 'no such path')."""
+    return any(match_path(r.path, path) is not None for r in ROUTES)
