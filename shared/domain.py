@@ -1,0 +1,515 @@
+"""The canonical voucher lifecycle that all three vendor dialects map onto.
+
+Plain Python, no boto3: every rule here is a pure function of a voucher and "now", so the
+rules are unit-tested directly and every endpoint applies the same ones.
+
+Stored statuses (one at a time):
+
+    UNASSIGNED --(issued to a member)--> AVAILABLE <--unclaim-- CLAIMED
+    AVAILABLE/CLAIMED --activate--> ACTIVATED (PAC code live until activation.code_expiry)
+    AVAILABLE/CLAIMED/ACTIVATED --consume--> REDEEMED (final)
+    any non-final --void--> INVALIDATED (final)
+
+EXPIRED is never stored: it is computed in UTC at the moment of use from `expires_at`, so a
+voucher expires exactly at its instant whatever the caller's time zone. An ACTIVATED
+voucher whose code has expired behaves as the status it had before activation
+("returns to a re-activatable state").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    UNASSIGNED = "UNASSIGNED"  # in stock: not yet issued to any member
+    AVAILABLE = "AVAILABLE"  # issued to a member (Spaaza "generated")
+    CLAIMED = "CLAIMED"  # claimed by its member (Spaaza "claimed")
+    ACTIVATED = "ACTIVATED"  # a provider code (PAC) was issued for it
+    REDEEMED = "REDEEMED"  # used: Thalamus CONSUMED, Spaaza redeemed, ES REDEEMED
+    INVALIDATED = "INVALIDATED"  # voided by the business: Thalamus VOIDED, ES INVALIDATED
+
+
+class Effective(StrEnum):
+    """What a voucher is at a given instant: the stored status with time applied."""
+
+    UNASSIGNED = "UNASSIGNED"
+    AVAILABLE = "AVAILABLE"
+    CLAIMED = "CLAIMED"
+    ACTIVATED = "ACTIVATED"  # code still live
+    REDEEMED = "REDEEMED"
+    INVALIDATED = "INVALIDATED"
+    EXPIRED = "EXPIRED"
+
+
+FINAL_STATUSES = frozenset({Status.REDEEMED, Status.INVALIDATED})
+
+# The only stored-status transitions any code path may write. Writers condition on the
+# version they read, so a transition is applied to exactly the state it was decided on.
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.UNASSIGNED: frozenset({Status.AVAILABLE, Status.INVALIDATED}),
+    Status.AVAILABLE: frozenset({Status.CLAIMED, Status.ACTIVATED, Status.REDEEMED, Status.INVALIDATED}),
+    Status.CLAIMED: frozenset({Status.AVAILABLE, Status.ACTIVATED, Status.REDEEMED, Status.INVALIDATED}),
+    Status.ACTIVATED: frozenset(
+        {Status.AVAILABLE, Status.CLAIMED, Status.ACTIVATED, Status.REDEEMED, Status.INVALIDATED}
+    ),
+    Status.REDEEMED: frozenset(),
+    Status.INVALIDATED: frozenset(),
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_instant(value: str) -> datetime:
+    """ISO-8601 to an aware UTC datetime; a value without offset is taken as UTC."""
+    text = value.strip()
+    if text.endswith("Z") or text.endswith("z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """Canonical wire/storage form: UTC, millisecond precision, trailing Z."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- entities
+
+
+@dataclass(frozen=True)
+class Activation:
+    activated_at: datetime
+    provider: str
+    code_expiry: datetime
+    authorization_code: str
+    previous_status: Status
+    reference: str
+
+    def is_live(self, now: datetime) -> bool:
+        return now < self.code_expiry
+
+
+@dataclass(frozen=True)
+class Consumption:
+    consumed_at: datetime
+    operator_id: str
+    touchpoint: str
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """One voucher, with every identity it carries in the three dialects."""
+
+    serial: str  # Thalamus voucher_code == ES issuanceUuid; the primary key
+    definition_id: str
+    status: Status
+    version: int
+    owner_member_id: str | None = None
+    expires_at: datetime | None = None
+    locked: bool = False
+    # Thalamus identity (from the definition's catalog entry)
+    activity_code: str | None = None
+    item_code: str | None = None
+    # Spaaza identities
+    voucher_key: str | None = None
+    voucher_id: int | None = None
+    third_party_id: int | None = None
+    chain_id: int | None = None
+    # value
+    currency_id: int | None = None
+    currency_symbol: str | None = None
+    amount_original: float = 0
+    amount_redeemed: float = 0
+    text: str | None = None
+    activation: Activation | None = None
+    consumption: Consumption | None = None
+
+    @property
+    def es_voucher_id(self) -> str:
+        return f"{self.definition_id}::{self.serial}"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str  # e.g. KESSELTRONICS; picks the adapter
+    product_code: str
+    site_code: str | None = None
+    endpoint: str | None = None  # falls back to the endpoint in the provider secret
+    code_validity_seconds: int = 900
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A voucher definition: ES definition == Thalamus catalog item == Spaaza campaign."""
+
+    definition_id: str
+    product_name: str
+    reward_type: str
+    provider: ProviderConfig | None = None
+    activity_code: str | None = None
+    item_code: str | None = None
+    item_type: str | None = None
+    campaign_id: int | None = None
+    campaign_type: str | None = None
+    campaign_title: str | None = None
+    chain_id: int | None = None
+    allows_end_user_to_claim_voucher: bool = True
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    chain_id: int | None = None
+    ghost: bool = False
+    user_id: int | None = None
+    member_number: str | None = None
+    username: str | None = None
+    authentication_point_identifier: str | None = None
+    auxiliary_identifier: str | None = None
+    card_type: str | None = None
+    card_code: str | None = None
+
+
+class PrincipalKind(StrEnum):
+    THALAMUS_USER = "thalamus_user"  # a Thalamus login; an operator when is_operator
+    ES_MEMBER = "es_member"
+    ES_CONSOLE = "es_console"  # customer-service representative (may view, never activate)
+    SPAAZA_USER = "spaaza_user"
+    SPAAZA_ADMIN = "spaaza_admin"
+    SPAAZA_PRIVILEGED = "spaaza_privileged"  # trusted third-party client (bearer token)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live login. Carries the claims snapshot taken when it was issued (like an OAuth
+    access token's claims); grants that can be revoked are re-checked in the write itself."""
+
+    token_hash: str
+    kind: PrincipalKind
+    principal_id: str
+    expires_at: datetime
+    revoked: bool = False
+    touchpoint: str | None = None  # Thalamus
+    is_operator: bool = False  # Thalamus
+    grants: tuple[tuple[str, str], ...] = ()  # Thalamus (activity, item or "*")
+    member_id: str | None = None  # ES member / Spaaza user
+    ghost: bool = False  # ES member
+    spaaza_user_id: int | None = None  # Spaaza user or admin
+    chain_id: int | None = None  # Spaaza user
+    chains: tuple[int, ...] = ()  # Spaaza privileged client
+    app_hostname: str | None = None  # Spaaza user
+
+    def is_live(self, now: datetime) -> bool:
+        return not self.revoked and now < self.expires_at
+
+    def grant_for(self, activity_code: str, item_code: str) -> tuple[str, str] | None:
+        """The grant that lets this operator act on (activity, item), if any."""
+        for grant in self.grants:
+            if grant == (activity_code, item_code):
+                return grant
+        for grant in self.grants:
+            if grant == (activity_code, "*"):
+                return grant
+        return None
+
+    def may_see_activity(self, activity_code: str) -> bool:
+        return any(activity == activity_code for activity, _ in self.grants)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class DomainError(Exception):
+    """A rule refused the operation. `code` is stable; dialects map it to their wire form."""
+
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.details = details
+
+
+class VoucherFinal(DomainError):
+    """Redeemed or invalidated: no further transition."""
+
+    code = "VOUCHER_FINAL"
+
+
+class VoucherRedeemed(VoucherFinal):
+    code = "VOUCHER_REDEEMED"
+
+
+class VoucherInvalidated(VoucherFinal):
+    code = "VOUCHER_INVALIDATED"
+
+
+class VoucherExpired(DomainError):
+    code = "VOUCHER_EXPIRED"
+
+
+class VoucherNotIssued(DomainError):
+    code = "VOUCHER_NOT_ISSUED"
+
+
+class VoucherNotClaimed(DomainError):
+    code = "VOUCHER_NOT_CLAIMED"
+
+
+class VoucherCodeLive(DomainError):
+    """A provider code is live at the terminal; the voucher cannot change hands now."""
+
+    code = "VOUCHER_CODE_LIVE"
+
+
+class VoucherLocked(DomainError):
+    code = "VOUCHER_LOCKED"
+
+
+class EndUserNotAllowed(DomainError):
+    code = "END_USER_NOT_ALLOWED"
+
+
+def effective_status(voucher: Voucher, now: datetime) -> Effective:
+    status = voucher.status
+    if status is Status.REDEEMED:
+        return Effective.REDEEMED
+    if status is Status.INVALIDATED:
+        return Effective.INVALIDATED
+    if voucher.expires_at is not None and now >= voucher.expires_at:
+        return Effective.EXPIRED
+    if status is Status.ACTIVATED:
+        if voucher.activation is not None and voucher.activation.is_live(now):
+            return Effective.ACTIVATED
+        previous = voucher.activation.previous_status if voucher.activation else Status.AVAILABLE
+        return Effective(previous.value)
+    return Effective(status.value)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A decided state change: applied only if the voucher is still at `expected_version`."""
+
+    from_status: Status
+    to_status: Status
+    expected_version: int
+
+    def __post_init__(self) -> None:
+        if self.to_status not in ALLOWED_TRANSITIONS[self.from_status]:
+            raise ValueError(f"transition {self.from_status} -> {self.to_status} is not allowed")
+
+
+def decide_consume(voucher: Voucher, now: datetime) -> Transition:
+    """Operator consumption (Thalamus): any issued, usable voucher becomes REDEEMED."""
+    state = effective_status(voucher, now)
+    if state is Effective.INVALIDATED:
+        raise VoucherInvalidated("voucher was voided")
+    if state is Effective.EXPIRED:
+        raise VoucherExpired("voucher expired")
+    if state is Effective.REDEEMED:
+        raise VoucherRedeemed("voucher already consumed")
+    if state is Effective.UNASSIGNED:
+        raise VoucherNotIssued("voucher not issued to anyone")
+    return Transition(voucher.status, Status.REDEEMED, voucher.version)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """An activation still live: answer with it, call nobody, write nothing."""
+
+    activation: Activation
+
+
+def decide_activate(voucher: Voucher, now: datetime) -> Transition | Replay:
+    """PAC activation (ES): AVAILABLE/CLAIMED (or ACTIVATED with an expired code) -> ACTIVATED."""
+    state = effective_status(voucher, now)
+    if state is Effective.ACTIVATED:
+        assert voucher.activation is not None
+        return Replay(voucher.activation)
+    if state is Effective.REDEEMED:
+        raise VoucherRedeemed("voucher already redeemed")
+    if state is Effective.INVALIDATED:
+        raise VoucherInvalidated("voucher invalidated")
+    if state is Effective.EXPIRED:
+        raise VoucherExpired("voucher expired")
+    if state is Effective.UNASSIGNED:
+        raise VoucherNotIssued("voucher not issued to anyone")
+    return Transition(voucher.status, Status.ACTIVATED, voucher.version)
+
+
+def pre_activation_status(voucher: Voucher) -> Status:
+    """What an activation returns to when its code expires."""
+    if voucher.status is Status.ACTIVATED and voucher.activation is not None:
+        return voucher.activation.previous_status
+    return voucher.status
+
+
+def decide_unclaim(
+    voucher: Voucher, now: datetime, *, end_user: bool, allows_end_user_to_claim: bool
+) -> Transition:
+    """Spaaza unclaim: a claimed voucher goes back to AVAILABLE ("generated").
+
+    An expired voucher is refused (it can never be used again, so moving it is pointless
+    and would write audit noise), and so is one whose provider code is live at a terminal.
+    """
+    state = effective_status(voucher, now)
+    if state is Effective.REDEEMED:
+        raise VoucherRedeemed("voucher already redeemed")
+    if state is Effective.INVALIDATED:
+        raise VoucherInvalidated("voucher invalidated")
+    if state is Effective.EXPIRED:
+        raise VoucherExpired("voucher expired")
+    if state is Effective.ACTIVATED:
+        raise VoucherCodeLive("voucher has a live activation code")
+    if state is not Effective.CLAIMED:
+        raise VoucherNotClaimed("voucher is not claimed")
+    if end_user and voucher.locked:
+        raise VoucherLocked("voucher is locked")
+    if end_user and not allows_end_user_to_claim:
+        raise EndUserNotAllowed("campaign does not let end users claim or unclaim")
+    return Transition(voucher.status, Status.AVAILABLE, voucher.version)
+
+
+def after_activation(
+    voucher: Voucher,
+    *,
+    now: datetime,
+    provider: str,
+    code: str,
+    code_expiry: datetime,
+    reference: str,
+) -> Voucher:
+    return replace(
+        voucher,
+        status=Status.ACTIVATED,
+        version=voucher.version + 1,
+        activation=Activation(
+            activated_at=now,
+            provider=provider,
+            code_expiry=code_expiry,
+            authorization_code=code,
+            previous_status=pre_activation_status(voucher),
+            reference=reference,
+        ),
+    )
+
+
+def activation_reference(voucher: Voucher) -> str:
+    """Idempotency reference passed to the provider: the same for every attempt on the same
+    voucher version, so a retry after a crash gets the same code instead of a second one."""
+    return f"{voucher.serial}:v{voucher.version}"
+
+
+# --------------------------------------------------------------------------- dialect views
+
+
+def thalamus_status(voucher: Voucher, now: datetime) -> str:
+    return {
+        Effective.UNASSIGNED: "NOT_ISSUED",
+        Effective.AVAILABLE: "ACTIVE",
+        Effective.CLAIMED: "ACTIVE",
+        Effective.ACTIVATED: "ACTIVE",
+        Effective.REDEEMED: "CONSUMED",
+        Effective.INVALIDATED: "VOIDED",
+        Effective.EXPIRED: "EXPIRED",
+    }[effective_status(voucher, now)]
+
+
+def es_status(voucher: Voucher, now: datetime) -> str:
+    return {
+        Effective.UNASSIGNED: "AVAILABLE",
+        Effective.AVAILABLE: "AVAILABLE",
+        Effective.CLAIMED: "AVAILABLE",
+        Effective.ACTIVATED: "ACTIVATED",
+        Effective.REDEEMED: "REDEEMED",
+        Effective.INVALIDATED: "INVALIDATED",
+        Effective.EXPIRED: "EXPIRED",
+    }[effective_status(voucher, now)]
+
+
+def spaaza_status(voucher: Voucher) -> str:
+    """Spaaza has no expiry status (expiry is a date) and no 'activated' one (still claimed)."""
+    status = voucher.status
+    if status is Status.ACTIVATED:
+        status = pre_activation_status(voucher)
+    return {
+        Status.UNASSIGNED: "generated",
+        Status.AVAILABLE: "generated",
+        Status.CLAIMED: "claimed",
+        Status.REDEEMED: "redeemed",
+        Status.INVALIDATED: "invalidated",
+    }.get(status, "claimed")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit entry, written in the same transaction as the state change it records."""
+
+    serial: str
+    event_type: str  # CONSUMED, ACTIVATED, UNCLAIMED, IMPORTED
+    channel: str  # thalamus, es_loyalty, spaaza, import
+    actor_kind: str
+    actor_id: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    request_id: str
+    correlation_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- request-level errors
+
+
+class Unauthenticated(DomainError):
+    """No valid session for this API: missing, unknown, expired, revoked, or of another kind.
+    `field` names the credential at fault (token, touchpoint, session...)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    """Authenticated, but this principal may never do this (e.g. console users activating)."""
+
+    code = "FORBIDDEN"
+
+
+class NotAnOperator(Forbidden):
+    code = "NOT_AN_OPERATOR"
+
+
+class GhostMember(Forbidden):
+    code = "GHOST_MEMBER"
+
+
+class ConsoleUser(Forbidden):
+    code = "CONSOLE_USER"
+
+
+class NotFound(DomainError):
+    """Does not exist, or exists but not for this principal: callers cannot tell which.
+    `what` names the identifier (activityCode, voucherItemCode, voucherCode, ...)."""
+
+    code = "NOT_FOUND"
+
+
+class Contention(DomainError):
+    """Concurrent writers kept winning; the request changed nothing and may be retried."""
+
+    code = "CONTENTION"
+
+
+class ActivationInProgress(Contention):
+    """Another request holds the activation marker and did not finish in time."""
+
+    code = "ACTIVATION_IN_PROGRESS"
