@@ -1,0 +1,82 @@
+"""The one request skeleton all three handlers share: parse -> use case -> respond, with
+every failure turned into the endpoint's own dialect (never a stack trace, never a bare 500).
+
+Logging is structured and never includes headers, bodies or tokens: only route, status,
+outcome code and ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.domain import DomainError
+from shared.runtime import ApiRequest
+from shared.store import StoreUnavailable
+
+
+class WireError(Exception):
+    """An error already in a dialect's wire form."""
+
+    status: int = 400
+
+    def to_response(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def outcome(self) -> str:
+        return "error"
+
+
+class Dialect(Protocol):
+    def domain_error(self, error: DomainError) -> WireError: ...
+
+    def unavailable(self) -> WireError: ...
+
+    def internal_error(self) -> WireError: ...
+
+
+def handle(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    dialect: Dialect,
+    logger: Logger,
+    metrics: Metrics,
+    work: Callable[[ApiRequest], dict[str, Any]],
+) -> dict[str, Any]:
+    try:
+        request = ApiRequest.from_event(event or {}, context)
+    except Exception:
+        logger.exception("unreadable API Gateway event")
+        return dialect.internal_error().to_response()
+    logger.append_keys(request_id=request.request_id, route=f"{request.method} {request.resource}")
+    error: WireError | None = None
+    try:
+        response = work(request)
+    except WireError as wire:
+        error = wire
+    except DomainError as refused:
+        error = dialect.domain_error(refused)
+    except StoreUnavailable:
+        logger.warning("DynamoDB unavailable after retries")
+        error = dialect.unavailable()
+    except Exception:
+        logger.exception("unexpected failure")
+        error = dialect.internal_error()
+    if error is not None:
+        response = error.to_response()
+    status = int(response["statusCode"])
+    if status >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    elif status >= 400:
+        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "request finished",
+        extra={"status": status, "outcome": error.outcome() if error else "ok"},
+    )
+    return response
