@@ -1,0 +1,174 @@
+"""Thalamus REST API v4 wire format (operator "set voucher as consumed").
+
+Envelope: {"links": [...], "data": {...}, "errors": {...}}; `errors` is a flat object
+mapping the part of the request at fault to a Thalamus error code. Errors are HTTP 400,
+"not found" 404, a bad token 401 (docs/dialects.md has the complete mapping).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from shared.domain import (
+    Contention,
+    DomainError,
+    NotAnOperator,
+    NotFound,
+    Unauthenticated,
+    VoucherExpired,
+    VoucherInvalidated,
+    VoucherNotIssued,
+    VoucherRedeemed,
+    format_instant,
+    thalamus_status,
+)
+from shared.endpoint import WireError
+from shared.runtime import ApiRequest, json_response
+from shared.usecases.consume import ConsumeResult
+
+PARAMETER_FIELDS = ("parameter1", "parameter2", "parameter3")
+MAX_PARAMETER_LENGTH = 255
+MAX_CODE_LENGTH = 128
+MAX_BODY_BYTES = 16 * 1024
+PATH_FIELDS = {
+    "activity_code": "activityCode",
+    "voucher_item_code": "voucherItemCode",
+    "voucher_code": "voucherCode",
+}
+
+
+class ThalamusError(WireError):
+    """A response in Thalamus form: HTTP status + the flat `errors` object."""
+
+    def __init__(self, status: int, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.status = status
+        self.errors = errors
+
+    def to_response(self) -> dict[str, Any]:
+        return json_response(self.status, {"links": [], "data": None, "errors": self.errors})
+
+    def outcome(self) -> str:
+        return ",".join(sorted(set(self.errors.values())))
+
+
+def _first(request: ApiRequest, header: str, query: str) -> str | None:
+    """Header wins over query parameter when both are sent (documented rule)."""
+    value = request.headers.get(header)
+    if value is not None and value.strip():
+        return value.strip()
+    values = request.query.get(query) or []
+    for candidate in values:
+        if candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def parse_credentials(request: ApiRequest) -> tuple[str, str]:
+    """(touchpoint, token). Missing token: 401 InvalidToken; missing touchpoint: 400 Required."""
+    token = _first(request, "Thalamus-Token", "token")
+    if token is None:
+        raise ThalamusError(401, {"token": "InvalidToken"})
+    touchpoint = _first(request, "Thalamus-Touchpoint", "touchpoint")
+    if touchpoint is None:
+        raise ThalamusError(400, {"touchpoint": "Required"})
+    if len(touchpoint) > MAX_CODE_LENGTH or not touchpoint.isprintable():
+        raise ThalamusError(401, {"touchpoint": "InvalidCode"})
+    if len(token) > 512 or not token.isprintable():
+        raise ThalamusError(401, {"token": "InvalidToken"})
+    return touchpoint, token
+
+
+def parse_path(request: ApiRequest) -> tuple[str, str, str]:
+    errors: dict[str, str] = {}
+    values: list[str] = []
+    for name, wire in PATH_FIELDS.items():
+        value = request.path_params.get(name, "")
+        if not value:
+            errors[wire] = "Required"
+        elif len(value) > MAX_CODE_LENGTH or not value.isprintable():
+            errors[wire] = "InvalidFormat"
+        values.append(value)
+    if errors:
+        raise ThalamusError(400, errors)
+    return values[0], values[1], values[2]
+
+
+def parse_parameters(request: ApiRequest) -> dict[str, str]:
+    """The optional JSON body: only parameter1..3, strings of at most 255 characters."""
+    body = request.body
+    if body is None or not body.strip():
+        return {}
+    if request.media_type() != "application/json":
+        raise ThalamusError(400, {"Content-Type": "UnsupportedMediaType"})
+    if len(body) > MAX_BODY_BYTES:
+        raise ThalamusError(400, {"body": "InvalidFormat"})
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ThalamusError(400, {"body": "InvalidJson"}) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ThalamusError(400, {"body": "InvalidFormat"})
+    errors: dict[str, str] = {}
+    parameters: dict[str, str] = {}
+    for key, value in document.items():
+        if key not in PARAMETER_FIELDS:
+            errors[str(key)[:64]] = "UnknownField"
+        elif value is None:
+            continue
+        elif not isinstance(value, str) or len(value) > MAX_PARAMETER_LENGTH:
+            errors[key] = "InvalidFormat"
+        else:
+            parameters[key] = value
+    if errors:
+        raise ThalamusError(400, errors)
+    return parameters
+
+
+def domain_error(error: DomainError) -> ThalamusError:
+    """The one mapping from domain outcomes to Thalamus codes."""
+    if isinstance(error, Unauthenticated):
+        field = error.details.get("field", "token")
+        return ThalamusError(401, {field: "InvalidCode" if field == "touchpoint" else "InvalidToken"})
+    if isinstance(error, NotAnOperator):
+        return ThalamusError(400, {"error.message": "NotAnOperator"})
+    if isinstance(error, NotFound):
+        return ThalamusError(404, {error.details.get("what", "voucherCode"): "NotFound"})
+    if isinstance(error, VoucherInvalidated | VoucherExpired):
+        return ThalamusError(400, {"voucherCode": "InvalidStatus"})
+    if isinstance(error, VoucherRedeemed | VoucherNotIssued):
+        return ThalamusError(400, {"voucherCode": "InvalidState"})
+    if isinstance(error, Contention):
+        return ThalamusError(409, {"voucherCode": "ConcurrentModification"})
+    return ThalamusError(400, {"error.message": "InvalidState"})
+
+
+def unavailable() -> ThalamusError:
+    return ThalamusError(503, {"error.message": "ServiceUnavailable"})
+
+
+def internal_error() -> ThalamusError:
+    return ThalamusError(500, {"error.message": "InternalError"})
+
+
+def success_response(result: ConsumeResult, now: datetime) -> dict[str, Any]:
+    voucher = result.voucher
+    consumption = voucher.consumption
+    data: dict[str, Any] = {
+        "activityCode": voucher.activity_code,
+        "voucherItemCode": voucher.item_code,
+        "voucherCode": voucher.serial,
+        "status": thalamus_status(voucher, now),
+        "productName": result.product_name,
+        "itemType": result.item_type,
+        "expirationDate": format_instant(voucher.expires_at) if voucher.expires_at else None,
+    }
+    if consumption is not None:
+        data["consumedAt"] = format_instant(consumption.consumed_at)
+        data["consumedBy"] = {"operator": consumption.operator_id, "touchpoint": consumption.touchpoint}
+        data["parameters"] = {k: consumption.parameters.get(k) for k in PARAMETER_FIELDS}
+    return json_response(200, {"links": [], "data": data, "errors": {}})
