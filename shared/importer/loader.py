@@ -1,0 +1,394 @@
+"""Turn a validated import file into table items and write them, idempotently.
+
+Loading is plan-then-write: every item is built and compared with what the table holds
+before anything is written. Items already present and identical are skipped (re-running a
+file changes nothing); items present but different are conflicts, and nothing is written
+unless --replace is given. New items are written with attribute_not_exists conditions in
+transactions that keep each voucher with its aliases and its IMPORTED audit event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain import (
+    Activation,
+    AuditEvent,
+    Definition,
+    Member,
+    PrincipalKind,
+    ProviderConfig,
+    Session,
+    Status,
+    Voucher,
+    utcnow,
+)
+from shared.importer.model import ImportFile
+from shared.runtime import hash_token
+from shared.store import (
+    PK,
+    SK,
+    Item,
+    Keys,
+    VoucherStore,
+    definition_to_item,
+    event_to_item,
+    key_id,
+    member_to_item,
+    serialize,
+    session_to_item,
+    voucher_to_item,
+)
+
+
+@dataclass
+class ItemGroup:
+    """Items that must land together (a voucher with its aliases), plus optional event."""
+
+    items: list[Item]
+    event: Item | None = None
+
+
+@dataclass
+class LoadReport:
+    created: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    written: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, unchanged {self.unchanged}, replaced {self.replaced}, "
+            f"conflicts {len(self.conflicts)}"
+        )
+
+
+def default_voucher_key(serial: str) -> str:
+    """Deterministic Spaaza voucher_key for vouchers imported without one."""
+    return hashlib.sha256(f"voucher-key:{serial}".encode()).hexdigest()
+
+
+def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGroup]:
+    now = now or utcnow()
+    groups: list[ItemGroup] = []
+    chain_hosts = {c.chain_id: c.app_hostnames for c in f.chains}
+
+    def single(item: Item) -> None:
+        groups.append(ItemGroup([{k: v for k, v in item.items() if v is not None}]))
+
+    for c in f.chains:
+        single(
+            {
+                **Keys.chain(c.chain_id),
+                "type": "chain",
+                "chain_id": c.chain_id,
+                "name": c.name,
+                "uses_third_party_voucher_id": c.uses_third_party_voucher_id,
+                "app_hostnames": [h.lower() for h in c.app_hostnames] or None,
+            }
+        )
+        for host in c.app_hostnames:
+            single({**Keys.app(host), "type": "app", "hostname": host.lower(), "chain_id": c.chain_id})
+    for a in f.activities:
+        single(
+            {
+                **Keys.activity(a.activity_code),
+                "type": "activity",
+                "activity_code": a.activity_code,
+                "name": a.name,
+            }
+        )
+    for t in f.touchpoints:
+        single({**Keys.touchpoint(t.code), "type": "touchpoint", "code": t.code, "name": t.name})
+    definitions: dict[str, Definition] = {}
+    for d in f.definitions:
+        definition = Definition(
+            definition_id=d.definition_id,
+            product_name=d.product_name,
+            reward_type=d.reward_type,
+            provider=ProviderConfig(**d.provider.model_dump()) if d.provider else None,
+            activity_code=d.thalamus.activity_code if d.thalamus else None,
+            item_code=d.thalamus.item_code if d.thalamus else None,
+            item_type=d.thalamus.item_type if d.thalamus else None,
+            campaign_id=d.spaaza.campaign_id if d.spaaza else None,
+            campaign_type=d.spaaza.campaign_type if d.spaaza else None,
+            campaign_title=d.spaaza.title if d.spaaza else None,
+            chain_id=d.spaaza.chain_id if d.spaaza else None,
+            allows_end_user_to_claim_voucher=d.spaaza.allows_end_user_to_claim_voucher if d.spaaza else True,
+        )
+        definitions[d.definition_id] = definition
+        single(definition_to_item(definition))
+        if d.thalamus:
+            single(
+                {
+                    **Keys.catalog_item(d.thalamus.activity_code, d.thalamus.item_code),
+                    "type": "catalog_item",
+                    "definition_id": d.definition_id,
+                    "product_name": d.product_name,
+                    "item_type": d.thalamus.item_type,
+                }
+            )
+    members: dict[str, Member] = {}
+    for m in f.members:
+        member = Member(
+            member_id=m.member_id,
+            chain_id=m.chain_id,
+            ghost=m.ghost,
+            user_id=m.user_id,
+            member_number=m.member_number,
+            username=m.username,
+            authentication_point_identifier=m.authentication_point_identifier,
+            auxiliary_identifier=m.auxiliary_identifier,
+            card_type=m.card.type if m.card else None,
+            card_code=m.card.code if m.card else None,
+        )
+        members[m.member_id] = member
+        aliases = [
+            {**Keys.member_alias(kind, value), "type": "member_alias", "member_id": m.member_id}
+            for kind, value in (
+                ("user_id", m.user_id),
+                ("member_number", m.member_number),
+                ("username", m.username),
+                ("authentication_point_identifier", m.authentication_point_identifier),
+                ("auxiliary_identifier", m.auxiliary_identifier),
+            )
+            if value is not None
+        ]
+        groups.append(ItemGroup([member_to_item(member), *aliases]))
+    thalamus_users = {u.user_id: u for u in f.thalamus_users}
+    for u in f.thalamus_users:
+        grants = [
+            {**Keys.operator_grant(u.user_id, g.activity_code, g.item_code), "type": "operator_grant"}
+            for g in u.grants
+        ]
+        groups.append(
+            ItemGroup(
+                [
+                    {
+                        **Keys.principal("thalamus_user", u.user_id),
+                        "type": "thalamus_user",
+                        "operator": u.operator,
+                    },
+                    *(grants if u.operator else []),
+                ]
+            )
+        )
+    for cu in f.console_users:
+        single({**Keys.principal("es_console", cu.user_id), "type": "es_console"})
+    admins = {a.user_id: a for a in f.spaaza_admins}
+    for a in f.spaaza_admins:
+        groups.append(
+            ItemGroup(
+                [
+                    {
+                        **Keys.principal("spaaza_admin", a.user_id),
+                        "type": "spaaza_admin",
+                        "chains": sorted(a.chains),
+                    },
+                    *(
+                        {**Keys.spaaza_admin_grant(a.user_id, c), "type": "spaaza_admin_grant", "write": True}
+                        for c in sorted(set(a.chains))
+                    ),
+                ]
+            )
+        )
+    clients = {c.client_id: c for c in f.privileged_clients}
+    for c in f.privileged_clients:
+        single(
+            {
+                **Keys.principal("spaaza_privileged", c.client_id),
+                "type": "spaaza_privileged",
+                "chains": sorted(c.chains),
+            }
+        )
+    for s in f.sessions:
+        token_hash = s.token_sha256 or hash_token(s.token or "")
+        session = Session(
+            token_hash=token_hash,
+            kind=PrincipalKind(s.kind),
+            principal_id=s.principal,
+            expires_at=s.expires_at,
+            revoked=s.revoked,
+        )
+        if s.kind == "thalamus_user":
+            user = thalamus_users[s.principal]
+            session = _with(
+                session,
+                touchpoint=s.touchpoint,
+                is_operator=user.operator,
+                grants=tuple((g.activity_code, g.item_code) for g in user.grants) if user.operator else (),
+            )
+        elif s.kind in ("es_member", "spaaza_user"):
+            member = members[s.principal]
+            hosts = chain_hosts.get(member.chain_id or 0, [])
+            session = _with(
+                session,
+                member_id=member.member_id,
+                ghost=member.ghost,
+                spaaza_user_id=member.user_id,
+                chain_id=member.chain_id,
+                app_hostname=(s.app_hostname or (hosts[0] if hosts else None) or None),
+            )
+            if session.app_hostname:
+                session = _with(session, app_hostname=session.app_hostname.lower())
+        elif s.kind == "spaaza_admin":
+            session = _with(
+                session,
+                spaaza_user_id=int(s.principal),
+                chains=tuple(sorted(admins[int(s.principal)].chains)),
+            )
+        elif s.kind == "spaaza_privileged":
+            session = _with(session, chains=tuple(sorted(clients[s.principal].chains)))
+        single(session_to_item(session))
+    for v in f.vouchers:
+        d = definitions[v.definition_id]
+        voucher_key = v.voucher_key or (default_voucher_key(v.serial) if d.campaign_id is not None else None)
+        voucher = Voucher(
+            serial=v.serial,
+            definition_id=v.definition_id,
+            status=v.status,
+            version=1,
+            owner_member_id=v.owner_member_id,
+            expires_at=v.valid_until,
+            locked=v.locked,
+            activity_code=d.activity_code,
+            item_code=d.item_code,
+            voucher_key=voucher_key,
+            voucher_id=v.voucher_id,
+            third_party_id=v.third_party_id,
+            chain_id=d.chain_id,
+            currency_id=v.currency_id,
+            currency_symbol=v.currency_symbol,
+            amount_original=v.amount_original,
+            amount_redeemed=v.amount_redeemed,
+            text=v.text,
+            activation=Activation(
+                activated_at=v.activation.activated_at,
+                provider=v.activation.provider,
+                code_expiry=v.activation.code_expiry,
+                authorization_code=v.activation.authorization_code,
+                previous_status=Status(v.activation.previous_status),
+                reference=v.activation.reference or f"{v.serial}:import",
+            )
+            if v.activation
+            else None,
+        )
+        alias_target = {"serial": v.serial, "definition_id": v.definition_id, "chain_id": d.chain_id}
+        aliases = []
+        if voucher_key:
+            aliases.append(
+                {**Keys.voucher_alias("voucher_key", voucher_key), "type": "voucher_alias", **alias_target}
+            )
+        if v.voucher_id is not None:
+            aliases.append(
+                {**Keys.voucher_alias("voucher_id", v.voucher_id), "type": "voucher_alias", **alias_target}
+            )
+        if v.third_party_id is not None:
+            aliases.append(
+                {
+                    **Keys.voucher_alias("third_party_id", v.third_party_id, d.chain_id),
+                    "type": "voucher_alias",
+                    **alias_target,
+                }
+            )
+        event = AuditEvent(
+            serial=v.serial,
+            event_type="IMPORTED",
+            channel="import",
+            actor_kind="importer",
+            actor_id="importer",
+            from_status=None,
+            to_status=v.status.value,
+            at=now,
+            request_id="import",
+        )
+        groups.append(
+            ItemGroup(
+                [voucher_to_item(voucher), *[{k: x for k, x in a.items() if x is not None} for a in aliases]],
+                event=event_to_item(event, hashlib.sha256(v.serial.encode()).hexdigest()[:16]),
+            )
+        )
+    return groups
+
+
+def _with(session: Session, **changes: Any) -> Session:
+    from dataclasses import replace
+
+    return replace(session, **changes)
+
+
+def _comparable(item: Item) -> Item:
+    return {k: v for k, v in item.items() if k not in {"updated_at"}}
+
+
+def plan(store: VoucherStore, groups: list[ItemGroup]) -> tuple[list[ItemGroup], list[ItemGroup], LoadReport]:
+    """Split groups into (to_create, to_replace) by comparing with the table."""
+    report = LoadReport()
+    keys = [{PK: i[PK], SK: i[SK]} for g in groups for i in g.items]
+    existing = store.hydrate(keys)
+    to_create: list[ItemGroup] = []
+    to_replace: list[ItemGroup] = []
+    for group in groups:
+        states = []
+        for item in group.items:
+            current = existing.get(key_id({PK: item[PK], SK: item[SK]}))
+            if current is None:
+                states.append("new")
+            elif _comparable(current) == _comparable(item):
+                states.append("same")
+            else:
+                states.append("different")
+                report.conflicts.append(f"{item[PK]} / {item[SK]}: differs from the table")
+        if all(s == "same" for s in states):
+            report.unchanged += len(group.items)
+        elif "different" in states:
+            to_replace.append(group)
+        else:
+            to_create.append(group)
+    return to_create, to_replace, report
+
+
+def load(store: VoucherStore, f: ImportFile, *, replace: bool = False, dry_run: bool = False) -> LoadReport:
+    groups = build_groups(f)
+    to_create, to_replace, report = plan(store, groups)
+    if report.conflicts and not replace:
+        return report
+    if dry_run:
+        report.created = sum(len(g.items) for g in to_create)
+        report.replaced = sum(len(g.items) for g in to_replace)
+        return report
+    for batch in _batches(to_create, conditional=True, store=store):
+        store.client.transact_write_items(TransactItems=batch)
+    for batch in _batches(to_replace, conditional=False, store=store):
+        store.client.transact_write_items(TransactItems=batch)
+    report.created = sum(len(g.items) for g in to_create)
+    report.replaced = sum(len(g.items) for g in to_replace)
+    report.written = True
+    return report
+
+
+def _batches(
+    groups: Iterable[ItemGroup], *, conditional: bool, store: VoucherStore
+) -> Iterable[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for group in groups:
+        requests = []
+        for item in group.items:
+            put: dict[str, Any] = {"TableName": store.table, "Item": serialize(item)}
+            if conditional:
+                put["ConditionExpression"] = "attribute_not_exists(#pk)"
+                put["ExpressionAttributeNames"] = {"#pk": PK}
+            requests.append({"Put": put})
+        if group.event is not None:
+            requests.append({"Put": {"TableName": store.table, "Item": serialize(group.event)}})
+        if len(batch) + len(requests) > 100:
+            yield batch
+            batch = []
+        batch.extend(requests)
+    if batch:
+        yield batch

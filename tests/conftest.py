@@ -1,0 +1,181 @@
+"""Shared fixtures: a moto-backed table built from the same key schema as the CDK stack,
+the demo dataset loaded through the real importer, and API Gateway events for the handlers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Fake credentials and a fixed region before anything imports boto3; never talk to AWS.
+for _name in list(os.environ):
+    if _name.startswith("AWS_ENDPOINT_URL") or _name in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
+        del os.environ[_name]
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "TABLE_NAME": "vouchers-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "VoucherService",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "ACTIVATION_WAIT_SECONDS": "2",
+    }
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FILE = ROOT / "infra" / "local_stack" / "demo.json"
+TABLE_NAME = "vouchers-test"
+
+
+def demo_document() -> dict[str, Any]:
+    return copy.deepcopy(json.loads(DEMO_FILE.read_text(encoding="utf-8")))
+
+
+def serial(n: int) -> str:
+    """Serial of demo voucher n (see infra/local_stack/demo.json)."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def store(aws: None) -> Iterator[Any]:
+    """An empty table created from shared.table_schema, wired into the handlers' runtime."""
+    import boto3
+
+    from shared.runtime import RUNTIME, Settings
+    from shared.store import VoucherStore
+    from shared.table_schema import create_table
+
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    create_table(client, TABLE_NAME)
+    voucher_store = VoucherStore(client, TABLE_NAME, sleep=lambda _s: None)
+    RUNTIME.reset(store=voucher_store, settings=Settings.from_env())
+    yield voucher_store
+    RUNTIME.reset()
+
+
+def load_document(voucher_store: Any, document: dict[str, Any]) -> None:
+    from shared.importer import load, validate
+
+    parsed, problems = validate(document)
+    assert not problems, problems
+    assert parsed is not None
+    report = load(voucher_store, parsed)
+    assert not report.conflicts, report.conflicts
+
+
+@pytest.fixture
+def demo(store: Any) -> Any:
+    """The table with the demo dataset loaded through the real importer."""
+    load_document(store, demo_document())
+    return store
+
+
+def call(
+    function_name: str,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    query: str = "",
+    body: bytes | str | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    """Invoke a real handler in-process with the event API Gateway would build."""
+    from infra.local_stack.apigw import build_event, invoke
+
+    built = build_event(method, path, headers=headers, query_string=query, body=body)
+    assert built is not None, f"no route for {method} {path}"
+    route, event = built
+    assert route.function == function_name
+    response = invoke(function_name, event)
+    assert set(response) >= {"statusCode", "body", "headers"}
+    payload = json.loads(response["body"]) if response["body"] else None
+    return response["statusCode"], payload, response["headers"]
+
+
+# --------------------------------------------------------------------------- real races
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's standalone server on a free loopback port: a real HTTP endpoint, so threads
+    race over real connections (the in-process mock serializes calls under one lock)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from infra.local_stack import moto_guard
+
+    moto_guard.install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server._server.server_port  # type: ignore[attr-defined]
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def server_store(moto_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh table on the moto server, loaded with the demo data and wired into the
+    handlers' runtime; each test gets its own table."""
+    import re
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    from shared.runtime import RUNTIME, Settings
+    from shared.store import VoucherStore
+    from shared.table_schema import create_table
+
+    name = "race-" + re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:40] + "-" + uuid.uuid4().hex[:6]
+    client = boto3.client(
+        "dynamodb",
+        region_name="eu-west-1",
+        endpoint_url=moto_server,
+        config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
+    )
+    create_table(client, name)
+    voucher_store = VoucherStore(client, name)
+    load_document(voucher_store, demo_document())
+    RUNTIME.reset(store=voucher_store, settings=Settings.from_env({**os.environ, "TABLE_NAME": name}))
+    yield voucher_store
+    RUNTIME.reset()
+    client.delete_table(TableName=name)
+
+
+def race(n: int, fn: Any) -> list[Any]:
+    """Run fn(i) in n threads released at the same instant; results in thread order."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except BaseException as error:  # surfaced to the test, never swallowed
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
