@@ -36,6 +36,7 @@ from shared.store import (
     Keys,
     VoucherStore,
     definition_to_item,
+    deserialize,
     event_to_item,
     key_id,
     member_to_item,
@@ -323,7 +324,8 @@ def _with(session: Session, **changes: Any) -> Session:
 
 
 def _comparable(item: Item) -> Item:
-    return {k: v for k, v in item.items() if k not in {"updated_at"}}
+    """The item as DynamoDB would hand it back (None dropped, numbers normalised)."""
+    return {k: v for k, v in deserialize(serialize(item)).items() if k not in {"updated_at"}}
 
 
 def plan(store: VoucherStore, groups: list[ItemGroup]) -> tuple[list[ItemGroup], list[ItemGroup], LoadReport]:

@@ -1,0 +1,120 @@
+"""Import format and loader: validate everything first, load idempotently, never half-load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.importer import load, validate
+from shared.importer.__main__ import main
+from shared.runtime import hash_token
+from shared.store import Keys, VoucherStore
+from tests.conftest import TABLE_NAME, demo_document, serial
+
+
+def test_demo_file_is_valid() -> None:
+    parsed, problems = validate(demo_document())
+    assert problems == [] and parsed is not None
+
+
+def test_every_problem_is_reported_with_its_path() -> None:
+    doc = demo_document()
+    doc["vouchers"][0]["definition_id"] = "nope"
+    doc["vouchers"][1]["owner_member_id"] = "nobody"
+    doc["sessions"][0]["principal"] = "ghost-operator"
+    doc["members"][1]["user_id"] = doc["members"][0]["user_id"]
+    doc["definitions"][0]["thalamus"]["activity_code"] = "NOPE"
+    _, problems = validate(doc)
+    joined = "\n".join(problems)
+    for expected in (
+        "vouchers[0].definition_id: unknown definition",
+        "vouchers[1].owner_member_id: unknown member",
+        "sessions[0].principal: unknown thalamus user",
+        "members[1].user_id: duplicate",
+        "definitions[0].thalamus.activity_code: unknown activity",
+    ):
+        assert expected in joined
+
+
+def test_field_level_errors_carry_paths() -> None:
+    doc = demo_document()
+    doc["vouchers"][2]["voucher_key"] = "not-hex"
+    doc["vouchers"][3]["status"] = "LOST"
+    doc["vouchers"][4]["valid_until"] = "2030-01-01T00:00:00"  # no time zone
+    doc["sessions"][1]["token"] = "short"
+    doc["surprise"] = 1
+    _, problems = validate(doc)
+    paths = {p.split(":")[0] for p in problems}
+    assert {"vouchers[2].voucher_key", "vouchers[3].status", "vouchers[4].valid_until", "sessions[1].token", "surprise"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d["vouchers"][0].update(status="ACTIVATED"), "activation is given exactly"),
+        (lambda d: d["vouchers"][0].update(owner_member_id=None), "needs owner_member_id"),
+        (lambda d: d["vouchers"][0].update(serial=d["vouchers"][1]["serial"]), "duplicate"),
+        (lambda d: d["vouchers"][0].update(serial="00000000-0000-4000-8000-00000000000A"), "lower-case"),
+        (lambda d: d["definitions"][0]["provider"].update(endpoint="http://example.com"), "https"),
+        (lambda d: d["vouchers"][17].update(third_party_id=77), "does not use third-party"),
+    ],
+)
+def test_rules(mutate: Any, fragment: str) -> None:
+    doc = demo_document()
+    mutate(doc)
+    _, problems = validate(doc)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_load_is_idempotent_and_stores_only_token_hashes(store: VoucherStore) -> None:
+    parsed, _ = validate(demo_document())
+    assert parsed is not None
+    first = load(store, parsed)
+    assert first.created > 100 and first.written
+    second = load(store, parsed)
+    assert (second.created, second.replaced, second.conflicts) == (0, 0, [])
+    assert second.unchanged == first.created
+    assert len(store.voucher_events(serial(1))) == 1  # one IMPORTED event, not two
+    scan = json.dumps(store.client.scan(TableName=store.table)["Items"])
+    assert "demo-thalamus-operator-anna" not in scan
+    assert store.get(Keys.session(hash_token("demo-thalamus-operator-anna"))) is not None
+
+
+def test_conflicts_write_nothing_unless_replace(store: VoucherStore) -> None:
+    parsed, _ = validate(demo_document())
+    assert parsed is not None
+    load(store, parsed)
+    changed = demo_document()
+    changed["vouchers"][0]["text"] = "changed"
+    changed["chains"].append({"chain_id": 77, "name": "New"})
+    parsed_changed, _ = validate(changed)
+    assert parsed_changed is not None
+    report = load(store, parsed_changed)
+    assert report.conflicts and not report.written
+    assert store.get(Keys.chain(77)) is None  # never half-loaded
+    report = load(store, parsed_changed, replace=True)
+    assert report.written and report.replaced >= 1
+    assert store.get(Keys.voucher(serial(1)))["text"] == "changed"  # type: ignore[index]
+    assert store.get(Keys.chain(77)) is not None
+
+
+def test_cli_exit_codes(store: VoucherStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(demo_document()))
+    bad_doc = demo_document()
+    bad_doc["vouchers"][0]["definition_id"] = "nope"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_doc))
+    assert main([str(bad), "--table", TABLE_NAME]) == 2
+    assert "vouchers[0].definition_id" in capsys.readouterr().err
+    assert main([str(good), "--table", TABLE_NAME, "--dry-run"]) == 0
+    assert store.get(Keys.voucher(serial(1))) is None
+    assert main([str(good), "--table", TABLE_NAME]) == 0
+    assert main([str(good), "--table", TABLE_NAME]) == 0
+    assert "created 0" in capsys.readouterr().out
+    bad_doc["vouchers"][0]["definition_id"] = "coffee"
+    bad.write_text(json.dumps(bad_doc))
+    assert main([str(bad), "--table", TABLE_NAME]) == 3
