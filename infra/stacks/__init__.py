@@ -1,0 +1,1 @@
+"""CDK stacks of the voucher service: ``VoucherData-<stage>`` (stateful) and ``VoucherApi-<stage>``."""

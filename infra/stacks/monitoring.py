@@ -1,0 +1,191 @@
+"""Alarms and a dashboard for the voucher service (one construct, inside the API stack)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.stacks.config import StageConfig
+from shared.routes import FUNCTIONS
+
+PERIOD = cdk.Duration.minutes(5)
+
+# Thresholds (per 5-minute period unless noted).
+API_5XX_RATE = 0.05  # fraction of requests answered 5XX (API Gateway 5XXError average)
+API_P99_LATENCY_MS = 5000
+PROVIDER_FAILURES = 3
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        api: apigateway.RestApi,
+        functions: dict[str, lambda_.Function],
+        table_name: str,
+        metrics_namespace: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: list[cloudwatch.Alarm] = []
+        topic = (
+            sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
+            if config.alarm_topic_arn
+            else None
+        )
+        prefix = f"voucher-{config.stage}"
+
+        def alarm(
+            construct_id: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            description: str,
+            *,
+            evaluation_periods: int = 1,
+            datapoints_to_alarm: int | None = None,
+            comparison: cloudwatch.ComparisonOperator = (
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
+        ) -> cloudwatch.Alarm:
+            created = cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=f"{prefix}-{construct_id}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                comparison_operator=comparison,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            if topic is not None:
+                created.add_alarm_action(cw_actions.SnsAction(topic))
+            self.alarms.append(created)
+            return created
+
+        # --- Lambda: errors and throttles per function
+        for name, function in functions.items():
+            cid = FUNCTIONS[name].construct_id
+            alarm(
+                f"{cid}Errors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                1,
+                f"{name}: unhandled errors (the function raised or timed out)",
+            )
+            alarm(
+                f"{cid}Throttles",
+                function.metric_throttles(period=PERIOD, statistic="Sum"),
+                1,
+                f"{name}: invocations throttled by Lambda concurrency limits",
+            )
+
+        # --- API Gateway: 5XX rate and p99 latency
+        api_5xx = api.metric_server_error(period=PERIOD, statistic="Average")
+        api_p99 = api.metric_latency(period=PERIOD, statistic="p99")
+        alarm(
+            "Api5xxRate",
+            api_5xx,
+            API_5XX_RATE,
+            f"API 5XX rate >= {API_5XX_RATE:.0%} in 2 of 3 periods",
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        )
+        alarm(
+            "ApiLatencyP99",
+            api_p99,
+            API_P99_LATENCY_MS,
+            f"API p99 latency >= {API_P99_LATENCY_MS} ms in 2 of 3 periods",
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        )
+
+        # --- DynamoDB: throttled reads + writes on the table (and its GSIs)
+        def table_metric(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name=metric_name,
+                dimensions_map={"TableName": table_name},
+                statistic="Sum",
+                period=PERIOD,
+            )
+
+        ddb_throttles = cloudwatch.MathExpression(
+            expression="FILL(r, 0) + FILL(w, 0)",
+            using_metrics={"r": table_metric("ReadThrottleEvents"), "w": table_metric("WriteThrottleEvents")},
+            label="DynamoDB throttled requests",
+            period=PERIOD,
+        )
+        alarm("TableThrottles", ddb_throttles, 1, "DynamoDB throttled read/write requests on the table")
+
+        # --- Provider failures, emitted by Powertools Metrics (dimension service=<function name>)
+        provider_failures: list[cloudwatch.Metric] = []
+        for spec in FUNCTIONS.values():
+            if not spec.reads_provider_secret:
+                continue
+            metric = cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name="ProviderFailures",
+                dimensions_map={"service": spec.name},
+                statistic="Sum",
+                period=PERIOD,
+            )
+            provider_failures.append(metric.with_(label=f"{spec.name} provider failures"))
+            alarm(
+                f"{spec.construct_id}ProviderFailures",
+                metric,
+                PROVIDER_FAILURES,
+                f"{spec.name}: >= {PROVIDER_FAILURES} external provider failures in 5 minutes",
+            )
+
+        # --- Dashboard
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=prefix)
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4)
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    api.metric_count(period=PERIOD, statistic="Sum"),
+                    api.metric_client_error(period=PERIOD, statistic="Sum"),
+                    api.metric_server_error(period=PERIOD, statistic="Sum"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(title="API 5XX rate", left=[api_5xx], width=8),
+            cloudwatch.GraphWidget(
+                title="API latency",
+                left=[api.metric_latency(period=PERIOD, statistic="p50"), api_p99],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Lambda errors",
+                left=[f.metric_errors(period=PERIOD, statistic="Sum") for f in functions.values()],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda throttles",
+                left=[f.metric_throttles(period=PERIOD, statistic="Sum") for f in functions.values()],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda duration p99",
+                left=[f.metric_duration(period=PERIOD, statistic="p99") for f in functions.values()],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=[ddb_throttles], width=12),
+            cloudwatch.GraphWidget(title="Provider failures", left=provider_failures or [], width=12),
+        )
+        cdk.CfnOutput(scope, "DashboardName", value=prefix)

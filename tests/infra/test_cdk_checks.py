@@ -1,0 +1,153 @@
+"""cdk-nag, cfn-lint, replay events and the pinned CDK CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from cdk_template import REPO_ROOT, resources
+
+from shared.routes import FUNCTIONS, ROUTES
+
+pytestmark = pytest.mark.cdk
+
+# Every acknowledged cdk-nag finding must be one of these (each with a reason in the code).
+ALLOWED_ACKNOWLEDGMENTS = {
+    "AwsSolutions-SMG4",
+    "AwsSolutions-IAM5[Resource::*]",
+    "AwsSolutions-L1",
+    "AwsSolutions-APIG2",
+    "AwsSolutions-APIG3",
+    "AwsSolutions-APIG4",
+    "AwsSolutions-COG4",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]",
+}
+
+CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+
+
+# ------------------------------------------------------------------------------ cdk-nag
+
+
+@pytest.mark.parametrize("fixture", ["synth", "synth_prod"])
+def test_cdk_nag_has_no_unsuppressed_findings(request, fixture):
+    synth = request.getfixturevalue(fixture)
+    report = synth.validation_report
+    assert report is not None, "cdk-nag wrote no validation-report.json"
+    violations = [
+        (v["ruleName"], c["constructPath"])
+        for plugin in report["pluginReports"]
+        for v in plugin.get("violations", [])
+        for c in v["violatingConstructs"]
+    ]
+    assert violations == [], violations
+    assert synth.synth_error is None, synth.synth_error
+    assert [p["pluginName"] for p in report["pluginReports"]] == ["AwsSolutions"]
+    errors = [m for m in synth.messages if "error" in m["level"].lower()]
+    assert errors == []
+
+
+@pytest.mark.parametrize("fixture", ["synth", "synth_prod"])
+def test_cdk_nag_acknowledgments_are_narrow_and_explained(request, fixture):
+    synth = request.getfixturevalue(fixture)
+    suppressed = [
+        v
+        for plugin in synth.validation_report["pluginReports"]
+        for v in plugin.get("suppressedViolations", [])
+    ]
+    assert suppressed  # the pack did run
+    for violation in suppressed:
+        assert violation["ruleName"] in ALLOWED_ACKNOWLEDGMENTS, violation["ruleName"]
+        assert len(violation["reason"]) > 40
+        # Acknowledged on the very construct that carries the finding, never on a stack or app.
+        (construct,) = violation["violatingConstructs"]
+        assert violation["acknowledgedAt"] == construct["constructPath"]
+    rules = {v["ruleName"] for v in suppressed}
+    if fixture == "synth_prod":
+        assert "AwsSolutions-APIG3" not in rules  # WAF is on in prod
+
+
+# ------------------------------------------------------------------------------ cfn-lint
+
+
+def test_cfn_lint_reports_no_errors(synth, synth_prod):
+    from cfnlint.api import ManualArgs, lint_file
+
+    # W3005 (DependsOn already implied by GetAtt) is how CDK wires roles to functions: noise.
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"], ignore_checks=["W3005"])
+    linted = []
+    for result in (synth, synth_prod):
+        for stack_name in result.templates:
+            matches = lint_file(result.template_path(stack_name), config=config)
+            errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
+            assert errors == [], f"{stack_name}: {errors}"
+            linted.append(stack_name)
+    assert len(linted) == 4
+
+
+# ------------------------------------------------------------------------------ events
+
+
+def test_replay_events_target_their_function(synth):
+    """events/<function_name>/<case>.json are REST proxy events for a route of that function."""
+    event_files = sorted((REPO_ROOT / "events").glob("**/*.json"))
+    function_ids = set(resources(synth.api, "AWS::Lambda::Function"))
+    checked = []
+    for path in event_files:
+        function_name = path.relative_to(REPO_ROOT / "events").parts[0]
+        assert function_name in FUNCTIONS, f"{path}: folder is not a function name"
+        event = json.loads(path.read_text())
+        route = (event.get("httpMethod"), event.get("resource"))
+        served_by = {(r.method, r.path): r.function for r in ROUTES}
+        assert route in served_by, f"{path}: {route} is not in ROUTES"
+        assert served_by[route] == function_name, f"{path}: {route} is served by {served_by[route]}"
+        assert f"{FUNCTIONS[function_name].construct_id}Function" in function_ids
+        checked.append(path)
+    assert checked == event_files  # every file found was checked (none yet is fine)
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.skipif(not CDK_CLI.exists(), reason="node_modules absent: run `npm ci` (make test does)")
+def test_pinned_cdk_cli_synthesizes_offline(tmp_path):
+    env = {
+        **os.environ,
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+    }
+    # cdk.json runs `.venv/bin/python app.py`; make sure this interpreter's venv is the one used.
+    assert shutil.which("node"), "node is required by the CDK CLI"
+
+    version = subprocess.run(
+        [str(CDK_CLI), "--version"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert version.stdout.strip().startswith("2."), version.stdout
+
+    # The CLI refuses user context keys starting with "aws:": skip_bundling=true maps to
+    # aws:cdk:bundling-stacks=[] inside build_app.
+    outdir = tmp_path / "cdk.out"
+    synth = subprocess.run(
+        [str(CDK_CLI), "synth", "--quiet", "--no-notices", "-c", "skip_bundling=true", "-o", str(outdir)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert synth.returncode == 0, synth.stdout + synth.stderr
+    api_template = json.loads((outdir / "VoucherApi-dev.template.json").read_text())
+    assert {f"{s.construct_id}Function" for s in FUNCTIONS.values()} <= set(api_template["Resources"])
+    assert (outdir / "VoucherData-dev.template.json").exists()
+    assert not list(outdir.glob("asset.*/python"))  # bundling (pip) did not run
