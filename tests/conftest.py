@@ -179,3 +179,32 @@ def race(n: int, fn: Any) -> list[Any]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[Any]:
+    """Everything the three functions' Powertools loggers write, as text.
+
+    Powertools binds its stream when the handler module is imported, which under pytest is
+    whatever stdout was then; swapping each handler's stream makes capture independent of
+    import order."""
+    import importlib
+    import io
+
+    from shared.routes import FUNCTIONS
+
+    buffer = io.StringIO()
+    swapped = []
+    for spec in FUNCTIONS.values():
+        module = importlib.import_module(spec.handler.rpartition(".")[0])
+        handler = module.logger.registered_handler
+        swapped.append((handler, handler.setStream(buffer)))
+
+    class Logs:
+        @staticmethod
+        def text() -> str:
+            return buffer.getvalue()
+
+    yield Logs
+    for handler, previous in swapped:
+        handler.setStream(previous)

@@ -229,12 +229,11 @@ class TestRevocationAndFaults:
         assert (status, body) == (500, {"links": [], "data": None, "errors": {"error.message": "InternalError"}})
         assert "secret internal detail" not in json.dumps(body)
 
-    def test_tokens_never_reach_the_logs(self, demo: VoucherStore, capfd: pytest.CaptureFixture[str]) -> None:
+    def test_tokens_never_reach_the_logs(self, demo: VoucherStore, captured_logs: Any) -> None:
         consume(serial(1))
         consume(serial(1), {}, query="token=demo-thalamus-operator-anna&touchpoint=BACKOFFICE")
         consume(serial(1), {"Thalamus-Token": "forged-secret-value-1", "Thalamus-Touchpoint": "BACKOFFICE"})
-        out = capfd.readouterr()
-        logs = out.out + out.err
+        logs = captured_logs.text()
         assert logs.count("request finished") == 3
         for secret in ("demo-thalamus-operator-anna", "forged-secret-value-1", hash_token("demo-thalamus-operator-anna")):
             assert secret not in logs
