@@ -208,3 +208,39 @@ def captured_logs() -> Iterator[Any]:
     yield Logs
     for handler, previous in swapped:
         handler.setStream(previous)
+
+
+# --------------------------------------------------------------------------- provider
+
+
+@pytest.fixture(scope="session")
+def provider_simulator() -> Iterator[Any]:
+    from infra.local_stack.provider_simulator import ProviderSimulator
+
+    simulator = ProviderSimulator(api_key="conftest-simulator-key")
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def activation_env(demo: Any, provider_simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Demo data + the provider simulator + its credentials in (moto's) Secrets Manager."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    name = "voucher/test/provider-credentials"
+    boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+        Name=name,
+        SecretString=json.dumps(
+            {"KESSELTRONICS": {"api_key": provider_simulator.api_key, "endpoint": provider_simulator.url}}
+        ),
+    )
+    monkeypatch.setenv("PROVIDER_SECRET_NAME", name)
+    parameters.clear_caches()
+    provider_simulator.reset()
+    from shared.runtime import RUNTIME, Settings
+
+    RUNTIME.reset(store=demo, settings=Settings.from_env())
+    yield demo
+    parameters.clear_caches()

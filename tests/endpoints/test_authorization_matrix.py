@@ -1,0 +1,132 @@
+"""Authorization matrix: every principal kind x every endpoint x own / another member's /
+another chain's voucher -> the documented outcome (docs/authorization.md).
+
+A token is presented the way the endpoint's dialect takes credentials; a token of another
+API never works (tokens are not interchangeable across dialects)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import call, serial
+
+TOKENS = {
+    "thalamus operator": "demo-thalamus-operator-anna",
+    "thalamus non-operator": "demo-thalamus-not-an-operator",
+    "es member": "demo-es-member-alice",
+    "es ghost member": "demo-es-ghost-member",
+    "es console user": "demo-es-console-csr",
+    "spaaza user": "demo-spaaza-user-alice",
+    "spaaza admin chain 1": "demo-spaaza-admin-chain1",
+    "spaaza admin chain 2": "demo-spaaza-admin-chain2",
+    "spaaza privileged": "demo-spaaza-privileged-partner",
+}
+SPAAZA_USER_IDS = {"spaaza user": "1001", "spaaza admin chain 1": "900", "spaaza admin chain 2": "901"}
+
+# target -> (consume path parts, ES voucher id, Spaaza form)
+TARGETS = {
+    "own": (("MILES", "CARWASH", serial(1)), f"carwash::{serial(2)}", "voucher_id=40577&user_id=1001&chain_id=1"),
+    "other member": (("MILES", "CARWASH", serial(8)), f"carwash::{serial(8)}", "voucher_id=40017&user_id=1002&chain_id=1"),
+    "other chain": (("OTHER", "GIFT", serial(18)), f"other-gift::{serial(18)}", "voucher_id=40018&user_id=2001&chain_id=2"),
+}
+
+
+def consume(principal: str, target: str) -> tuple[int, Any]:
+    activity, item, code = TARGETS[target][0]
+    status, body, _ = call(
+        "consume_voucher",
+        "PUT",
+        f"/api/v4/operator/activity/{activity}/item/{item}/voucher/{code}",
+        headers={"Thalamus-Token": TOKENS[principal], "Thalamus-Touchpoint": "BACKOFFICE"},
+    )
+    return status, body["errors"]
+
+
+def activate(principal: str, target: str) -> tuple[int, Any]:
+    status, body, _ = call(
+        "activate_voucher",
+        "POST",
+        f"/client/users/matrix-1/voucher/{TARGETS[target][1]}/activate",
+        headers={"Authorization": f"Bearer {TOKENS[principal]}"},
+    )
+    return status, body.get("errorCode")
+
+
+def unclaim(principal: str, target: str) -> tuple[int, Any]:
+    form = TARGETS[target][2]
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Spaaza-API-Version": "1.6.3"}
+    if principal == "spaaza user":
+        form = "&".join(p for p in form.split("&") if not p.startswith(("user_id", "chain_id")))
+        headers["X-Spaaza-MyPrice-App-Hostname"] = "demo.myprice.app"
+    if principal in SPAAZA_USER_IDS:
+        headers["X-Spaaza-Session-User-Id"] = SPAAZA_USER_IDS[principal]
+        headers["X-Spaaza-Session-Key"] = TOKENS[principal]
+    elif principal == "spaaza privileged":
+        headers["Authorization"] = f"Bearer {TOKENS[principal]}"
+        headers["X-Spaaza-MyPrice-App-Hostname"] = "demo.myprice.app"
+        form = "&".join(p for p in form.split("&") if not p.startswith("chain_id"))
+    else:  # a token of another API, presented as a Spaaza session key
+        headers["X-Spaaza-Session-User-Id"] = "1001"
+        headers["X-Spaaza-Session-Key"] = TOKENS[principal]
+    status, body, _ = call("unclaim_voucher", "PUT", "/unclaim-voucher", headers=headers, body=form)
+    return status, body["error"]["name"] if status != 200 else None
+
+
+NOT_FOUND_ACTIVITY = (404, {"activityCode": "NotFound"})
+THALAMUS_401 = (401, {"token": "InvalidToken"})
+ES_401 = (401, "UNAUTHORIZED")
+SPAAZA_401 = (401, "no_valid_session")
+
+MATRIX: dict[tuple[str, str], dict[str, tuple[int, Any]]] = {
+    # consume: operators act on any member's voucher within their grants
+    ("consume", "thalamus operator"): {"own": (200, {}), "other member": (200, {}), "other chain": NOT_FOUND_ACTIVITY},
+    ("consume", "thalamus non-operator"): dict.fromkeys(TARGETS, (400, {"error.message": "NotAnOperator"})),
+    **{("consume", p): dict.fromkeys(TARGETS, THALAMUS_401) for p in TOKENS if not p.startswith("thalamus")},
+    # activate: a member activates only their own vouchers; others read as not found
+    ("activate", "es member"): {
+        "own": (200, None),
+        "other member": (404, "VOUCHER_NOT_FOUND"),
+        "other chain": (404, "VOUCHER_NOT_FOUND"),
+    },
+    ("activate", "es ghost member"): dict.fromkeys(TARGETS, (403, "GHOST_MEMBER_NOT_ALLOWED")),
+    ("activate", "es console user"): dict.fromkeys(TARGETS, (403, "CONSOLE_ACTIVATION_FORBIDDEN")),
+    **{("activate", p): dict.fromkeys(TARGETS, ES_401) for p in TOKENS if not p.startswith("es ")},
+    # unclaim: users their own; admins the chains they may write; privileged their apps' chains
+    ("unclaim", "spaaza user"): {
+        "own": (200, None),
+        "other member": (404, "voucher_not_found"),
+        "other chain": (404, "voucher_not_found"),
+    },
+    ("unclaim", "spaaza admin chain 1"): {
+        "own": (200, None),
+        "other member": (200, None),
+        "other chain": (403, "permission_denied_or_non_existent"),
+    },
+    ("unclaim", "spaaza admin chain 2"): {
+        "own": (403, "permission_denied_or_non_existent"),
+        "other member": (403, "permission_denied_or_non_existent"),
+        "other chain": (200, None),
+    },
+    ("unclaim", "spaaza privileged"): {  # through chain 1's app: chain 2's user does not exist there
+        "own": (200, None),
+        "other member": (200, None),
+        "other chain": (403, "permission_denied_or_non_existent"),
+    },
+    **{("unclaim", p): dict.fromkeys(TARGETS, SPAAZA_401) for p in TOKENS if not p.startswith("spaaza")},
+}
+
+CASES = [(endpoint, principal, target) for (endpoint, principal), row in MATRIX.items() for target in row]
+CALLS = {"consume": consume, "activate": activate, "unclaim": unclaim}
+
+
+def test_matrix_covers_every_principal_and_endpoint() -> None:
+    assert {(e, p) for e, p, _ in CASES} == {(e, p) for e in CALLS for p in TOKENS}
+
+
+@pytest.mark.parametrize(("endpoint", "principal", "target"), CASES, ids=["/".join(c) for c in CASES])
+def test_authorization_matrix(activation_env: Any, endpoint: str, principal: str, target: str) -> None:
+    expected = MATRIX[(endpoint, principal)][target]
+    status, code = CALLS[endpoint](principal, target)
+    assert (status, code if status != 200 else expected[1]) == expected
