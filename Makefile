@@ -8,7 +8,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test pr lint typecheck bench synth deploy destroy openapi replay fuzz load clean
+.PHONY: help run test pr lint typecheck bench synth deploy destroy openapi openapi-check replay fuzz load clean
 
 help:
 	@echo "make run      - local stack: moto DynamoDB + provider simulator + API on http://127.0.0.1:3000"
@@ -46,7 +46,10 @@ typecheck: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -m infra.openapi --write
 
-pr: lint typecheck test
+openapi-check: $(STAMP)
+	$(BIN)/python -m infra.openapi --check
+
+pr: lint typecheck openapi-check test
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(ARGS)

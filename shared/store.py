@@ -453,7 +453,7 @@ def item_to_session(item: Mapping[str, Any]) -> Session:
         revoked=bool(item.get("revoked", False)),
         touchpoint=item.get("touchpoint"),
         is_operator=bool(item.get("is_operator", False)),
-        grants=grants,  # type: ignore[arg-type]
+        grants=grants,
         member_id=item.get("member_id"),
         ghost=bool(item.get("ghost", False)),
         spaaza_user_id=item.get("spaaza_user_id"),

@@ -15,7 +15,7 @@ import os
 import sys
 
 from shared.importer.loader import load
-from shared.importer.model import validate
+from shared.importer.model import ImportFile, validate
 from shared.store import VoucherStore
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         parser.error("--table (or TABLE_NAME) is required")
 
-    documents = []
+    documents: list[tuple[str, ImportFile]] = []
     invalid = False
     for path in args.files:
         try:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             invalid = True
             for problem in problems:
                 print(f"{path}: {problem}", file=sys.stderr)
-        else:
+        elif parsed is not None:
             documents.append((path, parsed))
     if invalid:
         print("nothing written: fix the problems above", file=sys.stderr)

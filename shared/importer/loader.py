@@ -95,13 +95,13 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
         )
         for host in c.app_hostnames:
             single({**Keys.app(host), "type": "app", "hostname": host.lower(), "chain_id": c.chain_id})
-    for a in f.activities:
+    for activity in f.activities:
         single(
             {
-                **Keys.activity(a.activity_code),
+                **Keys.activity(activity.activity_code),
                 "type": "activity",
-                "activity_code": a.activity_code,
-                "name": a.name,
+                "activity_code": activity.activity_code,
+                "name": activity.name,
             }
         )
     for t in f.touchpoints:
@@ -182,29 +182,33 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
     for cu in f.console_users:
         single({**Keys.principal("es_console", cu.user_id), "type": "es_console"})
     admins = {a.user_id: a for a in f.spaaza_admins}
-    for a in f.spaaza_admins:
+    for admin in f.spaaza_admins:
         groups.append(
             ItemGroup(
                 [
                     {
-                        **Keys.principal("spaaza_admin", a.user_id),
+                        **Keys.principal("spaaza_admin", admin.user_id),
                         "type": "spaaza_admin",
-                        "chains": sorted(a.chains),
+                        "chains": sorted(admin.chains),
                     },
                     *(
-                        {**Keys.spaaza_admin_grant(a.user_id, c), "type": "spaaza_admin_grant", "write": True}
-                        for c in sorted(set(a.chains))
+                        {
+                            **Keys.spaaza_admin_grant(admin.user_id, c),
+                            "type": "spaaza_admin_grant",
+                            "write": True,
+                        }
+                        for c in sorted(set(admin.chains))
                     ),
                 ]
             )
         )
     clients = {c.client_id: c for c in f.privileged_clients}
-    for c in f.privileged_clients:
+    for client in f.privileged_clients:
         single(
             {
-                **Keys.principal("spaaza_privileged", c.client_id),
+                **Keys.principal("spaaza_privileged", client.client_id),
                 "type": "spaaza_privileged",
-                "chains": sorted(c.chains),
+                "chains": sorted(client.chains),
             }
         )
     for s in f.sessions:
@@ -247,8 +251,10 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
             session = _with(session, chains=tuple(sorted(clients[s.principal].chains)))
         single(session_to_item(session))
     for v in f.vouchers:
-        d = definitions[v.definition_id]
-        voucher_key = v.voucher_key or (default_voucher_key(v.serial) if d.campaign_id is not None else None)
+        definition = definitions[v.definition_id]
+        voucher_key = v.voucher_key or (
+            default_voucher_key(v.serial) if definition.campaign_id is not None else None
+        )
         voucher = Voucher(
             serial=v.serial,
             definition_id=v.definition_id,
@@ -257,12 +263,12 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
             owner_member_id=v.owner_member_id,
             expires_at=v.valid_until,
             locked=v.locked,
-            activity_code=d.activity_code,
-            item_code=d.item_code,
+            activity_code=definition.activity_code,
+            item_code=definition.item_code,
             voucher_key=voucher_key,
             voucher_id=v.voucher_id,
             third_party_id=v.third_party_id,
-            chain_id=d.chain_id,
+            chain_id=definition.chain_id,
             currency_id=v.currency_id,
             currency_symbol=v.currency_symbol,
             amount_original=v.amount_original,
@@ -279,20 +285,24 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
             if v.activation
             else None,
         )
-        alias_target = {"serial": v.serial, "definition_id": v.definition_id, "chain_id": d.chain_id}
-        aliases = []
+        alias_target: dict[str, Any] = {
+            "serial": v.serial,
+            "definition_id": v.definition_id,
+            "chain_id": definition.chain_id,
+        }
+        voucher_aliases: list[Item] = []
         if voucher_key:
-            aliases.append(
+            voucher_aliases.append(
                 {**Keys.voucher_alias("voucher_key", voucher_key), "type": "voucher_alias", **alias_target}
             )
         if v.voucher_id is not None:
-            aliases.append(
+            voucher_aliases.append(
                 {**Keys.voucher_alias("voucher_id", v.voucher_id), "type": "voucher_alias", **alias_target}
             )
         if v.third_party_id is not None:
-            aliases.append(
+            voucher_aliases.append(
                 {
-                    **Keys.voucher_alias("third_party_id", v.third_party_id, d.chain_id),
+                    **Keys.voucher_alias("third_party_id", v.third_party_id, definition.chain_id),
                     "type": "voucher_alias",
                     **alias_target,
                 }
@@ -310,7 +320,10 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
         )
         groups.append(
             ItemGroup(
-                [voucher_to_item(voucher), *[{k: x for k, x in a.items() if x is not None} for a in aliases]],
+                [
+                    voucher_to_item(voucher),
+                    *[{k: x for k, x in a.items() if x is not None} for a in voucher_aliases],
+                ],
                 event=event_to_item(event, hashlib.sha256(v.serial.encode()).hexdigest()[:16]),
             )
         )
@@ -346,7 +359,7 @@ def plan(store: VoucherStore, groups: list[ItemGroup]) -> tuple[list[ItemGroup],
             else:
                 states.append("different")
                 report.conflicts.append(f"{item[PK]} / {item[SK]}: differs from the table")
-        if all(s == "same" for s in states):
+        if all(state == "same" for state in states):
             report.unchanged += len(group.items)
         elif "different" in states:
             to_replace.append(group)

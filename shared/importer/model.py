@@ -322,12 +322,13 @@ def cross_check(f: ImportFile) -> list[str]:
     consoles = unique("console_users", [u.user_id for u in f.console_users], "user_id")
     admins = unique("spaaza_admins", [a.user_id for a in f.spaaza_admins], "user_id")
     clients = unique("privileged_clients", [c.client_id for c in f.privileged_clients], "client_id")
-    for section, records in (
-        ("spaaza_admins", f.spaaza_admins),
-        ("privileged_clients", f.privileged_clients),
-    ):
-        for i, record in enumerate(records):
-            for j, chain in enumerate(record.chains):
+    granted: list[tuple[str, list[list[int]]]] = [
+        ("spaaza_admins", [a.chains for a in f.spaaza_admins]),
+        ("privileged_clients", [c.chains for c in f.privileged_clients]),
+    ]
+    for section, chain_lists in granted:
+        for i, record_chains in enumerate(chain_lists):
+            for j, chain in enumerate(record_chains):
                 if chain not in chains:
                     problems.append(f"{section}[{i}].chains[{j}]: unknown chain")
     from shared.runtime import hash_token
@@ -364,18 +365,18 @@ def cross_check(f: ImportFile) -> list[str]:
     unique("vouchers", [v.voucher_id for v in f.vouchers], "voucher_id")
     third_party_seen: set[tuple[int | None, int]] = set()
     for i, v in enumerate(f.vouchers):
-        d = definitions.get(v.definition_id)
-        if d is None:
+        found = definitions.get(v.definition_id)
+        if found is None:
             problems.append(f"vouchers[{i}].definition_id: unknown definition")
             continue
         if v.owner_member_id and v.owner_member_id not in members:
             problems.append(f"vouchers[{i}].owner_member_id: unknown member")
-        if (v.voucher_key or v.voucher_id or v.third_party_id) and d.spaaza is None:
+        if (v.voucher_key or v.voucher_id or v.third_party_id) and found.spaaza is None:
             problems.append(f"vouchers[{i}]: Spaaza identifiers need a definition with a spaaza campaign")
         if v.third_party_id is not None:
-            chain_id = d.spaaza.chain_id if d.spaaza else None
-            chain = next((c for c in f.chains if c.chain_id == chain_id), None)
-            if chain is not None and not chain.uses_third_party_voucher_id:
+            chain_id = found.spaaza.chain_id if found.spaaza else None
+            chain_record = next((c for c in f.chains if c.chain_id == chain_id), None)
+            if chain_record is not None and not chain_record.uses_third_party_voucher_id:
                 problems.append(f"vouchers[{i}].third_party_id: chain does not use third-party voucher ids")
             if (chain_id, v.third_party_id) in third_party_seen:
                 problems.append(f"vouchers[{i}].third_party_id: duplicate in chain")

@@ -30,6 +30,7 @@ from shared.domain import (
 )
 from shared.store import (
     ConditionFailed,
+    Item,
     Keys,
     VoucherStore,
     WriteConflict,
@@ -161,7 +162,9 @@ def consume_voucher(
     raise Contention("voucher kept changing")
 
 
-def _authenticate(session_item, touchpoint_item, command: ConsumeCommand, now: datetime) -> Session:  # type: ignore[no-untyped-def]
+def _authenticate(
+    session_item: Item | None, touchpoint_item: Item | None, command: ConsumeCommand, now: datetime
+) -> Session:
     if touchpoint_item is None:
         raise Unauthenticated("unknown touchpoint", field="touchpoint")
     if session_item is None:

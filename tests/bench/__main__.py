@@ -16,6 +16,7 @@ Goals: cold-start ratio <= 1.5, handler overhead ratio <= 1.3, round trips withi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -69,10 +70,20 @@ def bench_document(extra: int) -> dict[str, Any]:
     doc = json.loads((ROOT / "infra" / "local_stack" / "demo.json").read_text(encoding="utf-8"))
     for i in range(extra):
         base = {"valid_until": "2099-12-31T23:59:59Z", "owner_member_id": "alice", "amount_original": 20}
-        doc["vouchers"].append({**base, "serial": serial(100000 + i), "definition_id": "carwash", "status": "AVAILABLE"})
-        doc["vouchers"].append({**base, "serial": serial(200000 + i), "definition_id": "carwash", "status": "CLAIMED"})
         doc["vouchers"].append(
-            {**base, "serial": serial(300000 + i), "definition_id": "coffee", "status": "CLAIMED", "voucher_id": 700000 + i}
+            {**base, "serial": serial(100000 + i), "definition_id": "carwash", "status": "AVAILABLE"}
+        )
+        doc["vouchers"].append(
+            {**base, "serial": serial(200000 + i), "definition_id": "carwash", "status": "CLAIMED"}
+        )
+        doc["vouchers"].append(
+            {
+                **base,
+                "serial": serial(300000 + i),
+                "definition_id": "coffee",
+                "status": "CLAIMED",
+                "voucher_id": 700000 + i,
+            }
         )
     return doc
 
@@ -90,11 +101,23 @@ SPAAZA_ADMIN = {
 
 
 def consume_request(n: int) -> tuple[str, str, str, dict[str, str], str | None]:
-    return ("consume_voucher", "PUT", f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(n)}", THALAMUS, None)
+    return (
+        "consume_voucher",
+        "PUT",
+        f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(n)}",
+        THALAMUS,
+        None,
+    )
 
 
 def activate_request(n: int) -> tuple[str, str, str, dict[str, str], str | None]:
-    return ("activate_voucher", "POST", f"/client/users/bench-1/voucher/carwash::{serial(n)}/activate", ES, None)
+    return (
+        "activate_voucher",
+        "POST",
+        f"/client/users/bench-1/voucher/carwash::{serial(n)}/activate",
+        ES,
+        None,
+    )
 
 
 def unclaim_request(voucher_id: int, user_id: int = 1001) -> tuple[str, str, str, dict[str, str], str | None]:
@@ -151,7 +174,9 @@ class Environment:
         response = invoke(function, built[1])
         return response["statusCode"], json.loads(response["body"])
 
-    def recorded(self, request: tuple[str, str, str, dict[str, str], str | None]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    def recorded(
+        self, request: tuple[str, str, str, dict[str, str], str | None]
+    ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
         """Invoke and record every DynamoDB call the handler made (name, params)."""
         calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -175,7 +200,12 @@ def round_trips(env: Environment) -> list[dict[str, Any]]:
         ("consume_voucher", "success", consume_request(100000), 200),
         ("consume_voucher", "already consumed (InvalidState)", consume_request(3), 400),
         ("consume_voucher", "unknown voucher (NotFound)", consume_request(999999), 404),
-        ("consume_voucher", "forged token (InvalidToken)", (*consume_request(1)[:3], {**THALAMUS, "Thalamus-Token": "forged-token-0000"}, None), 401),
+        (
+            "consume_voucher",
+            "forged token (InvalidToken)",
+            (*consume_request(1)[:3], {**THALAMUS, "Thalamus-Token": "forged-token-0000"}, None),
+            401,
+        ),
         ("activate_voucher", "first activation", activate_request(100001), 200),
         ("activate_voucher", "idempotent replay", activate_request(100001), 200),
         ("activate_voucher", "re-activation after code expiry", activate_request(7), 200),
@@ -201,8 +231,10 @@ def round_trips(env: Environment) -> list[dict[str, Any]]:
             "budget": BUDGETS.get((function, case)),
             "provider_budget": PROVIDER_BUDGETS.get(case) if function == "activate_voucher" else None,
         }
-        row["ok"] = (expected is None or status == expected) and (row["budget"] is None or len(calls) <= row["budget"]) and (
-            row["provider_budget"] is None or row["provider_calls"] == row["provider_budget"]
+        row["ok"] = (
+            (expected is None or status == expected)
+            and (row["budget"] is None or len(calls) <= row["budget"])
+            and (row["provider_budget"] is None or row["provider_calls"] == row["provider_budget"])
         )
         rows.append(row)
     return rows
@@ -234,7 +266,7 @@ def cold_start(runs: int) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def sample(body: str) -> float:
-        out = subprocess.run(  # noqa: S603 - our own interpreter and snippet
+        out = subprocess.run(
             [sys.executable, "-c", COLD_SNIPPET.format(root=str(ROOT), body=body)],
             capture_output=True,
             text=True,
@@ -254,7 +286,14 @@ def cold_start(runs: int) -> list[dict[str, Any]]:
             function.append(sample(function_init(spec.handler)))
         b, f = statistics.median(baseline), statistics.median(function)
         rows.append(
-            {"function": spec.name, "baseline_ms": round(b, 1), "function_ms": round(f, 1), "ratio": round(f / b, 2), "runs": runs, "ok": f / b <= 1.5}
+            {
+                "function": spec.name,
+                "baseline_ms": round(b, 1),
+                "function_ms": round(f, 1),
+                "ratio": round(f / b, 2),
+                "runs": runs,
+                "ok": f / b <= 1.5,
+            }
         )
     return rows
 
@@ -264,14 +303,16 @@ def cold_start(runs: int) -> list[dict[str, Any]]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
     raw_client = env.stores["bench-raw"].client
     raw_table = env.stores["bench-raw"].table
 
-    def run(label: str, requests: list[Any], provider_calls: Callable[[], None] | None = None) -> dict[str, Any]:
+    def run(
+        label: str, requests: list[Any], provider_calls: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
         handler_ms: list[float] = []
         raw_ms: list[float] = []
         for request in requests:
@@ -286,10 +327,8 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
             t0 = time.perf_counter()
             for name, params in replayed:
                 method = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-                try:
+                with contextlib.suppress(raw_client.exceptions.ClientError):
                     getattr(raw_client, method)(**params)
-                except raw_client.exceptions.ClientError:
-                    pass
             if provider_calls is not None:
                 provider_calls()
             raw_ms.append((time.perf_counter() - t0) * 1000)
@@ -308,19 +347,23 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
     def provider_call() -> None:
         request = urllib.request.Request(
             env.simulator.url + "/v1/authorizations",
-            data=json.dumps({"reference": "bench", "productCode": "CW-BASIC", "validitySeconds": 900}).encode(),
+            data=json.dumps(
+                {"reference": "bench", "productCode": "CW-BASIC", "validitySeconds": 900}
+            ).encode(),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {env.simulator.api_key}"},
             method="POST",
         )
-        try:
-            urllib.request.urlopen(request, timeout=5).read()  # noqa: S310 - loopback simulator
-        except urllib.error.URLError:
-            pass
+        with contextlib.suppress(urllib.error.URLError):
+            urllib.request.urlopen(request, timeout=5).read()
 
     n = iterations
     return [
         run("consume_voucher success", [consume_request(100000 + 1 + i) for i in range(n)]),
-        run("activate_voucher first activation (+1 provider call)", [activate_request(200000 + i) for i in range(n)], provider_call),
+        run(
+            "activate_voucher first activation (+1 provider call)",
+            [activate_request(200000 + i) for i in range(n)],
+            provider_call,
+        ),
         run("activate_voucher idempotent replay", [activate_request(200000 + i) for i in range(n)]),
         run("unclaim_voucher success", [unclaim_request(700000 + 1 + i) for i in range(n)]),
     ]
@@ -336,9 +379,19 @@ def http_load(threads: int, per_thread: int) -> dict[str, Any]:
     stack.start()
     try:
         mix = [
-            ("PUT", f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(3)}", THALAMUS, None),  # 400
+            (
+                "PUT",
+                f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(3)}",
+                THALAMUS,
+                None,
+            ),  # 400
             ("POST", f"/client/users/load/voucher/carwash::{serial(6)}/activate", ES, None),  # 200 replay
-            ("PUT", "/unclaim-voucher", SPAAZA_ADMIN, "voucher_id=40013&user_id=1001&chain_id=1"),  # not claimed
+            (
+                "PUT",
+                "/unclaim-voucher",
+                SPAAZA_ADMIN,
+                "voucher_id=40013&user_id=1001&chain_id=1",
+            ),  # not claimed
         ]
         latencies: list[float] = []
         errors = 0
@@ -348,10 +401,12 @@ def http_load(threads: int, per_thread: int) -> dict[str, Any]:
             nonlocal errors
             for i in range(per_thread):
                 method, path, headers, body = mix[(k + i) % len(mix)]
-                request = urllib.request.Request(stack.url + path, data=body.encode() if body else None, headers=headers, method=method)
+                request = urllib.request.Request(
+                    stack.url + path, data=body.encode() if body else None, headers=headers, method=method
+                )
                 t0 = time.perf_counter()
                 try:
-                    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                    with urllib.request.urlopen(request, timeout=10) as response:
                         response.read()
                         code = response.status
                 except urllib.error.HTTPError as error:
@@ -392,7 +447,9 @@ def http_load(threads: int, per_thread: int) -> dict[str, Any]:
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(str(x)) for x in [h, *[r[i] for r in rows]]) for i, h in enumerate(headers)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows]])
+    return "\n".join(
+        [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in rows]]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,7 +490,15 @@ def main(argv: list[str] | None = None) -> int:
         table(
             ["function", "case", "status", "round trips", "budget", "provider calls", "ok"],
             [
-                [r["function"], r["case"], r["status"], r["dynamodb_round_trips"], r["budget"] if r["budget"] is not None else "-", r["provider_calls"] if r["provider_calls"] is not None else "-", "yes" if r["ok"] else "NO"]
+                [
+                    r["function"],
+                    r["case"],
+                    r["status"],
+                    r["dynamodb_round_trips"],
+                    r["budget"] if r["budget"] is not None else "-",
+                    r["provider_calls"] if r["provider_calls"] is not None else "-",
+                    "yes" if r["ok"] else "NO",
+                ]
                 for r in results["round_trips"]
             ],
         )
@@ -443,7 +508,17 @@ def main(argv: list[str] | None = None) -> int:
         print(
             table(
                 ["function", "baseline boto3+client ms", "function ms", "ratio (goal <= 1.5)", "runs", "ok"],
-                [[r["function"], r["baseline_ms"], r["function_ms"], r["ratio"], r["runs"], "yes" if r["ok"] else "NO"] for r in results["cold_start"]],
+                [
+                    [
+                        r["function"],
+                        r["baseline_ms"],
+                        r["function_ms"],
+                        r["ratio"],
+                        r["runs"],
+                        "yes" if r["ok"] else "NO",
+                    ]
+                    for r in results["cold_start"]
+                ],
             )
         )
     print("\nWarm latency in-process against moto (handler vs the same DynamoDB calls made raw)")
@@ -451,7 +526,16 @@ def main(argv: list[str] | None = None) -> int:
         table(
             ["case", "n", "handler p50", "handler p95", "raw p50", "raw p95", "ratio (goal <= 1.3)", "ok"],
             [
-                [r["case"], r["iterations"], r["handler_p50_ms"], r["handler_p95_ms"], r["raw_p50_ms"], r["raw_p95_ms"], r["overhead_ratio"], "yes" if r["ok"] else "NO"]
+                [
+                    r["case"],
+                    r["iterations"],
+                    r["handler_p50_ms"],
+                    r["handler_p95_ms"],
+                    r["raw_p50_ms"],
+                    r["raw_p95_ms"],
+                    r["overhead_ratio"],
+                    "yes" if r["ok"] else "NO",
+                ]
                 for r in results["warm_latency"]
             ],
         )
@@ -462,7 +546,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             table(
                 ["threads", "requests", "req/s", "p50 ms", "p95 ms", "5xx/conn errors"],
-                [[h["threads"], h["requests"], h["requests_per_s"], h["p50_ms"], h["p95_ms"], h["errors_5xx_or_connection"]]],
+                [
+                    [
+                        h["threads"],
+                        h["requests"],
+                        h["requests_per_s"],
+                        h["p50_ms"],
+                        h["p95_ms"],
+                        h["errors_5xx_or_connection"],
+                    ]
+                ],
             )
         )
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

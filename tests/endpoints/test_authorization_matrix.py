@@ -27,9 +27,21 @@ SPAAZA_USER_IDS = {"spaaza user": "1001", "spaaza admin chain 1": "900", "spaaza
 
 # target -> (consume path parts, ES voucher id, Spaaza form)
 TARGETS = {
-    "own": (("MILES", "CARWASH", serial(1)), f"carwash::{serial(2)}", "voucher_id=40577&user_id=1001&chain_id=1"),
-    "other member": (("MILES", "CARWASH", serial(8)), f"carwash::{serial(8)}", "voucher_id=40017&user_id=1002&chain_id=1"),
-    "other chain": (("OTHER", "GIFT", serial(18)), f"other-gift::{serial(18)}", "voucher_id=40018&user_id=2001&chain_id=2"),
+    "own": (
+        ("MILES", "CARWASH", serial(1)),
+        f"carwash::{serial(2)}",
+        "voucher_id=40577&user_id=1001&chain_id=1",
+    ),
+    "other member": (
+        ("MILES", "CARWASH", serial(8)),
+        f"carwash::{serial(8)}",
+        "voucher_id=40017&user_id=1002&chain_id=1",
+    ),
+    "other chain": (
+        ("OTHER", "GIFT", serial(18)),
+        f"other-gift::{serial(18)}",
+        "voucher_id=40018&user_id=2001&chain_id=2",
+    ),
 }
 
 
@@ -81,7 +93,11 @@ SPAAZA_401 = (401, "no_valid_session")
 
 MATRIX: dict[tuple[str, str], dict[str, tuple[int, Any]]] = {
     # consume: operators act on any member's voucher within their grants
-    ("consume", "thalamus operator"): {"own": (200, {}), "other member": (200, {}), "other chain": NOT_FOUND_ACTIVITY},
+    ("consume", "thalamus operator"): {
+        "own": (200, {}),
+        "other member": (200, {}),
+        "other chain": NOT_FOUND_ACTIVITY,
+    },
     ("consume", "thalamus non-operator"): dict.fromkeys(TARGETS, (400, {"error.message": "NotAnOperator"})),
     **{("consume", p): dict.fromkeys(TARGETS, THALAMUS_401) for p in TOKENS if not p.startswith("thalamus")},
     # activate: a member activates only their own vouchers; others read as not found

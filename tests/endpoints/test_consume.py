@@ -21,10 +21,18 @@ def path(voucher: str, item: str = "CARWASH", activity: str = "MILES") -> str:
     return f"/api/v4/operator/activity/{activity}/item/{item}/voucher/{voucher}"
 
 
-def consume(voucher: str, headers: dict[str, str] | None = None, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+def consume(
+    voucher: str, headers: dict[str, str] | None = None, **kwargs: Any
+) -> tuple[int, Any, dict[str, str]]:
     item = kwargs.pop("item", "CARWASH")
     activity = kwargs.pop("activity", "MILES")
-    return call("consume_voucher", "PUT", path(voucher, item, activity), headers=ANNA if headers is None else headers, **kwargs)
+    return call(
+        "consume_voucher",
+        "PUT",
+        path(voucher, item, activity),
+        headers=ANNA if headers is None else headers,
+        **kwargs,
+    )
 
 
 def stored(store: VoucherStore, n: int) -> dict[str, Any]:
@@ -44,7 +52,11 @@ class TestSuccess:
         assert headers["Content-Type"] == "application/json"
         assert body["errors"] == {} and body["links"] == []
         data = body["data"]
-        assert (data["activityCode"], data["voucherItemCode"], data["voucherCode"]) == ("MILES", "CARWASH", serial(1))
+        assert (data["activityCode"], data["voucherItemCode"], data["voucherCode"]) == (
+            "MILES",
+            "CARWASH",
+            serial(1),
+        )
         assert data["status"] == "CONSUMED"
         assert data["consumedBy"] == {"operator": "op-anna", "touchpoint": "BACKOFFICE"}
         assert data["parameters"] == {"parameter1": "order-77", "parameter2": None, "parameter3": "till 4"}
@@ -61,11 +73,16 @@ class TestSuccess:
             "op-anna",
             "thalamus",
         )
-        assert event["details"] == {"touchpoint": "BACKOFFICE", "parameters": {"parameter1": "order-77", "parameter3": "till 4"}}
+        assert event["details"] == {
+            "touchpoint": "BACKOFFICE",
+            "parameters": {"parameter1": "order-77", "parameter3": "till 4"},
+        }
         assert event["request_id"]
 
     def test_credentials_as_query_parameters(self, demo: VoucherStore) -> None:
-        status, body, _ = consume(serial(2), {}, query="touchpoint=BACKOFFICE&token=demo-thalamus-operator-anna")
+        status, body, _ = consume(
+            serial(2), {}, query="touchpoint=BACKOFFICE&token=demo-thalamus-operator-anna"
+        )
         assert status == 200, body
 
     def test_header_wins_over_query(self, demo: VoucherStore) -> None:
@@ -74,8 +91,14 @@ class TestSuccess:
 
     def test_no_body_needs_no_content_type_and_null_body_is_empty(self, demo: VoucherStore) -> None:
         assert consume(serial(1))[0] == 200
-        status, body, _ = consume(serial(2), {**ANNA, "Content-Type": "application/json; charset=utf-8"}, body="null")
-        assert status == 200 and body["data"]["parameters"] == {"parameter1": None, "parameter2": None, "parameter3": None}
+        status, body, _ = consume(
+            serial(2), {**ANNA, "Content-Type": "application/json; charset=utf-8"}, body="null"
+        )
+        assert status == 200 and body["data"]["parameters"] == {
+            "parameter1": None,
+            "parameter2": None,
+            "parameter3": None,
+        }
 
     def test_item_scoped_grant(self, demo: VoucherStore) -> None:
         otto = {"Thalamus-Token": "demo-thalamus-operator-otto", "Thalamus-Touchpoint": "BACKOFFICE"}
@@ -100,17 +123,54 @@ class TestErrors:
         [
             ({"Thalamus-Touchpoint": "BACKOFFICE"}, "", 401, {"token": "InvalidToken"}),
             ({"Thalamus-Token": "demo-thalamus-operator-anna"}, "", 400, {"touchpoint": "Required"}),
-            ({"Thalamus-Token": "forged-token-123456", "Thalamus-Touchpoint": "BACKOFFICE"}, "", 401, {"token": "InvalidToken"}),
-            ({"Thalamus-Token": "demo-thalamus-expired-session", "Thalamus-Touchpoint": "BACKOFFICE"}, "", 401, {"token": "InvalidToken"}),
-            ({"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "KIOSK"}, "", 401, {"token": "InvalidToken"}),
-            ({"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "NOPE"}, "", 401, {"touchpoint": "InvalidCode"}),
-            ({"Thalamus-Token": "demo-es-member-alice", "Thalamus-Touchpoint": "BACKOFFICE"}, "", 401, {"token": "InvalidToken"}),
-            ({"Thalamus-Token": "  ", "Thalamus-Touchpoint": "BACKOFFICE"}, "", 401, {"token": "InvalidToken"}),
+            (
+                {"Thalamus-Token": "forged-token-123456", "Thalamus-Touchpoint": "BACKOFFICE"},
+                "",
+                401,
+                {"token": "InvalidToken"},
+            ),
+            (
+                {"Thalamus-Token": "demo-thalamus-expired-session", "Thalamus-Touchpoint": "BACKOFFICE"},
+                "",
+                401,
+                {"token": "InvalidToken"},
+            ),
+            (
+                {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "KIOSK"},
+                "",
+                401,
+                {"token": "InvalidToken"},
+            ),
+            (
+                {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "NOPE"},
+                "",
+                401,
+                {"touchpoint": "InvalidCode"},
+            ),
+            (
+                {"Thalamus-Token": "demo-es-member-alice", "Thalamus-Touchpoint": "BACKOFFICE"},
+                "",
+                401,
+                {"token": "InvalidToken"},
+            ),
+            (
+                {"Thalamus-Token": "  ", "Thalamus-Touchpoint": "BACKOFFICE"},
+                "",
+                401,
+                {"token": "InvalidToken"},
+            ),
             ({}, "token=&touchpoint=BACKOFFICE", 401, {"token": "InvalidToken"}),
-            ({"Thalamus-Token": "demo-thalamus-not-an-operator", "Thalamus-Touchpoint": "BACKOFFICE"}, "", 400, {"error.message": "NotAnOperator"}),
+            (
+                {"Thalamus-Token": "demo-thalamus-not-an-operator", "Thalamus-Touchpoint": "BACKOFFICE"},
+                "",
+                400,
+                {"error.message": "NotAnOperator"},
+            ),
         ],
     )
-    def test_credentials(self, demo: VoucherStore, headers: dict[str, str], query: str, status: int, errors: dict[str, str]) -> None:
+    def test_credentials(
+        self, demo: VoucherStore, headers: dict[str, str], query: str, status: int, errors: dict[str, str]
+    ) -> None:
         got, body, _ = consume(serial(1), headers, query=query)
         assert (got, body) == (status, {"links": [], "data": None, "errors": errors})
         assert stored(demo, 1)["status"] == "AVAILABLE"
@@ -134,7 +194,9 @@ class TestErrors:
         status, body, _ = consume(serial(3), otto)  # CARWASH, already consumed: no oracle
         assert (status, body["errors"]) == (404, {"voucherItemCode": "NotFound"})
 
-    @pytest.mark.parametrize(("n", "code"), [(4, "InvalidStatus"), (5, "InvalidStatus"), (3, "InvalidState"), (9, "InvalidState")])
+    @pytest.mark.parametrize(
+        ("n", "code"), [(4, "InvalidStatus"), (5, "InvalidStatus"), (3, "InvalidState"), (9, "InvalidState")]
+    )
     def test_status_and_state(self, demo: VoucherStore, n: int, code: str) -> None:
         before = stored(demo, n)
         status, body, _ = consume(serial(n))
@@ -159,7 +221,9 @@ class TestErrors:
             ("application/json", json.dumps({"parameter2": "x" * 256}), {"parameter2": "InvalidFormat"}),
         ],
     )
-    def test_body(self, demo: VoucherStore, content_type: str | None, body: str | bytes, errors: dict[str, str]) -> None:
+    def test_body(
+        self, demo: VoucherStore, content_type: str | None, body: str | bytes, errors: dict[str, str]
+    ) -> None:
         headers = dict(ANNA)
         if content_type:
             headers["Content-Type"] = content_type
@@ -188,7 +252,9 @@ class TestRevocationAndFaults:
         )
         assert consume(serial(1))[0] == 401
 
-    def test_transaction_conflict_is_retried(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_transaction_conflict_is_retried(
+        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         original = demo.transact
         attempts: list[int] = []
 
@@ -203,7 +269,9 @@ class TestRevocationAndFaults:
         assert len(attempts) == 2
         assert len([e for e in demo.voucher_events(serial(1)) if e["event_type"] == "CONSUMED"]) == 1
 
-    def test_endless_conflict_is_a_retryable_409(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_endless_conflict_is_a_retryable_409(
+        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setattr(demo, "transact", lambda items: (_ for _ in ()).throw(WriteConflict("x")))
         status, body, _ = consume(serial(1))
         assert (status, body["errors"]) == (409, {"voucherCode": "ConcurrentModification"})
@@ -226,7 +294,10 @@ class TestRevocationAndFaults:
 
         monkeypatch.setattr(demo, "hydrate", boom)
         status, body, _ = consume(serial(1))
-        assert (status, body) == (500, {"links": [], "data": None, "errors": {"error.message": "InternalError"}})
+        assert (status, body) == (
+            500,
+            {"links": [], "data": None, "errors": {"error.message": "InternalError"}},
+        )
         assert "secret internal detail" not in json.dumps(body)
 
     def test_tokens_never_reach_the_logs(self, demo: VoucherStore, captured_logs: Any) -> None:
@@ -235,7 +306,11 @@ class TestRevocationAndFaults:
         consume(serial(1), {"Thalamus-Token": "forged-secret-value-1", "Thalamus-Touchpoint": "BACKOFFICE"})
         logs = captured_logs.text()
         assert logs.count("request finished") == 3
-        for secret in ("demo-thalamus-operator-anna", "forged-secret-value-1", hash_token("demo-thalamus-operator-anna")):
+        for secret in (
+            "demo-thalamus-operator-anna",
+            "forged-secret-value-1",
+            hash_token("demo-thalamus-operator-anna"),
+        ):
             assert secret not in logs
 
 
@@ -272,15 +347,24 @@ SEGMENT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size
     voucher=SEGMENT.filter(bool),
     token=st.one_of(st.none(), st.text(max_size=40), st.just("demo-thalamus-operator-anna")),
     touchpoint=st.one_of(st.none(), st.text(max_size=20), st.just("BACKOFFICE")),
-    content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/plain", "application/json;charset=x"])),
+    content_type=st.one_of(
+        st.none(), st.sampled_from(["application/json", "text/plain", "application/json;charset=x"])
+    ),
     body=st.one_of(
         st.none(),
         st.binary(max_size=64),
-        st.dictionaries(st.text(max_size=12), st.one_of(st.none(), st.integers(), st.text(max_size=300)), max_size=4).map(json.dumps),
+        st.dictionaries(
+            st.text(max_size=12), st.one_of(st.none(), st.integers(), st.text(max_size=300)), max_size=4
+        ).map(json.dumps),
     ),
 )
 def test_fuzz_never_5xx_always_thalamus_envelope(
-    demo: VoucherStore, voucher: str, token: str | None, touchpoint: str | None, content_type: str | None, body: Any
+    demo: VoucherStore,
+    voucher: str,
+    token: str | None,
+    touchpoint: str | None,
+    content_type: str | None,
+    body: Any,
 ) -> None:
     headers: dict[str, str] = {}
     if token is not None:

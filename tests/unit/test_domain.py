@@ -125,7 +125,9 @@ class TestActivate:
         assert effective_status(v, NOW) is Effective.CLAIMED
         decision = decide_activate(v, NOW)
         assert isinstance(decision, Transition) and decision.to_status is Status.ACTIVATED
-        again = after_activation(v, now=NOW, provider="K", code="KT-2", code_expiry=NOW + timedelta(minutes=5), reference="r")
+        again = after_activation(
+            v, now=NOW, provider="K", code="KT-2", code_expiry=NOW + timedelta(minutes=5), reference="r"
+        )
         # previous status survives repeated activations
         assert again.activation is not None and again.activation.previous_status is Status.CLAIMED
 
@@ -154,7 +156,10 @@ class TestUnclaim:
 
     def test_expired_code_activation_counts_as_claimed(self) -> None:
         v = voucher(Status.ACTIVATED, activation=live_activation(expiry=NOW))
-        assert decide_unclaim(v, NOW, end_user=True, allows_end_user_to_claim=True).from_status is Status.ACTIVATED
+        assert (
+            decide_unclaim(v, NOW, end_user=True, allows_end_user_to_claim=True).from_status
+            is Status.ACTIVATED
+        )
 
     @pytest.mark.parametrize(
         ("v", "end_user", "allows", "error"),
@@ -175,7 +180,10 @@ class TestUnclaim:
 
     def test_admin_may_unclaim_locked_and_staff_only(self) -> None:
         v = voucher(locked=True)
-        assert decide_unclaim(v, NOW, end_user=False, allows_end_user_to_claim=False).to_status is Status.AVAILABLE
+        assert (
+            decide_unclaim(v, NOW, end_user=False, allows_end_user_to_claim=False).to_status
+            is Status.AVAILABLE
+        )
 
 
 class TestViews:
@@ -241,7 +249,12 @@ def test_property_lifecycle_invariants(
                     assert decision.activation.is_live(now)
                     continue
                 v = after_activation(
-                    v, now=now, provider="K", code="KT", code_expiry=now + timedelta(seconds=600), reference="r"
+                    v,
+                    now=now,
+                    provider="K",
+                    code="KT",
+                    code_expiry=now + timedelta(seconds=600),
+                    reference="r",
                 )
             elif op.startswith("unclaim"):
                 t = decide_unclaim(v, now, end_user=op == "unclaim_user", allows_end_user_to_claim=allows)

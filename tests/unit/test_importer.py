@@ -48,7 +48,13 @@ def test_field_level_errors_carry_paths() -> None:
     doc["surprise"] = 1
     _, problems = validate(doc)
     paths = {p.split(":")[0] for p in problems}
-    assert {"vouchers[2].voucher_key", "vouchers[3].status", "vouchers[4].valid_until", "sessions[1].token", "surprise"} <= paths
+    assert {
+        "vouchers[2].voucher_key",
+        "vouchers[3].status",
+        "vouchers[4].valid_until",
+        "sessions[1].token",
+        "surprise",
+    } <= paths
 
 
 @pytest.mark.parametrize(

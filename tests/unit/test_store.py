@@ -114,7 +114,14 @@ def _tx(store: VoucherStore) -> list[Any]:
 @pytest.mark.parametrize(
     ("reasons", "role"),
     [
-        ([{"Code": "ConditionalCheckFailed", "Item": serialize({"status": "REDEEMED"})}, {"Code": "None"}, {"Code": "None"}], "voucher"),
+        (
+            [
+                {"Code": "ConditionalCheckFailed", "Item": serialize({"status": "REDEEMED"})},
+                {"Code": "None"},
+                {"Code": "None"},
+            ],
+            "voucher",
+        ),
         ([{"Code": "None"}, {"Code": "ConditionalCheckFailed"}, {"Code": "None"}], "session"),
         ([{"Code": "None"}, {"Code": "None"}, {"Code": "ConditionalCheckFailed"}], "grant"),
     ],
@@ -161,7 +168,9 @@ def test_table_is_built_from_the_shared_schema(store: VoucherStore) -> None:
     described = store.client.describe_table(TableName=store.table)["Table"]
     expected = TABLE.create_table_kwargs(store.table)
     assert described["KeySchema"] == expected["KeySchema"]
-    assert sorted(described["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
+    assert sorted(described["AttributeDefinitions"], key=str) == sorted(
+        expected["AttributeDefinitions"], key=str
+    )
     assert [i["IndexName"] for i in described["GlobalSecondaryIndexes"]] == ["gsi1"]
     ttl = store.client.describe_time_to_live(TableName=store.table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TABLE.ttl_attribute
