@@ -1,0 +1,297 @@
+"""OpenAPI part for activate_voucher: ES Loyalty "Activate Voucher" (PAC activation).
+
+Mirrors shared/dialects/es_loyalty.py exactly: the bearer token (the only source of the
+member's account), the path parameters' shapes, no request body, the success body and every
+error code with the HTTP status the dialect gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PATH = "/client/users/{correlation_id}/voucher/{voucher_id}/activate"
+
+_VOUCHER_ID = "carwash::00000000-0000-4000-8000-000000000001"
+_CORRELATION = "sess-7f3a9c"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _example(code: str, message: str, correlation: str | None = _CORRELATION) -> dict[str, Any]:
+    return {"value": {"errorCode": code, "message": message, "correlationId": correlation}}
+
+
+def _error(
+    description: str, examples: dict[str, dict[str, Any]], headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("EsActivationError"), "examples": examples}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds after which a retry may succeed",
+        "schema": {"type": "string", "example": "1"},
+    }
+}
+
+_SUCCESS = {
+    "authorizationCode": "KT-4F2A-9C1E",
+    "voucherId": _VOUCHER_ID,
+    "status": "ACTIVATED",
+    "provider": "KESSELTRONICS",
+    "productName": "Car Wash",
+    "activatedAt": "2026-03-01T10:30:00.000Z",
+    "codeExpiry": "2026-03-01T10:45:00.000Z",
+}
+
+PATHS: dict[str, Any] = {
+    PATH: {
+        "post": {
+            "summary": "Activate a PAC voucher (ES Loyalty)",
+            "description": (
+                "Activates a Product Authorization Code voucher of the member identified by the "
+                "bearer token through the voucher definition's external provider (Kesseltronics). "
+                "Idempotent: while the issued code is live, repeated calls return the same code with "
+                "`idempotent: true` and call nobody. After the code expires the voucher can be activated "
+                "again (new provider call, new code). Concurrent calls for one voucher call the provider "
+                "once; a call that cannot wait for the other one to finish gets 409 "
+                "ACTIVATION_IN_PROGRESS with Retry-After. Checks, in order: token (401), console user "
+                "(403), ghost member (403), voucher under this account (404), available (409), reward "
+                "type (400), live activation replay (200), provider configured (422). "
+                "Path syntax (400) is checked before the token is looked up."
+            ),
+            "parameters": [
+                {
+                    "name": "correlation_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "Session correlation id: echoed in errors, logged, in the audit event",
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                    "example": _CORRELATION,
+                },
+                {
+                    "name": "voucher_id",
+                    "in": "path",
+                    "required": True,
+                    "description": (
+                        "`{definitionId}::{issuanceUuid}`; the UUID in any case (matched lower-case), "
+                        "echoed as sent"
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "pattern": (
+                            "^[A-Za-z0-9_.-]{1,64}::[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                            "[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+                        ),
+                    },
+                    "example": _VOUCHER_ID,
+                },
+                {
+                    "name": "Authorization",
+                    "in": "header",
+                    "required": True,
+                    "description": (
+                        "`Bearer <access token>` of an ES member session: the only source of the "
+                        "member's account. Console (CSR) sessions get 403."
+                    ),
+                    "schema": {"type": "string"},
+                    "example": "Bearer demo-es-member-alice",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "Activated (or the live activation, replayed)",
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("EsActivationResponse"),
+                            "examples": {
+                                "activated": {"value": _SUCCESS},
+                                "replay": {
+                                    "value": {
+                                        **_SUCCESS,
+                                        "authorizationCode": "KT-DEMO-LIVE-0006",
+                                        "voucherId": "carwash::00000000-0000-4000-8000-000000000006",
+                                        "idempotent": True,
+                                    }
+                                },
+                            },
+                        }
+                    },
+                },
+                "400": _error(
+                    "Malformed path parameter, or not a PAC voucher",
+                    {
+                        "invalidVoucherId": _example(
+                            "INVALID_VOUCHER_ID", "voucherId must be {definitionId}::{issuanceUuid}."
+                        ),
+                        "invalidCorrelationId": _example(
+                            "INVALID_CORRELATION_ID",
+                            "correlation_id must be 1 to 128 characters of letters, digits, '.', '_', ':' "
+                            "or '-'.",
+                            None,
+                        ),
+                        "invalidVoucherType": _example(
+                            "INVALID_VOUCHER_TYPE",
+                            "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
+                        ),
+                    },
+                ),
+                "401": _error(
+                    "Missing, malformed, unknown, expired or revoked token, or a token of another API",
+                    {"unauthorized": _example("UNAUTHORIZED", "The access token is invalid or expired.")},
+                    {
+                        "WWW-Authenticate": {
+                            "description": "Bearer challenge (RFC 6750)",
+                            "schema": {"type": "string", "example": 'Bearer realm="es-loyalty"'},
+                        }
+                    },
+                ),
+                "403": _error(
+                    "Console user or ghost member",
+                    {
+                        "console": _example(
+                            "CONSOLE_ACTIVATION_FORBIDDEN",
+                            "Console users may view activations but cannot activate on behalf of a member.",
+                        ),
+                        "ghost": _example(
+                            "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers."
+                        ),
+                    },
+                ),
+                "404": _error(
+                    "No such voucher under this account (missing, another account's, wrong definition, "
+                    "never issued)",
+                    {"notFound": _example("VOUCHER_NOT_FOUND", "No such voucher under this account.")},
+                ),
+                "409": _error(
+                    "Voucher redeemed, invalidated or expired; or another activation of it is in progress "
+                    "(retryable, with Retry-After)",
+                    {
+                        "notAvailable": _example(
+                            "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed."
+                        ),
+                        "inProgress": _example(
+                            "ACTIVATION_IN_PROGRESS",
+                            "Another activation of this voucher is in progress; retry shortly.",
+                        ),
+                    },
+                    _RETRY_AFTER,
+                ),
+                "422": _error(
+                    "The voucher definition has no (usable) activation provider",
+                    {
+                        "providerNotConfigured": _example(
+                            "PROVIDER_NOT_CONFIGURED",
+                            "The voucher definition has no activation provider configured.",
+                        )
+                    },
+                ),
+                "500": _error(
+                    "Unexpected error (including missing provider credentials in our deployment)",
+                    {"internal": _example("INTERNAL_ERROR", "An unexpected error occurred.")},
+                ),
+                "502": _error(
+                    "Provider refused the connection or answered with an error or an unusable body; "
+                    "nothing was changed, a retry may succeed",
+                    {
+                        "badResponse": _example(
+                            "EXTERNAL_SERVICE_RESPONSE_ERROR",
+                            "The activation provider returned an invalid response.",
+                        )
+                    },
+                ),
+                "503": _error(
+                    "The database stayed throttled/unavailable; retry",
+                    {
+                        "unavailable": _example(
+                            "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly."
+                        )
+                    },
+                    _RETRY_AFTER,
+                ),
+                "504": _error(
+                    "Provider did not answer within its timeout; nothing was changed, a retry may succeed",
+                    {
+                        "timeout": _example(
+                            "EXTERNAL_SERVICE_TIMEOUT", "The activation provider did not respond in time."
+                        )
+                    },
+                ),
+            },
+        }
+    }
+}
+
+SCHEMAS: dict[str, Any] = {
+    "EsActivationResponse": {
+        "type": "object",
+        "required": [
+            "authorizationCode",
+            "voucherId",
+            "status",
+            "provider",
+            "productName",
+            "activatedAt",
+            "codeExpiry",
+        ],
+        "properties": {
+            "authorizationCode": {"type": "string", "description": "PAC returned by the provider"},
+            "voucherId": {"type": "string", "description": "Echo of the path parameter"},
+            "status": {"type": "string", "enum": ["ACTIVATED"]},
+            "provider": {"type": "string", "example": "KESSELTRONICS"},
+            "productName": {"type": "string", "example": "Car Wash"},
+            "activatedAt": {"type": "string", "format": "date-time"},
+            "codeExpiry": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the code is no longer usable at the terminal",
+            },
+            "idempotent": {
+                "type": "boolean",
+                "enum": [True],
+                "description": "Present (true) only when a live activation was returned, no provider call",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "EsActivationError": {
+        "type": "object",
+        "required": ["errorCode", "message", "correlationId"],
+        "properties": {
+            "errorCode": {
+                "type": "string",
+                "enum": [
+                    "INVALID_VOUCHER_ID",
+                    "INVALID_CORRELATION_ID",
+                    "INVALID_VOUCHER_TYPE",
+                    "UNAUTHORIZED",
+                    "CONSOLE_ACTIVATION_FORBIDDEN",
+                    "GHOST_MEMBER_NOT_ALLOWED",
+                    "VOUCHER_NOT_FOUND",
+                    "VOUCHER_NOT_AVAILABLE",
+                    "ACTIVATION_IN_PROGRESS",
+                    "PROVIDER_NOT_CONFIGURED",
+                    "INTERNAL_ERROR",
+                    "EXTERNAL_SERVICE_RESPONSE_ERROR",
+                    "SERVICE_UNAVAILABLE",
+                    "EXTERNAL_SERVICE_TIMEOUT",
+                ],
+            },
+            "message": {"type": "string"},
+            "correlationId": {
+                "type": "string",
+                "nullable": True,
+                "description": "The path's correlation_id; null when it was itself invalid",
+            },
+        },
+        "additionalProperties": False,
+    },
+}

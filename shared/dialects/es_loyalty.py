@@ -1,0 +1,194 @@
+"""ES Loyalty (Exchange Solutions) Customer Experience API wire format: "Activate Voucher".
+
+Errors are `{"errorCode": "...", "message": "...", "correlationId": "..."}` with the HTTP
+status of the vendor's error table; docs/dialects/activate_voucher.md has the full mapping.
+The correlation id of the request being served is kept in a context variable (one per
+thread), so errors raised anywhere carry it without threading it through every call.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from typing import Any
+
+from shared.domain import (
+    ConsoleUser,
+    Contention,
+    DomainError,
+    GhostMember,
+    NotFound,
+    Unauthenticated,
+    VoucherExpired,
+    VoucherInvalidated,
+    VoucherNotIssued,
+    VoucherRedeemed,
+    format_instant,
+)
+from shared.endpoint import WireError
+from shared.providers import ProviderBadResponse, ProviderNotConfigured, ProviderTimeout
+from shared.runtime import ApiRequest, json_response
+from shared.usecases.activate import ActivateResult, InvalidVoucherType
+
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+VOUCHER_ID = re.compile(
+    r"(?P<definition>[A-Za-z0-9_.-]{1,64})::"
+    r"(?P<uuid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})"
+)
+# Visible ASCII, no spaces: a superset of RFC 6750's b64token that admits every token the
+# importer accepts (its session tokens are `[\x21-\x7e]+`).
+BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
+MAX_TOKEN_LENGTH = 4096
+WWW_AUTHENTICATE = 'Bearer realm="es-loyalty"'
+RETRY_AFTER_SECONDS = "1"
+
+_correlation: ContextVar[str | None] = ContextVar("es_correlation_id", default=None)
+
+
+def bind_correlation_id(value: str | None) -> None:
+    """The correlation id echoed in every error body of the request being served."""
+    _correlation.set(value)
+
+
+class EsError(WireError):
+    def __init__(
+        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(error_code)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.headers = headers or {}
+        self.correlation_id = _correlation.get()
+
+    def to_response(self) -> dict[str, Any]:
+        body = {"errorCode": self.error_code, "message": self.message, "correlationId": self.correlation_id}
+        return json_response(self.status, body, {"Cache-Control": "no-store", **self.headers})
+
+    def outcome(self) -> str:
+        return self.error_code
+
+
+def unauthorized(message: str, *, token_presented: bool) -> EsError:
+    challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if token_presented else "")
+    return EsError(401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge})
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_correlation_id(request: ApiRequest) -> str:
+    value = request.path_params.get("correlation_id", "")
+    if not CORRELATION_ID.fullmatch(value):
+        raise EsError(
+            400,
+            "INVALID_CORRELATION_ID",
+            "correlation_id must be 1 to 128 characters of letters, digits, '.', '_', ':' or '-'.",
+        )
+    return value
+
+
+def parse_token(request: ApiRequest) -> str:
+    """The member's OAuth access token from `Authorization: Bearer <token>` (only there)."""
+    header = (request.headers.get("authorization") or "").strip()
+    if not header:
+        raise unauthorized("An OAuth bearer token is required.", token_presented=False)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("An OAuth bearer token is required.", token_presented=False)
+    if len(token) > MAX_TOKEN_LENGTH or not BEARER_TOKEN.fullmatch(token):
+        raise unauthorized("The access token is invalid or expired.", token_presented=True)
+    return token
+
+
+def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
+    """(definitionId, issuance uuid lower-cased) from `{definitionId}::{issuanceUuid}`."""
+    value = request.path_params.get("voucher_id", "")
+    match = VOUCHER_ID.fullmatch(value)
+    if match is None:
+        raise EsError(
+            400,
+            "INVALID_VOUCHER_ID",
+            "voucherId must be {definitionId}::{issuanceUuid}.",
+        )
+    return match.group("definition"), match.group("uuid").lower()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def domain_error(error: DomainError) -> EsError:
+    """The one mapping from domain and provider outcomes to ES error codes."""
+    if isinstance(error, Unauthenticated):
+        return unauthorized("The access token is invalid or expired.", token_presented=True)
+    if isinstance(error, ConsoleUser):
+        return EsError(
+            403,
+            "CONSOLE_ACTIVATION_FORBIDDEN",
+            "Console users may view activations but cannot activate on behalf of a member.",
+        )
+    if isinstance(error, GhostMember):
+        return EsError(403, "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers.")
+    if isinstance(error, NotFound | VoucherNotIssued):
+        return EsError(404, "VOUCHER_NOT_FOUND", "No such voucher under this account.")
+    if isinstance(error, VoucherRedeemed):
+        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed.")
+    if isinstance(error, VoucherInvalidated):
+        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has been invalidated.")
+    if isinstance(error, VoucherExpired):
+        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has expired.")
+    if isinstance(error, InvalidVoucherType):
+        return EsError(
+            400, "INVALID_VOUCHER_TYPE", "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated."
+        )
+    if isinstance(error, ProviderNotConfigured):
+        return EsError(
+            422, "PROVIDER_NOT_CONFIGURED", "The voucher definition has no activation provider configured."
+        )
+    if isinstance(error, ProviderTimeout):
+        return EsError(504, "EXTERNAL_SERVICE_TIMEOUT", "The activation provider did not respond in time.")
+    if isinstance(error, ProviderBadResponse):
+        return EsError(
+            502, "EXTERNAL_SERVICE_RESPONSE_ERROR", "The activation provider returned an invalid response."
+        )
+    if isinstance(error, Contention):
+        return EsError(
+            409,
+            "ACTIVATION_IN_PROGRESS",
+            "Another activation of this voucher is in progress; retry shortly.",
+            {"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher cannot be activated.")
+
+
+def unavailable() -> EsError:
+    return EsError(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The service is temporarily unavailable; retry shortly.",
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def internal_error() -> EsError:
+    return EsError(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+
+
+# --------------------------------------------------------------------------- success
+
+
+def success_response(result: ActivateResult, voucher_id: str) -> dict[str, Any]:
+    activation = result.activation
+    body: dict[str, Any] = {
+        "authorizationCode": activation.authorization_code,
+        "voucherId": voucher_id,
+        "status": "ACTIVATED",
+        "provider": activation.provider,
+        "productName": result.product_name,
+        "activatedAt": format_instant(activation.activated_at),
+        "codeExpiry": format_instant(activation.code_expiry),
+    }
+    if result.idempotent:
+        body["idempotent"] = True
+    return json_response(200, body, {"Cache-Control": "no-store"})

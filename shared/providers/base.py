@@ -1,0 +1,64 @@
+"""What every activation provider adapter speaks: one request in, one code out, and a small
+set of typed failures the ES dialect maps to its wire errors.
+
+Plain Python (no boto3, no Powertools): the use case depends only on this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shared.domain import DomainError, ProviderConfig
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One code issuance. `reference` is the idempotency key: the same reference must give
+    the same code (see shared.domain.activation_reference)."""
+
+    reference: str
+    config: ProviderConfig
+
+
+@dataclass(frozen=True)
+class ProviderCode:
+    authorization_code: str
+    expires_at: datetime | None = None  # None: the definition's code_validity_seconds applies
+
+
+class ProviderAdapter(Protocol):
+    """An external code issuer (Kesseltronics, ...). Implementations must give up after
+    `request.config.timeout_seconds` and raise only the errors below."""
+
+    def issue_code(self, request: ProviderRequest) -> ProviderCode: ...
+
+
+class ProviderNotConfigured(DomainError):
+    """The definition names no provider, or one we have no adapter for (422)."""
+
+    code = "PROVIDER_NOT_CONFIGURED"
+
+
+class ProviderFailure(DomainError):
+    """The provider call failed; nothing was written and a retry may succeed."""
+
+    code = "PROVIDER_FAILURE"
+
+
+class ProviderTimeout(ProviderFailure):
+    """No answer within the configured timeout (504)."""
+
+    code = "EXTERNAL_SERVICE_TIMEOUT"
+
+
+class ProviderBadResponse(ProviderFailure):
+    """Refused connection, non-2xx status, unreadable body or no usable code (502)."""
+
+    code = "EXTERNAL_SERVICE_RESPONSE_ERROR"
+
+
+class ProviderSetupError(Exception):
+    """Our own deployment is wrong (no secret name, no entry for the provider, no api key):
+    not the member's fault and not the provider's, so it is a 500 with a clear log line."""

@@ -1,0 +1,83 @@
+"""The activation use case with fake provider adapters (no HTTP)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.domain import utcnow
+from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
+from shared.runtime import hash_token
+from shared.usecases.activate import ActivateCommand, activate_voucher
+from tests.activation.conftest import ALICE, load_extended
+from tests.conftest import serial
+
+
+class Fake:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.requests: list[ProviderRequest] = []
+
+    def issue_code(self, request: ProviderRequest) -> ProviderCode:
+        self.requests.append(request)
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer  # type: ignore[no-any-return]
+
+
+def command(n: int = 1) -> ActivateCommand:
+    return ActivateCommand(
+        correlation_id="corr-unit",
+        definition_id="carwash",
+        serial=serial(n),
+        token_hash=hash_token(ALICE),
+        request_id="req-1",
+    )
+
+
+@pytest.fixture
+def loaded(store: Any) -> Any:
+    load_extended(store)
+    return store
+
+
+def lock(store: Any) -> Any:
+    from shared.store import Keys
+
+    return store.get(Keys.activation_lock(serial(1)))
+
+
+def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -> None:
+    fake = Fake(ProviderCode("KT-OLD", expires_at=utcnow() - timedelta(seconds=1)))
+    metrics: list[str] = []
+    with pytest.raises(ProviderBadResponse):
+        activate_voucher(loaded, command(), adapters=lambda _n: fake, metric=metrics.append)
+    assert metrics == ["ProviderCalls", "ProviderFailures"]
+    assert lock(loaded) is None
+
+
+def test_unexpected_adapter_failure_releases_the_marker(loaded: Any) -> None:
+    fake = Fake(RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        activate_voucher(loaded, command(), adapters=lambda _n: fake)
+    assert lock(loaded) is None
+
+
+def test_code_expiry_defaults_to_the_definition_validity(loaded: Any) -> None:
+    fake = Fake(ProviderCode("KT-1"))
+    now = utcnow()
+    result = activate_voucher(loaded, command(), adapters=lambda _n: fake, clock=lambda: now)
+    assert result.activation.code_expiry == now + timedelta(seconds=900)
+    (request,) = fake.requests
+    assert request.reference.startswith(serial(1) + ":v")
+    assert request.config.product_code == "CW-BASIC"
+
+
+def test_wait_of_zero_answers_in_progress_at_once(loaded: Any) -> None:
+    from shared.domain import ActivationInProgress
+
+    loaded.acquire_activation_lock(serial(1), "other", "ref", utcnow(), 30)
+    with pytest.raises(ActivationInProgress):
+        activate_voucher(loaded, command(), adapters=lambda _n: Fake(ProviderCode("KT-1")), wait_seconds=0)
