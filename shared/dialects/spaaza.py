@@ -1,0 +1,413 @@
+"""Spaaza API wire format ("unclaim-voucher").
+
+Envelope: success is HTTP 200 `{"result": {"code": 1, "status": "ok"}, "results": {...}}`;
+an error is an HTTP error status with `{"result": {"code": 2, "status": "error"},
+"error": {"code": <int>, "name": "<snake_case>", "description": "..."}}`.
+
+Spaaza's public codes are used where they fit (6, 68, 183, 269); the 900-914 range is this
+implementation's own (docs/dialects/unclaim_voucher.md lists every code and when it happens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.domain import (
+    Contention,
+    DomainError,
+    EndUserNotAllowed,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    VoucherCodeLive,
+    VoucherExpired,
+    VoucherInvalidated,
+    VoucherLocked,
+    VoucherNotClaimed,
+    VoucherNotIssued,
+    VoucherRedeemed,
+    spaaza_status,
+)
+from shared.endpoint import WireError
+from shared.runtime import ApiRequest, hash_token, json_response
+from shared.usecases.unclaim import (
+    Credentials,
+    IdentifierMismatch,
+    InvalidParameter,
+    MissingParameter,
+    NoApp,
+    UnclaimCommand,
+    UnclaimResult,
+)
+
+DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends
+NEW_IDENTIFIERS_SINCE = (1, 5, 3)  # chain_id mandatory for admins; four more end-user ids
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 200
+MAX_TEXT = 255
+MAX_TOKEN = 512
+MAX_INT = 2**63 - 1
+
+END_USER_PARAMETERS = (
+    "user_id",
+    "member_number",
+    "username",
+    "authentication_point_identifier",
+    "auxiliary_identifier",
+)
+PARAMETERS = frozenset({"chain_id", *END_USER_PARAMETERS, "voucher_key", "voucher_id", "third_party_id"})
+
+_VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})")
+_INT = re.compile(r"[0-9]{1,19}")
+_VOUCHER_KEY = re.compile(r"[0-9a-fA-F]{64}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+_HOSTNAME = re.compile(r"[A-Za-z0-9._:-]{1,253}")
+
+
+# --------------------------------------------------------------------------- errors
+
+# name -> (code, HTTP status)
+ERRORS: dict[str, tuple[int, int]] = {
+    "no_valid_session": (6, 401),
+    "permission_denied_or_non_existent": (68, 403),
+    "voucher_not_found": (183, 404),
+    "no_myprice_app": (269, 400),
+    "missing_parameter": (900, 400),
+    "invalid_parameter": (901, 400),
+    "unsupported_media_type": (902, 415),
+    "invalid_api_version": (903, 400),
+    "identifier_mismatch": (904, 400),
+    "voucher_not_claimed": (905, 400),
+    "voucher_already_redeemed": (906, 400),
+    "voucher_invalidated": (907, 400),
+    "voucher_expired": (908, 400),
+    "voucher_locked": (909, 403),
+    "end_user_not_allowed": (910, 403),
+    "voucher_activation_code_live": (911, 400),
+    "concurrent_modification": (912, 409),
+    "service_unavailable": (913, 503),
+    "internal_error": (914, 500),
+}
+
+RETRYABLE = frozenset({"concurrent_modification", "service_unavailable"})
+
+
+class SpaazaError(WireError):
+    """A response in Spaaza's error envelope."""
+
+    def __init__(self, name: str, description: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.code, self.status = ERRORS[name]
+        self.description = description
+
+    def to_response(self) -> dict[str, Any]:
+        headers = {"Retry-After": "1"} if self.name in RETRYABLE else None
+        body = {
+            "result": {"code": 2, "status": "error"},
+            "error": {"code": self.code, "name": self.name, "description": self.description},
+        }
+        return json_response(self.status, body, headers)
+
+    def outcome(self) -> str:
+        return self.name
+
+
+def domain_error(error: DomainError) -> SpaazaError:
+    """The one mapping from domain outcomes to Spaaza codes."""
+    if isinstance(error, Unauthenticated):
+        return SpaazaError("no_valid_session", "No valid session")
+    if isinstance(error, NotFound):
+        if error.details.get("what") == "voucher":
+            return SpaazaError("voucher_not_found", "Voucher not found")
+        return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
+    if isinstance(error, NoApp):
+        return SpaazaError("no_myprice_app", error.message)
+    if isinstance(error, Forbidden):
+        return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
+    if isinstance(error, MissingParameter):
+        return SpaazaError("missing_parameter", error.message)
+    if isinstance(error, InvalidParameter):
+        return SpaazaError("invalid_parameter", error.message)
+    if isinstance(error, IdentifierMismatch):
+        return SpaazaError("identifier_mismatch", error.message)
+    if isinstance(error, VoucherRedeemed):
+        return SpaazaError("voucher_already_redeemed", "The voucher has already been redeemed")
+    if isinstance(error, VoucherInvalidated):
+        return SpaazaError("voucher_invalidated", "The voucher has been invalidated")
+    if isinstance(error, VoucherExpired):
+        return SpaazaError("voucher_expired", "The voucher has expired and cannot be unclaimed")
+    if isinstance(error, VoucherCodeLive):
+        return SpaazaError("voucher_activation_code_live", "The voucher has a live activation code")
+    if isinstance(error, VoucherNotClaimed | VoucherNotIssued):
+        return SpaazaError("voucher_not_claimed", "The voucher is not claimed")
+    if isinstance(error, VoucherLocked):
+        return SpaazaError(
+            "voucher_locked", "The voucher is locked: only an admin or privileged client can unclaim it"
+        )
+    if isinstance(error, EndUserNotAllowed):
+        return SpaazaError(
+            "end_user_not_allowed", "The campaign does not allow end users to claim or unclaim its vouchers"
+        )
+    if isinstance(error, Contention):
+        return SpaazaError("concurrent_modification", "The voucher was being changed concurrently: retry")
+    return SpaazaError("internal_error", "Internal error")
+
+
+def unavailable() -> SpaazaError:
+    return SpaazaError("service_unavailable", "Service temporarily unavailable: retry")
+
+
+def internal_error() -> SpaazaError:
+    return SpaazaError("internal_error", "Internal error")
+
+
+# --------------------------------------------------------------------------- request parsing
+
+
+def parse_api_version(request: ApiRequest) -> tuple[int, int, int]:
+    """X-Spaaza-API-Version (any case). Absent or blank: DEFAULT_API_VERSION."""
+    raw = request.headers.get("X-Spaaza-API-Version")
+    if raw is None or not raw.strip():
+        return DEFAULT_API_VERSION
+    match = _VERSION.fullmatch(raw.strip())
+    if match is None:
+        raise SpaazaError("invalid_api_version", "X-Spaaza-API-Version must be major.minor.fix, e.g. 1.6.3")
+    major, minor, fix = (int(g) for g in match.groups())
+    return major, minor, fix
+
+
+def _header(request: ApiRequest, *names: str) -> str | None:
+    for name in names:
+        value = request.headers.get(name)
+        if value is not None and value.strip():
+            return str(value).strip()
+    return None
+
+
+def _token_ok(token: str) -> bool:
+    return 0 < len(token) <= MAX_TOKEN and token.isprintable()
+
+
+def parse_credentials(request: ApiRequest) -> Credentials:
+    """A bearer Authorization header selects privileged auth; else the
+    session headers (current or legacy spelling). Anything unusable: 401 no_valid_session."""
+    no_session = SpaazaError("no_valid_session", "No valid session")
+    hostname = _header(request, "X-Spaaza-MyPrice-App-Hostname", "X-MyPrice-App-Hostname")
+    malformed_host = hostname is not None and _HOSTNAME.fullmatch(hostname) is None
+    app_hostname = None if malformed_host or hostname is None else hostname.lower()
+    authorization = _header(request, "Authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            token = token.strip()
+            if not _token_ok(token):
+                raise no_session
+            return Credentials(
+                token_hash=hash_token(token),
+                bearer=True,
+                app_hostname=app_hostname,
+                app_hostname_malformed=malformed_host,
+            )
+    user_id = _header(request, "X-Spaaza-Session-User-Id", "session-user-id")
+    key = _header(request, "X-Spaaza-Session-Key", "session-key")
+    if user_id is None or key is None or _INT.fullmatch(user_id) is None or not _token_ok(key):
+        raise no_session
+    return Credentials(
+        token_hash=hash_token(key),
+        bearer=False,
+        header_user_id=int(user_id),
+        app_hostname=app_hostname,
+        app_hostname_malformed=malformed_host,
+    )
+
+
+def _parse_urlencoded(body: bytes) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise SpaazaError(
+            "invalid_parameter", "The form body is not valid UTF-8 form-urlencoded data"
+        ) from None
+
+
+def _parse_multipart(body: bytes, boundary: str | None) -> list[tuple[str, str]]:
+    malformed = SpaazaError("invalid_parameter", "The multipart/form-data body is malformed")
+    if boundary is None or _BOUNDARY.fullmatch(boundary) is None:
+        raise SpaazaError("invalid_parameter", "multipart/form-data needs a valid boundary parameter")
+    import email.parser
+    import email.policy
+    import email.utils
+
+    head = f'Content-Type: multipart/form-data; boundary="{boundary}"\r\nMIME-Version: 1.0\r\n\r\n'
+    try:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head.encode("ascii") + body)
+        if message.defects or not message.is_multipart():
+            raise malformed
+        fields: list[tuple[str, str]] = []
+        for part in message.iter_parts():
+            if part.defects or part.is_multipart():
+                raise malformed
+            raw_name = part.get_param("name", header="content-disposition")
+            name = email.utils.collapse_rfc2231_value(raw_name) if raw_name else None
+            if name not in PARAMETERS:
+                continue  # unknown fields (files included) are ignored, as in urlencoded bodies
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                raise malformed
+            charset = part.get_content_charset() or "utf-8"
+            fields.append((name, payload.decode(charset)))
+            if len(fields) > MAX_FIELDS:
+                raise malformed
+        return fields
+    except SpaazaError:
+        raise
+    except Exception:  # any parser/decoder failure is the client's malformed body
+        raise malformed from None
+
+
+def body_fields(request: ApiRequest) -> list[tuple[str, str]]:
+    """Form fields of the body: urlencoded or multipart; no body -> none; else 415."""
+    body = request.body
+    if body is None or not body.strip():
+        return []
+    media = request.media_type()
+    if media not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise SpaazaError(
+            "unsupported_media_type",
+            "The body must be application/x-www-form-urlencoded or multipart/form-data",
+        )
+    if len(body) > MAX_BODY_BYTES:
+        raise SpaazaError("invalid_parameter", f"The body exceeds {MAX_BODY_BYTES} bytes")
+    if media == "multipart/form-data":
+        return _parse_multipart(body, request.content_type_param("boundary"))
+    return _parse_urlencoded(body)
+
+
+def _collapse(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Known parameters only; blank values are absent; a repeat must repeat the same value."""
+    values: dict[str, str] = {}
+    for name, raw in pairs:
+        if name not in PARAMETERS:
+            continue
+        value = raw.strip()
+        if not value:
+            continue
+        if name in values and values[name] != value:
+            raise SpaazaError("invalid_parameter", f"{name} is given more than once with different values")
+        values[name] = value
+    return values
+
+
+def collect_parameters(request: ApiRequest) -> dict[str, str]:
+    """Query string and body parameters; a parameter in the body wins over the query string."""
+    query = _collapse((name, value) for name, values in request.query.items() for value in values)
+    body = _collapse(body_fields(request))
+    return {**query, **body}
+
+
+def _integer(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if _INT.fullmatch(value) is None or not 0 < int(value) <= MAX_INT:
+        raise SpaazaError("invalid_parameter", f"{name} must be a positive integer")
+    return int(value)
+
+
+def _text(params: dict[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if len(value) > MAX_TEXT or not value.isprintable():
+        raise SpaazaError(
+            "invalid_parameter", f"{name} must be printable text of at most {MAX_TEXT} characters"
+        )
+    return value
+
+
+def parse_command(request: ApiRequest) -> UnclaimCommand:
+    """Everything the use case needs, validated. Order: API version, credentials, body/media
+    type, parameter formats (the use case then checks what depends on the session)."""
+    version = parse_api_version(request)
+    credentials = parse_credentials(request)
+    params = collect_parameters(request)
+    new_identifiers = version >= NEW_IDENTIFIERS_SINCE
+    end_user: dict[str, int | str] = {}
+    user_id = _integer(params, "user_id")
+    if user_id is not None:
+        end_user["user_id"] = user_id
+    if new_identifiers:  # before 1.5.3 these are unknown parameters
+        for name in ("member_number", "authentication_point_identifier", "auxiliary_identifier"):
+            text = _text(params, name)
+            if text is not None:
+                end_user[name] = text
+        username = _text(params, "username")
+        if username is not None:
+            if len(username) > 254 or _EMAIL.fullmatch(username) is None:
+                raise SpaazaError("invalid_parameter", "username must be an email address")
+            end_user["username"] = username.lower()
+    voucher_key = params.get("voucher_key")
+    if voucher_key is not None:
+        if _VOUCHER_KEY.fullmatch(voucher_key) is None:
+            raise SpaazaError("invalid_parameter", "voucher_key must be 64 hexadecimal characters")
+        voucher_key = voucher_key.lower()
+    return UnclaimCommand(
+        credentials=credentials,
+        request_id=request.request_id,
+        chain_id=_integer(params, "chain_id"),
+        end_user=end_user,
+        voucher_key=voucher_key,
+        voucher_id=_integer(params, "voucher_id"),
+        third_party_id=_integer(params, "third_party_id"),
+        admin_chain_required=new_identifiers,
+        api_version=".".join(str(n) for n in version),
+    )
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def success_response(result: UnclaimResult, now: datetime) -> dict[str, Any]:
+    voucher, definition, member = result.voucher, result.definition, result.member
+    expires = voucher.expires_at
+    original = _number(voucher.amount_original or 0)
+    redeemed = _number(voucher.amount_redeemed or 0)
+    expiry = expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if expires else None
+    results = {
+        "voucher_key": voucher.voucher_key,
+        "voucher_id": voucher.voucher_id,
+        "voucher_status": spaaza_status(voucher),
+        "voucher_locked": bool(voucher.locked),
+        "campaign_id": definition.campaign_id,
+        "campaign_type": definition.campaign_type,
+        "campaign_title": definition.campaign_title,
+        "voucher_expiry_datetime_utc": expiry,
+        "voucher_expiry_seconds_remaining": max(0, int((expires - now).total_seconds())) if expires else None,
+        "voucher_currency_id": voucher.currency_id,
+        "voucher_currency_symbol": voucher.currency_symbol,
+        "voucher_amount_original": original,
+        "voucher_amount_redeemed": redeemed,
+        "voucher_amount": _number(round(original - redeemed, 6)),
+        "voucher_text": voucher.text,
+        "voucher_third_party_id": voucher.third_party_id,
+        "user_id": member.user_id,
+        "user_entity_card": {"type": member.card_type, "code": member.card_code},
+        "result_type": "unclaim-voucher",
+    }
+    return json_response(200, {"result": {"code": 1, "status": "ok"}, "results": results})
