@@ -1,0 +1,604 @@
+"""The local stack in one object: moto's DynamoDB + Secrets Manager server, the demo data
+loaded through the real importer, the provider simulator, and an HTTP server that turns each
+request into the API Gateway REST proxy event for the real handler (routes come only from
+shared/routes.py, through infra.local_stack.apigw).
+
+    stack = LocalStack(port=0).start()   # free port; stack.url, stack.simulator, stack.store
+    ...
+    stack.stop()                          # restores the environment it changed
+
+`python -m infra.local_stack` is the command-line front end (docs/local-stack.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from infra.local_stack import apigw
+from infra.local_stack.swagger import DOCS_HTML
+from shared.routes import FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_FILE = Path(__file__).resolve().parent / "demo.json"
+OPENAPI_FILE = ROOT / "openapi.json"
+DEFAULT_TABLE = "vouchers-local"
+DEFAULT_REGION = "eu-west-1"
+SECRET_NAME = "voucher/local/provider-credentials"  # noqa: S105 - a name, not a secret
+SIMULATOR_API_KEY = "local-simulator-key"
+PROVIDER_NAME = "KESSELTRONICS"
+MAX_BODY_BYTES = 1024 * 1024  # API Gateway allows 10 MB; the local stack refuses above 1 MiB
+
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+TOO_LARGE = {"message": "Request Too Long"}
+BAD_GATEWAY = {"message": "Internal server error"}
+
+
+class DataError(Exception):
+    """An import file is unreadable or invalid, or conflicts with the table."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def simulator_class() -> Any:
+    """ProviderSimulator, or None while infra/local_stack/provider_simulator.py does not exist."""
+    try:
+        from infra.local_stack.provider_simulator import ProviderSimulator
+    except ModuleNotFoundError as error:
+        if error.name == "infra.local_stack.provider_simulator":
+            return None
+        raise
+    return ProviderSimulator
+
+
+def handler_available(function_name: str) -> bool:
+    """True when the function's handler module exists (others are still being written)."""
+    module_name = FUNCTIONS[function_name].handler.rpartition(".")[0]
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def reset_handler_state() -> None:
+    """Forget every AWS client and cached value the handlers hold, so the next invocation
+    creates them again from the current environment (endpoints, table, secret)."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    from shared.runtime import RUNTIME
+
+    RUNTIME.reset()
+    parameters.clear_caches()
+    DEFAULT_PROVIDERS.clear()  # the cached SecretsProvider keeps the client (and endpoint) it made
+
+
+def read_import_files(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
+    """Validate every file first; DataError lists every problem with its file and path."""
+    from shared.importer import validate
+
+    parsed_files: list[tuple[str, Any]] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            problems.append(f"{path}: cannot read JSON: {error}")
+            continue
+        parsed, file_problems = validate(document)
+        if file_problems:
+            problems += [f"{path}: {problem}" for problem in file_problems]
+        else:
+            parsed_files.append((str(path), parsed))
+    if problems:
+        raise DataError(problems)
+    return parsed_files
+
+
+# --------------------------------------------------------------------------- samples
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """One request per endpoint that works against freshly loaded demo data."""
+
+    function: str
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    note: str = ""
+
+    def curl(self, base_url: str) -> str:
+        parts = ["curl", "-i", "-X", self.method, f"'{base_url}{self.path}'"]
+        for name, value in self.headers:
+            parts += ["-H", f"'{name}: {value}'"]
+        if self.body is not None:
+            parts += ["--data", f"'{self.body}'"]
+        return " ".join(parts)
+
+
+def _serial(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+SAMPLES: tuple[SampleRequest, ...] = (
+    SampleRequest(
+        "consume_voucher",
+        "PUT",
+        f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{_serial(1)}",
+        (("Thalamus-Token", "demo-thalamus-operator-anna"), ("Thalamus-Touchpoint", "BACKOFFICE")),
+        note="Thalamus: operator anna consumes demo voucher 1 (again: 400 InvalidState)",
+    ),
+    SampleRequest(
+        "activate_voucher",
+        "POST",
+        f"/client/users/corr-123/voucher/carwash::{_serial(2)}/activate",
+        (("Authorization", "Bearer demo-es-member-alice"),),
+        note="ES Loyalty: member alice activates demo voucher 2 through the provider simulator",
+    ),
+    SampleRequest(
+        "unclaim_voucher",
+        "PUT",
+        "/unclaim-voucher",
+        (
+            ("X-Spaaza-Session-User-Id", "900"),
+            ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ),
+        body="voucher_id=40577&user_id=1001&chain_id=1",
+        note="Spaaza: chain-1 admin unclaims voucher 40577 of user 1001",
+    ),
+)
+
+
+def sample_curls(base_url: str) -> list[str]:
+    return [sample.curl(base_url) for sample in SAMPLES]
+
+
+def demo_tokens(path: str | Path = DEMO_FILE) -> list[tuple[str, str, str]]:
+    """(kind, principal, token) of every session in the demo file that carries a plain token."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [
+        (str(s["kind"]), str(s["principal"]), str(s["token"]))
+        for s in document.get("sessions", [])
+        if s.get("token")
+    ]
+
+
+def banner(
+    url: str,
+    *,
+    dynamodb_endpoint: str,
+    simulator_url: str | None,
+    table_name: str,
+    demo: bool = True,
+    log_file: str | None = None,
+) -> str:
+    """The startup text: endpoints, demo tokens and one sample curl per endpoint."""
+    lines = [
+        f"Voucher service local stack: {url}",
+        f"  DynamoDB endpoint : {dynamodb_endpoint} (table {table_name})",
+        "  Provider simulator: "
+        + (simulator_url or "not available (infra/local_stack/provider_simulator.py missing)"),
+        f"  OpenAPI           : {url}/openapi.json   Swagger UI: {url}/docs   health: {url}/_health",
+    ]
+    if log_file:
+        lines.append(f"  Handler logs/EMF  : {log_file}")
+    missing = [name for name in sorted(FUNCTIONS) if not handler_available(name)]
+    if missing:
+        lines.append(f"  Not implemented yet (answer 502): {', '.join(missing)}")
+    if demo:
+        lines += ["", "Demo tokens (kind, principal, token):"]
+        tokens = demo_tokens()
+        kind_width = max((len(kind) for kind, _, _ in tokens), default=0)
+        principal_width = max((len(principal) for _, principal, _ in tokens), default=0)
+        lines += [
+            f"  {kind:<{kind_width}}  {principal:<{principal_width}}  {token}"
+            for kind, principal, token in tokens
+        ]
+        lines += ["", "Try (against fresh demo data):"]
+        for sample in SAMPLES:
+            lines += [f"  # {sample.note}", f"  {sample.curl(url)}"]
+    lines += ["", "Ctrl-C stops everything."]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    stack: LocalStack
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Each request -> API Gateway REST proxy event -> the real handler -> HTTP response."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "voucher-local-stack"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # the stack's access log says method, path and status; never headers or query
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: Sequence[tuple[str, str]] = (),
+        content_type: str | None = "application/json",
+    ) -> None:
+        self.send_response(status)
+        names = {name.lower() for name, _ in headers}
+        if content_type and "content-type" not in names:
+            self.send_header("Content-Type", content_type)
+        for name, value in headers:
+            if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> None:
+        self._send(status, json.dumps(payload).encode("utf-8"), headers)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it exceeds MAX_BODY_BYTES (the caller answers 413)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY_BYTES:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    # ---------------------------------------------------------------- requests
+
+    def _dispatch(self) -> None:
+        stack = self.server.stack
+        started = time.perf_counter()
+        raw_path, _, query = self.path.partition("?")
+        status = 500
+        try:
+            status = self._serve(stack, raw_path, query)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            stack.access(self.command, raw_path, status, (time.perf_counter() - started) * 1000)
+
+    def _serve(self, stack: LocalStack, raw_path: str, query: str) -> int:
+        try:
+            body = self._read_body()
+        except ValueError:  # a malformed chunk size
+            self.close_connection = True
+            self._send_json(400, {"message": "Bad Request"})
+            return 400
+        if body is None:
+            self.close_connection = True  # the unread body makes the connection unusable
+            self._send_json(413, TOO_LARGE)
+            return 413
+        if self.command in ("GET", "HEAD"):
+            local = self._local_resource(stack, raw_path)
+            if local is not None:
+                return local
+        headers = list(self.headers.items())  # every header line, repeated names included
+        built = apigw.build_event(
+            self.command, raw_path, headers=headers, query_string=query, body=body or None
+        )
+        if built is None:
+            self._send_json(403, MISSING_TOKEN, [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
+            return 403
+        route, event = built
+        request_id = event["requestContext"]["requestId"]
+        try:
+            response = apigw.invoke(route.function, event)
+            status, response_headers, response_body = _proxy_response(response)
+        except Exception:
+            stack.report_crash(route.function, traceback.format_exc())
+            self._send_json(502, BAD_GATEWAY, [("x-amzn-RequestId", request_id)])
+            return 502
+        self._send(status, response_body, [*response_headers, ("x-amzn-RequestId", request_id)], None)
+        return status
+
+    def _local_resource(self, stack: LocalStack, raw_path: str) -> int | None:
+        if raw_path == "/_health":
+            self._send_json(200, stack.health())
+            return 200
+        if raw_path == "/openapi.json":
+            self._send_json(200, stack.openapi_document())
+            return 200
+        if raw_path in ("/docs", "/docs/"):
+            self._send(200, DOCS_HTML.encode("utf-8"), content_type="text/html; charset=utf-8")
+            return 200
+        return None
+
+
+def _proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """What API Gateway makes of a Lambda proxy response; ValueError when it is malformed
+    (API Gateway answers those with 502)."""
+    if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):
+        raise ValueError(f"malformed Lambda proxy response: {str(response)[:200]}")
+    headers: list[tuple[str, str]] = []
+    multi = response.get("multiValueHeaders") or {}
+    for name, values in multi.items():
+        headers += [(str(name), str(value)) for value in values or []]
+    multi_names = {str(name).lower() for name in multi}
+    for name, value in (response.get("headers") or {}).items():
+        if str(name).lower() not in multi_names and value is not None:
+            headers.append((str(name), str(value)))
+    body = response.get("body")
+    if body is None:
+        data = b""
+    elif response.get("isBase64Encoded"):
+        data = base64.b64decode(body)
+    else:
+        data = str(body).encode("utf-8")
+    return int(response["statusCode"]), headers, data
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class LocalStack:
+    """moto + demo data + provider simulator + HTTP front end, all in this process."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    data_files: Sequence[str | Path] = ()
+    demo: bool = True
+    provider_port: int = 0
+    table_name: str = DEFAULT_TABLE
+    verbose: bool = False
+    access_log: Callable[[str], None] | None = None
+    error_log: Callable[[str], None] | None = None
+
+    simulator: Any = field(default=None, init=False)
+    store: Any = field(default=None, init=False)
+    dynamodb_endpoint: str = field(default="", init=False)
+    secrets_endpoint: str = field(default="", init=False)
+    moto_url: str | None = field(default=None, init=False)
+    _moto: Any = field(default=None, init=False, repr=False)
+    _http: _Server | None = field(default=None, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _saved_env: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._http is None:
+            raise RuntimeError("the local stack is not started")
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def simulator_url(self) -> str | None:
+        return str(self.simulator.url) if self.simulator is not None else None
+
+    def _setenv(self, name: str, value: str, *, only_if_absent: bool = False) -> None:
+        if only_if_absent and os.environ.get(name):
+            return
+        if name not in self._saved_env:
+            self._saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+    def start(self) -> LocalStack:
+        files = ([DEMO_FILE] if self.demo else []) + [Path(p) for p in self.data_files]
+        parsed_files = read_import_files(files)  # fail before starting anything
+        try:
+            self._start(parsed_files)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, parsed_files: list[tuple[str, Any]]) -> None:
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        from infra.local_stack import moto_guard
+        from shared.store import VoucherStore
+        from shared.table_schema import create_table
+
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_DEFAULT_REGION", DEFAULT_REGION),
+            ("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION),
+        ):
+            self._setenv(name, value, only_if_absent=True)
+        self._setenv("TABLE_NAME", self.table_name)
+        self._setenv("PROVIDER_SECRET_NAME", SECRET_NAME)
+        self._setenv("POWERTOOLS_METRICS_NAMESPACE", "VoucherService", only_if_absent=True)
+        if self.verbose:
+            self._setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+        else:
+            self._setenv("POWERTOOLS_LOG_LEVEL", "WARNING", only_if_absent=True)
+
+        user_dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        # botocore derives the variable from the service id "Secrets Manager":
+        # AWS_ENDPOINT_URL_SECRETS_MANAGER. The stack sets both spellings and honours either.
+        user_secrets = os.environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or os.environ.get(
+            "AWS_ENDPOINT_URL_SECRETSMANAGER"
+        )
+        if not (user_dynamodb and user_secrets):
+            moto_guard.install()
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._moto.start()
+            self.moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
+        self.dynamodb_endpoint = user_dynamodb or str(self.moto_url)
+        self._setenv("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint)
+        self.secrets_endpoint = user_secrets or str(self.moto_url)
+        self._setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets_endpoint)
+        self._setenv("AWS_ENDPOINT_URL_SECRETSMANAGER", self.secrets_endpoint)
+
+        region = os.environ["AWS_REGION"]
+        dynamodb = boto3.session.Session().client(
+            "dynamodb", region_name=region, endpoint_url=self.dynamodb_endpoint
+        )
+        exists = self.table_name in dynamodb.list_tables().get("TableNames", [])
+        if exists and self._moto is not None and not user_dynamodb:
+            # moto keeps its state per process: a table left by an earlier stack in this
+            # process (tests, benchmark) is stale, never user data. Start from scratch.
+            dynamodb.delete_table(TableName=self.table_name)
+            exists = False
+        if not exists:
+            create_table(dynamodb, self.table_name)
+        self.store = VoucherStore(dynamodb, self.table_name)
+        for path, parsed in parsed_files:
+            self._load(path, parsed)
+
+        simulator = simulator_class()
+        if simulator is not None:
+            self.simulator = simulator(api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=self.provider_port)
+            self.simulator.start()
+            self._put_secret(region)
+
+        reset_handler_state()  # the handlers create their clients lazily, from the variables above
+        self._http = _Server((self.host, self.port), RequestHandler)
+        self._http.stack = self
+        self._thread = threading.Thread(target=self._http.serve_forever, name="local-stack-http", daemon=True)
+        self._thread.start()
+
+    def _put_secret(self, region: str) -> None:
+        import boto3
+
+        secrets = boto3.session.Session().client(
+            "secretsmanager", region_name=region, endpoint_url=self.secrets_endpoint
+        )
+        value = json.dumps({PROVIDER_NAME: {"api_key": SIMULATOR_API_KEY, "endpoint": self.simulator_url}})
+        try:
+            secrets.create_secret(Name=SECRET_NAME, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=value)
+
+    def _load(self, path: str, parsed: Any) -> Any:
+        from shared.importer import load
+
+        report = load(self.store, parsed)
+        if report.conflicts:
+            raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
+        return report
+
+    def load_document(self, document: dict[str, Any], name: str = "<document>") -> Any:
+        """Validate and load an import document into the running stack's table."""
+        from shared.importer import validate
+
+        parsed, problems = validate(document)
+        if problems or parsed is None:
+            raise DataError([f"{name}: {problem}" for problem in problems])
+        return self._load(name, parsed)
+
+    def stop(self) -> None:
+        """Stop every server that was started and restore the environment. Idempotent."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+        if self.simulator is not None:
+            self.simulator.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        self._http = self._thread = self._moto = self.simulator = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        reset_handler_state()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- served resources
+
+    def access(self, method: str, path: str, status: int, millis: float) -> None:
+        if self.access_log is not None:
+            self.access_log(f"{method} {path} -> {status} ({millis:.0f} ms)")
+
+    def report_crash(self, function_name: str, details: str) -> None:
+        if self.error_log is None:
+            return
+        if not handler_available(function_name):
+            handler = FUNCTIONS[function_name].handler
+            self.error_log(f"{function_name}: handler not implemented yet ({handler})")
+        else:
+            self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "table": self.table_name,
+            "dynamodb": self.dynamodb_endpoint,
+            "provider": self.simulator_url,
+            "functions": {name: handler_available(name) for name in sorted(FUNCTIONS)},
+        }
+
+    def openapi_document(self) -> dict[str, Any]:
+        """The committed openapi.json with `servers` pointing at this stack."""
+        if OPENAPI_FILE.exists():
+            document = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+        else:
+            from infra.openapi import build
+
+            document = build(warn=lambda _message: None)
+        document["servers"] = [{"url": self.url, "description": "local stack"}]
+        return document
+
+    def banner(self, log_file: str | None = None) -> str:
+        return banner(
+            self.url,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            simulator_url=self.simulator_url,
+            table_name=self.table_name,
+            demo=self.demo,
+            log_file=log_file,
+        )

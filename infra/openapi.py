@@ -1,0 +1,253 @@
+"""Build openapi.json from the route table and the per-function parts.
+
+    python -m infra.openapi            print the document
+    python -m infra.openapi --write    write openapi.json (sorted keys, indent 2)
+    python -m infra.openapi --check    exit 1 when the committed openapi.json has drifted
+
+Paths and methods come from shared/routes.py (ROUTES) and must match it exactly; each
+function's operations, schemas and examples come from infra/openapi_parts/<function>.py
+(`PATHS`, `SCHEMAS`). A function without a part gets a placeholder operation and a warning,
+so the document stays complete while a part is being written; --check then reports drift as
+soon as the part lands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from shared.routes import FUNCTIONS, ROUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT = ROOT / "openapi.json"
+PARTS_PACKAGE = "infra.openapi_parts"
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+PATH_ITEM_KEYS = frozenset({"summary", "description", "parameters", "servers"})
+PLACEHOLDER_MARK = "x-placeholder"
+ROUTES_BY_KEY = {(route.method, route.path): route for route in ROUTES}
+
+DIALECT_TAGS = {
+    "thalamus": "Thalamus REST API v4: operator consumes a voucher",
+    "es_loyalty": "ES Loyalty: member activates a PAC voucher through the external provider",
+    "spaaza": "Spaaza: unclaim a voucher",
+}
+
+SERVERS = [
+    {
+        "url": "https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}",
+        "description": "Deployed API Gateway stage (see the ApiUrl output of the API stack)",
+        "variables": {
+            "restApiId": {"default": "example", "description": "REST API id"},
+            "region": {"default": "eu-west-1"},
+            "stage": {"default": "dev"},
+        },
+    },
+    {"url": "http://127.0.0.1:3000", "description": "Local stack (python -m infra.local_stack)"},
+]
+
+
+class OpenApiError(Exception):
+    """The parts and the route table disagree, or the document is invalid."""
+
+
+def project_version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
+
+
+def load_part(function_name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(PATHS, SCHEMAS) of the function's part, or None when the module does not exist."""
+    module_name = f"{PARTS_PACKAGE}.{function_name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return None
+        raise
+    paths = getattr(module, "PATHS", None)
+    schemas = getattr(module, "SCHEMAS", None)
+    if not isinstance(paths, dict) or not isinstance(schemas, dict):
+        raise OpenApiError(f"{module_name} must expose PATHS and SCHEMAS dicts")
+    return copy.deepcopy(paths), copy.deepcopy(schemas)
+
+
+def _operation_id(function_name: str, method: str, several: bool) -> str:
+    camel = "".join(word.capitalize() for word in function_name.split("_"))
+    camel = camel[0].lower() + camel[1:]
+    return f"{camel}{method.capitalize()}" if several else camel
+
+
+def placeholder(function_name: str, method: str, path: str, several: bool) -> dict[str, Any]:
+    spec = FUNCTIONS[function_name]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ROUTES_BY_KEY[(method.upper(), path)].path_parameters
+    ]
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(function_name, method, several),
+        "summary": f"{spec.description} (placeholder)",
+        "description": f"Placeholder: infra/openapi_parts/{function_name}.py does not exist yet.",
+        "tags": [spec.dialect],
+        "responses": {"default": {"description": "Not documented yet"}},
+        PLACEHOLDER_MARK: True,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def build(*, warn: Any = None) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document. Raises OpenApiError when a part does not match ROUTES."""
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    schema_owner: dict[str, str] = {}
+    problems: list[str] = []
+    for function_name in sorted(FUNCTIONS):
+        spec = FUNCTIONS[function_name]
+        expected = {(r.method, r.path) for r in ROUTES if r.function == function_name}
+        several = len(expected) > 1
+        part = load_part(function_name)
+        if part is None:
+            warn(f"infra/openapi_parts/{function_name}.py is missing: placeholder operations generated")
+            for method, path in sorted(expected):
+                paths.setdefault(path, {})[method.lower()] = placeholder(
+                    function_name, method.lower(), path, several
+                )
+            continue
+        part_paths, part_schemas = part
+        found: set[tuple[str, str]] = set()
+        for path, item in part_paths.items():
+            if not isinstance(item, dict):
+                problems.append(f"{function_name}: paths[{path!r}] is not an object")
+                continue
+            for key, operation in item.items():
+                if key in PATH_ITEM_KEYS:
+                    paths.setdefault(path, {})[key] = operation
+                    continue
+                if key not in HTTP_METHODS:
+                    problems.append(f"{function_name}: unexpected key {key!r} under {path}")
+                    continue
+                found.add((key.upper(), path))
+                if (key.upper(), path) not in expected:
+                    problems.append(f"{function_name}: {key.upper()} {path} is not a route of it in ROUTES")
+                    continue
+                if key in paths.get(path, {}):
+                    problems.append(f"{function_name}: {key.upper()} {path} defined twice")
+                    continue
+                operation.setdefault("tags", [spec.dialect])
+                operation.setdefault("operationId", _operation_id(function_name, key, several))
+                paths.setdefault(path, {})[key] = operation
+        for method, path in sorted(expected - found):
+            problems.append(f"{function_name}: part has no operation for route {method} {path}")
+        for name, schema in part_schemas.items():
+            if name in schemas:
+                problems.append(f"{function_name}: schema {name} already defined by {schema_owner[name]}")
+                continue
+            schemas[name] = schema
+            schema_owner[name] = function_name
+    documented = {(m.upper(), p) for p, item in paths.items() for m in item if m in HTTP_METHODS}
+    routed = set(ROUTES_BY_KEY)
+    for method, path in sorted(routed - documented):
+        problems.append(f"route {method} {path} is not documented")
+    for method, path in sorted(documented - routed):
+        problems.append(f"{method} {path} is documented but not in ROUTES")
+    operation_ids = [
+        op.get("operationId") for item in paths.values() for m, op in item.items() if m in HTTP_METHODS
+    ]
+    duplicates = sorted({i for i in operation_ids if operation_ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"duplicate operationId: {', '.join(map(str, duplicates))}")
+    if problems:
+        raise OpenApiError("OpenAPI parts do not match shared/routes.py:\n  " + "\n  ".join(problems))
+    dialects = sorted({spec.dialect for spec in FUNCTIONS.values()})
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Voucher service",
+            "version": project_version(),
+            "description": (
+                "Three voucher endpoints, each in its vendor's own dialect, over one DynamoDB "
+                "table. Generated by `python -m infra.openapi --write` from shared/routes.py and "
+                "infra/openapi_parts/; do not edit by hand."
+            ),
+        },
+        "servers": copy.deepcopy(SERVERS),
+        "tags": [{"name": d, "description": DIALECT_TAGS.get(d, d)} for d in dialects],
+        "paths": {path: paths[path] for path in sorted(paths)},
+        "components": {"schemas": schemas},
+    }
+    return document
+
+
+def validate_document(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+
+    try:
+        validate(document)
+    except Exception as error:  # the validator's own exception hierarchy
+        raise OpenApiError(f"openapi.json is not a valid OpenAPI 3.0 document: {error}") from error
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def placeholders(document: dict[str, Any]) -> list[str]:
+    """'METHOD path' of every placeholder operation in the document."""
+    return [
+        f"{method.upper()} {path}"
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS and isinstance(operation, dict) and operation.get(PLACEHOLDER_MARK)
+    ]
+
+
+def check(path: Path = DOCUMENT, *, warn: Any = None) -> list[str]:
+    """Problems that make the committed document stale or invalid (empty list: up to date)."""
+    document = build(warn=warn)
+    validate_document(document)
+    expected = render(document)
+    if not path.exists():
+        return [f"{path.name} does not exist: run python -m infra.openapi --write"]
+    if path.read_text(encoding="utf-8") != expected:
+        return [f"{path.name} is out of date: run python -m infra.openapi --write (or make openapi)"]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.openapi", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help=f"write {DOCUMENT.name}")
+    mode.add_argument("--check", action="store_true", help=f"exit 1 when {DOCUMENT.name} has drifted")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            problems = check()
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            if not problems:
+                print(f"{DOCUMENT.name} is up to date")
+            return 1 if problems else 0
+        document = build()
+        validate_document(document)
+    except OpenApiError as error:
+        print(error, file=sys.stderr)
+        return 1
+    text = render(document)
+    if args.write:
+        DOCUMENT.write_text(text, encoding="utf-8")
+        print(f"wrote {DOCUMENT.relative_to(ROOT)} ({len(document['paths'])} paths)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
