@@ -276,6 +276,8 @@ class TestRevocationAndFaults:
         status, body, _ = consume(serial(1))
         assert (status, body["errors"]) == (409, {"voucherCode": "ConcurrentModification"})
         assert stored(demo, 1)["status"] == "AVAILABLE"
+        monkeypatch.undo()
+        assert consume(serial(1))[0] == 200  # the retry the 409 invites succeeds
 
     def test_throttling_is_503(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
         from botocore.stub import Stubber
@@ -285,6 +287,8 @@ class TestRevocationAndFaults:
         with stub:
             status, body, _ = consume(serial(1))
         assert (status, body["errors"]) == (503, {"error.message": "ServiceUnavailable"})
+        assert stored(demo, 1)["status"] == "AVAILABLE"  # nothing half-written
+        assert consume(serial(1))[0] == 200  # and a retry succeeds
 
     def test_unexpected_failure_is_500_without_internals(
         self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
