@@ -7,11 +7,11 @@ version read + CONSUMED event + the session still live + the operator's grant st
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from shared.domain import (
     AuditEvent,
@@ -29,17 +29,14 @@ from shared.domain import (
     utcnow,
 )
 from shared.store import (
-    ConditionFailed,
     Item,
     Keys,
     VoucherStore,
-    WriteConflict,
     item_to_session,
     item_to_voucher,
     key_id,
 )
-
-MAX_ATTEMPTS = 4
+from shared.usecases.commit import MAX_ATTEMPTS, commit
 
 
 @dataclass(frozen=True)
@@ -118,43 +115,31 @@ def consume_voucher(
             "touchpoint": command.touchpoint,
             "parameters": dict(command.parameters),
         }
-        try:
-            store.transact(
-                [
-                    store.tx_transition(
-                        voucher, transition, now=now, set_attributes={"consumption": consumption_map}
-                    ),
-                    store.tx_event(event),
-                    store.tx_session_live(command.token_hash, now),
-                    store.tx_exists("grant", Keys.operator_grant(session.principal_id, grant[0], grant[1])),
-                ]
-            )
-        except ConditionFailed as failure:
-            if failure.role == "session":
-                raise Unauthenticated("session no longer valid", field="token") from failure
-            if failure.role == "grant":
-                raise NotFound("item not found", what="voucherItemCode") from failure
-            if failure.role == "voucher" and failure.item is not None:
-                # Someone changed the voucher since we read it: judge the new state now, so
-                # the loser of a race gets the error it would have got had it come second.
-                decide_consume(item_to_voucher(failure.item), now)
-            if attempt + 1 < MAX_ATTEMPTS:
-                continue
-            raise Contention("voucher kept changing") from failure
-        except WriteConflict:
-            if attempt + 1 < MAX_ATTEMPTS:
-                sleep(0.02 * (attempt + 1) * (1 + random.random()))
-                continue
-            raise Contention("voucher is being changed by another request") from None
+        writes = [
+            store.tx_transition(
+                voucher, transition, now=now, set_attributes={"consumption": consumption_map}
+            ),
+            store.tx_event(event),
+            store.tx_session_live(command.token_hash, now),
+            store.tx_exists("grant", Keys.operator_grant(session.principal_id, grant[0], grant[1])),
+        ]
+        committed = commit(
+            store,
+            writes,
+            attempt=attempt,
+            rejudge=partial(decide_consume, now=now),
+            role_errors={
+                "session": lambda: Unauthenticated("session no longer valid", field="token"),
+                "grant": lambda: NotFound("item not found", what="voucherItemCode"),
+            },
+            sleep=sleep,
+        )
+        if not committed:
+            continue
         product = catalog_item.get("product_name")
         return ConsumeResult(
-            voucher=Voucher(
-                **{
-                    **voucher.__dict__,
-                    "status": Status.REDEEMED,
-                    "version": voucher.version + 1,
-                    "consumption": consumption,
-                }
+            voucher=replace(
+                voucher, status=Status.REDEEMED, version=voucher.version + 1, consumption=consumption
             ),
             product_name=product,
             item_type=catalog_item.get("item_type"),

@@ -18,12 +18,12 @@ A voucher named only by third_party_id whose chain is not known before the first
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 from shared.domain import (
     AuditEvent,
@@ -43,20 +43,17 @@ from shared.domain import (
 )
 from shared.store import (
     MEMBER_IDENTIFIERS,
-    ConditionFailed,
     Item,
     Key,
     Keys,
     VoucherStore,
-    WriteConflict,
     item_to_definition,
     item_to_member,
     item_to_session,
     item_to_voucher,
     key_id,
 )
-
-MAX_ATTEMPTS = 4
+from shared.usecases.commit import MAX_ATTEMPTS, commit
 
 VOUCHER_IDENTIFIERS = ("voucher_key", "voucher_id", "third_party_id")
 
@@ -217,27 +214,19 @@ def unclaim_voucher(
         ]
         if plan.grant_key is not None:
             writes.append(store.tx_exists("grant", plan.grant_key))
-        try:
-            store.transact(writes)
-        except ConditionFailed as failure:
-            if failure.role == "session":
-                raise Unauthenticated("session no longer valid", field="session") from failure
-            if failure.role == "grant":
-                raise Forbidden("no write access to the chain", what="chain") from failure
-            if failure.role == "voucher" and failure.item is not None:
-                # Changed since we read it: judge the new state, so the loser of a race gets
-                # the error it would have got had it come second.
-                decide_unclaim(
-                    item_to_voucher(failure.item), now, end_user=end_user, allows_end_user_to_claim=allows
-                )
-            if attempt + 1 < MAX_ATTEMPTS:
-                continue
-            raise Contention("voucher kept changing") from failure
-        except WriteConflict:
-            if attempt + 1 < MAX_ATTEMPTS:
-                sleep(0.02 * (attempt + 1) * (1 + random.random()))
-                continue
-            raise Contention("voucher is being changed by another request") from None
+        committed = commit(
+            store,
+            writes,
+            attempt=attempt,
+            rejudge=partial(decide_unclaim, now=now, end_user=end_user, allows_end_user_to_claim=allows),
+            role_errors={
+                "session": lambda: Unauthenticated("session no longer valid", field="session"),
+                "grant": lambda: Forbidden("no write access to the chain", what="chain"),
+            },
+            sleep=sleep,
+        )
+        if not committed:
+            continue
         written = replace(voucher, status=Status.AVAILABLE, version=voucher.version + 1, activation=None)
         return UnclaimResult(
             voucher=written, definition=definition, member=member, mode=plan.mode, chain_id=plan.chain_id
