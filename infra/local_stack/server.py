@@ -87,8 +87,10 @@ def reset_handler_state() -> None:
 
 
 def read_import_files(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
-    """Validate every file first; DataError lists every problem with its file and path."""
-    from shared.importer import validate
+    """Check every file's fields before starting anything; DataError lists every problem
+    with its file and path. References between records are checked at load time, against
+    the file and what the table already holds (e.g. the demo data)."""
+    from shared.importer.model import parse as validate
 
     parsed_files: list[tuple[str, Any]] = []
     problems: list[str] = []
@@ -516,18 +518,29 @@ class LocalStack:
             secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=value)
 
     def _load(self, path: str, parsed: Any) -> Any:
+        """Load one file. Files given with --data may refer to records already loaded (the
+        demo data, earlier files); when this stack owns its table (moto), they also win over
+        what is there, so a file can redefine demo records (chain 1, member alice...)."""
         from shared.importer import load
+        from shared.importer.loader import existing_for
+        from shared.importer.model import cross_check
 
-        report = load(self.store, parsed)
-        if report.conflicts:
+        existing = existing_for(self.store, parsed)
+        problems = cross_check(parsed, existing)
+        if problems:
+            raise DataError([f"{path}: {problem}" for problem in problems])
+        user_file = Path(path).resolve() != DEMO_FILE.resolve()
+        replace = user_file and self._moto is not None
+        report = load(self.store, parsed, replace=replace, existing=existing)
+        if report.conflicts and not replace:
             raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
         return report
 
     def load_document(self, document: dict[str, Any], name: str = "<document>") -> Any:
         """Validate and load an import document into the running stack's table."""
-        from shared.importer import validate
+        from shared.importer.model import parse
 
-        parsed, problems = validate(document)
+        parsed, problems = parse(document)
         if problems or parsed is None:
             raise DataError([f"{name}: {problem}" for problem in problems])
         return self._load(name, parsed)

@@ -3,8 +3,12 @@
     python -m shared.importer data.json --table VoucherTable [--endpoint-url URL]
         [--region eu-west-1] [--replace] [--dry-run] [--create-table]
 
-Exit codes: 0 loaded (or nothing to do), 2 invalid file (every problem listed with its
-path, nothing written), 3 conflicts with the table (nothing written; see --replace).
+Every file is validated whole before any of its items is written: first each record's
+fields, then every reference, which may point at a record of the same file or at one the
+table already holds (files load in the order given, so a later file may name records of an
+earlier one). Exit codes: 0 loaded (or nothing to do), 2 invalid file (every problem listed
+with its path; nothing of that file written), 3 conflicts with the table (nothing of that
+file written; see --replace).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import json
 import os
 import sys
 
-from shared.importer.loader import load
-from shared.importer.model import ImportFile, validate
+from shared.importer.loader import existing_for, load
+from shared.importer.model import ImportFile, cross_check, parse
 from shared.store import VoucherStore
 
 
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: cannot read JSON: {error}", file=sys.stderr)
             invalid = True
             continue
-        parsed, problems = validate(document)
+        parsed, problems = parse(document)
         if problems:
             invalid = True
             for problem in problems:
@@ -71,7 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     store = VoucherStore(client, args.table)
     status = 0
     for path, parsed in documents:
-        report = load(store, parsed, replace=args.replace, dry_run=args.dry_run)
+        # References may point at records of this file or already in the table (so a file
+        # of new vouchers can name definitions and members loaded before).
+        existing = existing_for(store, parsed)
+        problems = cross_check(parsed, existing)
+        if problems:
+            for problem in problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            print(f"{path}: nothing written: fix the problems above", file=sys.stderr)
+            status = 2
+            continue
+        report = load(store, parsed, replace=args.replace, dry_run=args.dry_run, existing=existing)
         if report.conflicts and not args.replace:
             for conflict in report.conflicts[:50]:
                 print(f"{path}: conflict: {conflict}", file=sys.stderr)

@@ -27,7 +27,27 @@ from shared.domain import (
     Voucher,
     utcnow,
 )
-from shared.importer.model import ImportFile
+from shared.importer.model import (
+    FORMAT,
+    ActivityIn,
+    CardIn,
+    ChainIn,
+    ConsoleUserIn,
+    DefinitionIn,
+    Existing,
+    GrantIn,
+    ImportFile,
+    MemberIn,
+    PrivilegedClientIn,
+    ProviderIn,
+    SpaazaAdminIn,
+    SpaazaCampaignIn,
+    ThalamusCatalogIn,
+    ThalamusUserIn,
+    TouchpointIn,
+    cross_check,
+    parse,
+)
 from shared.runtime import hash_token
 from shared.store import (
     PK,
@@ -38,6 +58,8 @@ from shared.store import (
     definition_to_item,
     deserialize,
     event_to_item,
+    item_to_definition,
+    item_to_member,
     key_id,
     member_to_item,
     serialize,
@@ -74,10 +96,17 @@ def default_voucher_key(serial: str) -> str:
     return hashlib.sha256(f"voucher-key:{serial}".encode()).hexdigest()
 
 
-def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGroup]:
+def build_groups(
+    f: ImportFile, *, now: datetime | None = None, existing: Existing | None = None
+) -> list[ItemGroup]:
+    """The items of every record in `f`. References resolve to records of `f` or, failing
+    that, to `existing` (what the table already holds); only `f`'s records become items."""
     now = now or utcnow()
     groups: list[ItemGroup] = []
-    chain_hosts = {c.chain_id: c.app_hostnames for c in f.chains}
+    known = (existing or Existing()).records
+    chain_hosts = {c.chain_id: c.app_hostnames for c in [*known.chains, *f.chains]}
+    definitions: dict[str, Definition] = {d.definition_id: _definition(d) for d in known.definitions}
+    members: dict[str, Member] = {m.member_id: _member(m) for m in known.members}
 
     def single(item: Item) -> None:
         groups.append(ItemGroup([{k: v for k, v in item.items() if v is not None}]))
@@ -106,22 +135,8 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
         )
     for t in f.touchpoints:
         single({**Keys.touchpoint(t.code), "type": "touchpoint", "code": t.code, "name": t.name})
-    definitions: dict[str, Definition] = {}
     for d in f.definitions:
-        definition = Definition(
-            definition_id=d.definition_id,
-            product_name=d.product_name,
-            reward_type=d.reward_type,
-            provider=ProviderConfig(**d.provider.model_dump()) if d.provider else None,
-            activity_code=d.thalamus.activity_code if d.thalamus else None,
-            item_code=d.thalamus.item_code if d.thalamus else None,
-            item_type=d.thalamus.item_type if d.thalamus else None,
-            campaign_id=d.spaaza.campaign_id if d.spaaza else None,
-            campaign_type=d.spaaza.campaign_type if d.spaaza else None,
-            campaign_title=d.spaaza.title if d.spaaza else None,
-            chain_id=d.spaaza.chain_id if d.spaaza else None,
-            allows_end_user_to_claim_voucher=d.spaaza.allows_end_user_to_claim_voucher if d.spaaza else True,
-        )
+        definition = _definition(d)
         definitions[d.definition_id] = definition
         single(definition_to_item(definition))
         if d.thalamus:
@@ -134,20 +149,8 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
                     "item_type": d.thalamus.item_type,
                 }
             )
-    members: dict[str, Member] = {}
     for m in f.members:
-        member = Member(
-            member_id=m.member_id,
-            chain_id=m.chain_id,
-            ghost=m.ghost,
-            user_id=m.user_id,
-            member_number=m.member_number,
-            username=m.username,
-            authentication_point_identifier=m.authentication_point_identifier,
-            auxiliary_identifier=m.auxiliary_identifier,
-            card_type=m.card.type if m.card else None,
-            card_code=m.card.code if m.card else None,
-        )
+        member = _member(m)
         members[m.member_id] = member
         aliases = [
             {**Keys.member_alias(kind, value), "type": "member_alias", "member_id": m.member_id}
@@ -161,7 +164,7 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
             if value is not None
         ]
         groups.append(ItemGroup([member_to_item(member), *aliases]))
-    thalamus_users = {u.user_id: u for u in f.thalamus_users}
+    thalamus_users = {u.user_id: u for u in [*known.thalamus_users, *f.thalamus_users]}
     for u in f.thalamus_users:
         grants = [
             {**Keys.operator_grant(u.user_id, g.activity_code, g.item_code), "type": "operator_grant"}
@@ -181,7 +184,7 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
         )
     for cu in f.console_users:
         single({**Keys.principal("es_console", cu.user_id), "type": "es_console"})
-    admins = {a.user_id: a for a in f.spaaza_admins}
+    admins = {a.user_id: a for a in [*known.spaaza_admins, *f.spaaza_admins]}
     for admin in f.spaaza_admins:
         groups.append(
             ItemGroup(
@@ -202,7 +205,7 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
                 ]
             )
         )
-    clients = {c.client_id: c for c in f.privileged_clients}
+    clients = {c.client_id: c for c in [*known.privileged_clients, *f.privileged_clients]}
     for client in f.privileged_clients:
         single(
             {
@@ -330,6 +333,212 @@ def build_groups(f: ImportFile, *, now: datetime | None = None) -> list[ItemGrou
     return groups
 
 
+def _definition(d: DefinitionIn) -> Definition:
+    return Definition(
+        definition_id=d.definition_id,
+        product_name=d.product_name,
+        reward_type=d.reward_type,
+        provider=ProviderConfig(**d.provider.model_dump()) if d.provider else None,
+        activity_code=d.thalamus.activity_code if d.thalamus else None,
+        item_code=d.thalamus.item_code if d.thalamus else None,
+        item_type=d.thalamus.item_type if d.thalamus else None,
+        campaign_id=d.spaaza.campaign_id if d.spaaza else None,
+        campaign_type=d.spaaza.campaign_type if d.spaaza else None,
+        campaign_title=d.spaaza.title if d.spaaza else None,
+        chain_id=d.spaaza.chain_id if d.spaaza else None,
+        allows_end_user_to_claim_voucher=d.spaaza.allows_end_user_to_claim_voucher if d.spaaza else True,
+    )
+
+
+def _member(m: MemberIn) -> Member:
+    return Member(
+        member_id=m.member_id,
+        chain_id=m.chain_id,
+        ghost=m.ghost,
+        user_id=m.user_id,
+        member_number=m.member_number,
+        username=m.username,
+        authentication_point_identifier=m.authentication_point_identifier,
+        auxiliary_identifier=m.auxiliary_identifier,
+        card_type=m.card.type if m.card else None,
+        card_code=m.card.code if m.card else None,
+    )
+
+
+def existing_for(store: VoucherStore, f: ImportFile) -> Existing:
+    """Fetch (one BatchGetItem, plus one Query per referenced operator for its grants) the
+    records `f` refers to without defining them, shaped as import records."""
+    defined_chains = {c.chain_id for c in f.chains}
+    defined_definitions = {d.definition_id for d in f.definitions}
+    defined_members = {m.member_id for m in f.members}
+    defined_activities = {a.activity_code for a in f.activities}
+    defined_catalog = {(d.thalamus.activity_code, d.thalamus.item_code) for d in f.definitions if d.thalamus}
+    users = {u.user_id for u in f.thalamus_users}
+    consoles = {u.user_id for u in f.console_users}
+    admins = {a.user_id for a in f.spaaza_admins}
+    clients = {c.client_id for c in f.privileged_clients}
+    touchpoints = {t.code for t in f.touchpoints}
+
+    want: dict[str, set[Any]] = {
+        k: set()
+        for k in (
+            "chain",
+            "definition",
+            "member",
+            "activity",
+            "catalog",
+            "touchpoint",
+            "user",
+            "console",
+            "admin",
+            "client",
+        )
+    }
+    want["definition"] = {v.definition_id for v in f.vouchers} - defined_definitions
+    want["member"] = {v.owner_member_id for v in f.vouchers if v.owner_member_id} | {
+        s.principal for s in f.sessions if s.kind in ("es_member", "spaaza_user")
+    }
+    want["member"] -= defined_members
+    want["activity"] = {d.thalamus.activity_code for d in f.definitions if d.thalamus} | {
+        g.activity_code for u in f.thalamus_users for g in u.grants
+    }
+    want["activity"] -= defined_activities
+    want["catalog"] = {
+        (g.activity_code, g.item_code) for u in f.thalamus_users for g in u.grants if g.item_code != "*"
+    } - defined_catalog
+    want["chain"] = (
+        {d.spaaza.chain_id for d in f.definitions if d.spaaza}
+        | {m.chain_id for m in f.members if m.chain_id is not None}
+        | {c for a in f.spaaza_admins for c in a.chains}
+        | {c for p in f.privileged_clients for c in p.chains}
+    ) - defined_chains
+    want["touchpoint"] = {s.touchpoint for s in f.sessions if s.touchpoint} - touchpoints
+    want["user"] = {s.principal for s in f.sessions if s.kind == "thalamus_user"} - users
+    want["console"] = {s.principal for s in f.sessions if s.kind == "es_console"} - consoles
+    want["admin"] = {
+        int(s.principal) for s in f.sessions if s.kind == "spaaza_admin" and s.principal.isdigit()
+    }
+    want["admin"] -= admins
+    want["client"] = {s.principal for s in f.sessions if s.kind == "spaaza_privileged"} - clients
+
+    keys = (
+        [Keys.definition(x) for x in want["definition"]]
+        + [Keys.member(x) for x in want["member"]]
+        + [Keys.activity(x) for x in want["activity"]]
+        + [Keys.catalog_item(a, i) for a, i in want["catalog"]]
+        + [Keys.touchpoint(x) for x in want["touchpoint"]]
+        + [Keys.principal("thalamus_user", x) for x in want["user"]]
+        + [Keys.principal("es_console", x) for x in want["console"]]
+        + [Keys.principal("spaaza_admin", x) for x in want["admin"]]
+        + [Keys.principal("spaaza_privileged", x) for x in want["client"]]
+    )
+    found = store.hydrate(keys) if keys else {}
+    member_chains = {
+        int(item["chain_id"])
+        for item in found.values()
+        if item.get("type") == "member" and item.get("chain_id")
+    }
+    definition_chains = {
+        int(item["chain_id"])
+        for item in found.values()
+        if item.get("type") == "definition" and item.get("chain_id")
+    }
+    chain_ids = (want["chain"] | member_chains | definition_chains) - defined_chains
+    if chain_ids:
+        found.update(store.hydrate([Keys.chain(c) for c in chain_ids]))
+
+    records = ImportFile.model_construct(format=FORMAT)
+    catalog: set[tuple[str, str]] = set()
+    for item in found.values():
+        kind = item.get("type")
+        if kind == "chain":
+            records.chains.append(
+                ChainIn.model_construct(
+                    chain_id=int(item["chain_id"]),
+                    name=item.get("name", ""),
+                    uses_third_party_voucher_id=bool(item.get("uses_third_party_voucher_id", False)),
+                    app_hostnames=list(item.get("app_hostnames", [])),
+                )
+            )
+        elif kind == "definition":
+            d = item_to_definition(item)
+            records.definitions.append(
+                DefinitionIn.model_construct(
+                    definition_id=d.definition_id,
+                    product_name=d.product_name,
+                    reward_type=d.reward_type,
+                    provider=ProviderIn.model_construct(**d.provider.__dict__) if d.provider else None,
+                    thalamus=ThalamusCatalogIn.model_construct(
+                        activity_code=d.activity_code, item_code=d.item_code, item_type=d.item_type
+                    )
+                    if d.activity_code and d.item_code
+                    else None,
+                    spaaza=SpaazaCampaignIn.model_construct(
+                        campaign_id=d.campaign_id,
+                        chain_id=d.chain_id,
+                        campaign_type=d.campaign_type,
+                        title=d.campaign_title or "",
+                        allows_end_user_to_claim_voucher=d.allows_end_user_to_claim_voucher,
+                    )
+                    if d.campaign_id is not None
+                    else None,
+                )
+            )
+        elif kind == "member":
+            m = item_to_member(item)
+            records.members.append(
+                MemberIn.model_construct(
+                    **{k: v for k, v in m.__dict__.items() if k not in {"card_type", "card_code"}},
+                    card=CardIn.model_construct(type=m.card_type, code=m.card_code) if m.card_code else None,
+                )
+            )
+        elif kind == "activity":
+            records.activities.append(
+                ActivityIn.model_construct(activity_code=item["activity_code"], name="")
+            )
+        elif kind == "catalog_item":
+            catalog.add((item[PK].split("#", 1)[1], item[SK].split("#", 1)[1]))
+        elif kind == "touchpoint":
+            records.touchpoints.append(TouchpointIn.model_construct(code=item["code"], name=""))
+        elif kind == "thalamus_user":
+            user_id = item[PK].split("#", 2)[2]
+            grants = [
+                GrantIn.model_construct(activity_code=a, item_code=i)
+                for g in store.query_partition(Keys.operator_grant(user_id, "", "")[PK], "GRANT#")
+                for a, i in [g[SK].split("#", 2)[1:]]
+            ]
+            records.thalamus_users.append(
+                ThalamusUserIn.model_construct(
+                    user_id=user_id, operator=bool(item.get("operator")), grants=grants
+                )
+            )
+        elif kind == "es_console":
+            records.console_users.append(ConsoleUserIn.model_construct(user_id=item[PK].split("#", 2)[2]))
+        elif kind == "spaaza_admin":
+            records.spaaza_admins.append(
+                SpaazaAdminIn.model_construct(
+                    user_id=int(item[PK].split("#", 2)[2]), chains=list(item.get("chains", []))
+                )
+            )
+        elif kind == "spaaza_privileged":
+            records.privileged_clients.append(
+                PrivilegedClientIn.model_construct(
+                    client_id=item[PK].split("#", 2)[2], chains=list(item.get("chains", []))
+                )
+            )
+    return Existing(records=records, catalog=catalog)
+
+
+def validate_against(store: VoucherStore, document: Any) -> tuple[ImportFile | None, list[str], Existing]:
+    """Validate a document whose references may point at records already in the table."""
+    parsed, problems = parse(document)
+    if parsed is None:
+        return None, problems, Existing()
+    existing = existing_for(store, parsed)
+    problems = cross_check(parsed, existing)
+    return (parsed if not problems else None), problems, existing
+
+
 def _with(session: Session, **changes: Any) -> Session:
     from dataclasses import replace
 
@@ -368,8 +577,17 @@ def plan(store: VoucherStore, groups: list[ItemGroup]) -> tuple[list[ItemGroup],
     return to_create, to_replace, report
 
 
-def load(store: VoucherStore, f: ImportFile, *, replace: bool = False, dry_run: bool = False) -> LoadReport:
-    groups = build_groups(f)
+def load(
+    store: VoucherStore,
+    f: ImportFile,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    existing: Existing | None = None,
+) -> LoadReport:
+    """Plan, then write. `existing` (from validate_against) resolves references to records
+    already in the table; without it they are fetched here."""
+    groups = build_groups(f, existing=existing if existing is not None else existing_for(store, f))
     to_create, to_replace, report = plan(store, groups)
     if report.conflicts and not replace:
         return report

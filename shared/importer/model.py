@@ -8,6 +8,8 @@ Every problem is reported with its JSON path, all at once.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -244,22 +246,43 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "(file)"
 
 
-def validate(document: Any) -> tuple[ImportFile | None, list[str]]:
-    """Parse and check a whole import document. Returns (file, []) or (None, problems)."""
+@dataclass
+class Existing:
+    """What the table already holds that a file refers to without defining it: records as
+    the import model shapes them (built with model_construct from table items), plus the
+    Thalamus catalog (activity, item) pairs that exist."""
+
+    records: ImportFile = dataclass_field(default_factory=lambda: ImportFile.model_construct(format=FORMAT))
+    catalog: set[tuple[str, str]] = dataclass_field(default_factory=set)
+
+
+def parse(document: Any) -> tuple[ImportFile | None, list[str]]:
+    """Field-level validation of a whole document; every problem with its JSON path."""
     try:
-        parsed = ImportFile.model_validate(document)
+        return ImportFile.model_validate(document), []
     except ValidationError as error:
         problems = []
         for e in error.errors():
             loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             problems.append(f"{_path(loc)}: {e['msg']}")
         return None, problems
-    problems = cross_check(parsed)
+
+
+def validate(document: Any, existing: Existing | None = None) -> tuple[ImportFile | None, list[str]]:
+    """Parse and check a whole import document. References may point at records in the file
+    or, when `existing` is given, at records already in the table.
+    Returns (file, []) or (None, problems)."""
+    parsed, problems = parse(document)
+    if parsed is None:
+        return None, problems
+    problems = cross_check(parsed, existing)
     return (parsed, []) if not problems else (None, problems)
 
 
-def cross_check(f: ImportFile) -> list[str]:
+def cross_check(f: ImportFile, existing: Existing | None = None) -> list[str]:
     problems: list[str] = []
+    ctx = existing or Existing()
+    known = ctx.records
 
     def unique(section: str, values: list[Any], label: str) -> set[Any]:
         seen: set[Any] = set()
@@ -271,18 +294,27 @@ def cross_check(f: ImportFile) -> list[str]:
             seen.add(value)
         return seen
 
-    chains = unique("chains", [c.chain_id for c in f.chains], "chain_id")
-    hosts: dict[str, int] = {}
+    chains = unique("chains", [c.chain_id for c in f.chains], "chain_id") | {c.chain_id for c in known.chains}
+    all_chains = {**{c.chain_id: c for c in known.chains}, **{c.chain_id: c for c in f.chains}}
+    hosts: dict[str, int] = {h.lower(): c.chain_id for c in known.chains for h in c.app_hostnames}
+    seen_hosts: set[str] = set()
     for i, c in enumerate(f.chains):
         for j, host in enumerate(c.app_hostnames):
-            if host.lower() in hosts:
+            if hosts.get(host.lower(), c.chain_id) != c.chain_id or host.lower() in seen_hosts:
                 problems.append(f"chains[{i}].app_hostnames[{j}]: {host!r} already belongs to a chain")
             hosts[host.lower()] = c.chain_id
+            seen_hosts.add(host.lower())
     activities = unique("activities", [a.activity_code for a in f.activities], "activity_code")
-    touchpoints = unique("touchpoints", [t.code for t in f.touchpoints], "code")
-    definitions = {d.definition_id: d for d in f.definitions}
+    activities |= {a.activity_code for a in known.activities}
+    touchpoints = unique("touchpoints", [t.code for t in f.touchpoints], "code") | {
+        t.code for t in known.touchpoints
+    }
+    definitions = {
+        **{d.definition_id: d for d in known.definitions},
+        **{d.definition_id: d for d in f.definitions},
+    }
     unique("definitions", [d.definition_id for d in f.definitions], "definition_id")
-    catalog: set[tuple[str, str]] = set()
+    catalog: set[tuple[str, str]] = set(ctx.catalog)
     campaigns: set[int] = set()
     for i, d in enumerate(f.definitions):
         if d.thalamus:
@@ -298,7 +330,7 @@ def cross_check(f: ImportFile) -> list[str]:
             if d.spaaza.campaign_id in campaigns:
                 problems.append(f"definitions[{i}].spaaza.campaign_id: duplicate")
             campaigns.add(d.spaaza.campaign_id)
-    members = {m.member_id: m for m in f.members}
+    members = {**{m.member_id: m for m in known.members}, **{m.member_id: m for m in f.members}}
     unique("members", [m.member_id for m in f.members], "member_id")
     for field in (
         "user_id",
@@ -311,7 +343,10 @@ def cross_check(f: ImportFile) -> list[str]:
     for i, m in enumerate(f.members):
         if m.chain_id is not None and m.chain_id not in chains:
             problems.append(f"members[{i}].chain_id: unknown chain")
-    thalamus_users = {u.user_id: u for u in f.thalamus_users}
+    thalamus_users = {
+        **{u.user_id: u for u in known.thalamus_users},
+        **{u.user_id: u for u in f.thalamus_users},
+    }
     unique("thalamus_users", [u.user_id for u in f.thalamus_users], "user_id")
     for i, u in enumerate(f.thalamus_users):
         for j, g in enumerate(u.grants):
@@ -320,8 +355,11 @@ def cross_check(f: ImportFile) -> list[str]:
             elif g.item_code != "*" and (g.activity_code, g.item_code) not in catalog:
                 problems.append(f"thalamus_users[{i}].grants[{j}].item_code: unknown item in that activity")
     consoles = unique("console_users", [u.user_id for u in f.console_users], "user_id")
+    consoles |= {u.user_id for u in known.console_users}
     admins = unique("spaaza_admins", [a.user_id for a in f.spaaza_admins], "user_id")
+    admins |= {a.user_id for a in known.spaaza_admins}
     clients = unique("privileged_clients", [c.client_id for c in f.privileged_clients], "client_id")
+    clients |= {c.client_id for c in known.privileged_clients}
     granted: list[tuple[str, list[list[int]]]] = [
         ("spaaza_admins", [a.chains for a in f.spaaza_admins]),
         ("privileged_clients", [c.chains for c in f.privileged_clients]),
@@ -375,7 +413,7 @@ def cross_check(f: ImportFile) -> list[str]:
             problems.append(f"vouchers[{i}]: Spaaza identifiers need a definition with a spaaza campaign")
         if v.third_party_id is not None:
             chain_id = found.spaaza.chain_id if found.spaaza else None
-            chain_record = next((c for c in f.chains if c.chain_id == chain_id), None)
+            chain_record = all_chains.get(chain_id) if chain_id is not None else None
             if chain_record is not None and not chain_record.uses_third_party_voucher_id:
                 problems.append(f"vouchers[{i}].third_party_id: chain does not use third-party voucher ids")
             if (chain_id, v.third_party_id) in third_party_seen:

@@ -124,3 +124,72 @@ def test_cli_exit_codes(store: VoucherStore, tmp_path: Path, capsys: pytest.Capt
     bad_doc["vouchers"][0]["definition_id"] = "coffee"
     bad.write_text(json.dumps(bad_doc))
     assert main([str(bad), "--table", TABLE_NAME]) == 3
+
+
+def incremental_document() -> dict[str, Any]:
+    """New vouchers and sessions that only name records already in the table."""
+    return {
+        "format": "voucher-import/v1",
+        "sessions": [
+            {
+                "kind": "thalamus_user",
+                "principal": "op-otto",
+                "token": "incremental-otto-token",
+                "touchpoint": "KIOSK",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+            {
+                "kind": "spaaza_user",
+                "principal": "bob",
+                "token": "incremental-bob-token",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+            {
+                "kind": "spaaza_admin",
+                "principal": "901",
+                "token": "incremental-admin-token",
+                "expires_at": "2099-01-01T00:00:00Z",
+            },
+        ],
+        "vouchers": [
+            {
+                "serial": "inc-1",
+                "definition_id": "coffee",
+                "status": "CLAIMED",
+                "owner_member_id": "bob",
+                "voucher_id": 880001,
+                "third_party_id": 880001,
+            },
+        ],
+    }
+
+
+def test_a_file_may_refer_to_records_already_in_the_table(demo: VoucherStore) -> None:
+    from shared.importer.loader import validate_against
+
+    parsed, problems, existing = validate_against(demo, incremental_document())
+    assert problems == [] and parsed is not None
+    report = load(demo, parsed, existing=existing)
+    assert report.written and not report.conflicts
+    voucher = demo.get(Keys.voucher("inc-1"))
+    assert voucher is not None
+    assert (voucher["activity_code"], voucher["item_code"], voucher["chain_id"]) == ("MILES", "COFFEE", 1)
+    otto = demo.get(Keys.session(hash_token("incremental-otto-token")))
+    assert otto is not None and otto["grants"] == ["MILES#COFFEE"] and otto["is_operator"] is True
+    bob = demo.get(Keys.session(hash_token("incremental-bob-token")))
+    assert bob is not None and (bob["spaaza_user_id"], bob["app_hostname"]) == (1002, "demo.myprice.app")
+    admin = demo.get(Keys.session(hash_token("incremental-admin-token")))
+    assert admin is not None and admin["chains"] == [2]
+
+
+def test_references_missing_from_file_and_table_are_reported(store: VoucherStore) -> None:
+    from shared.importer.loader import validate_against
+
+    _, problems, _ = validate_against(store, incremental_document())
+    joined = "\n".join(problems)
+    for expected in (
+        "sessions[0].principal: unknown thalamus user",
+        "sessions[0].touchpoint",
+        "vouchers[0].definition_id",
+    ):
+        assert expected in joined
