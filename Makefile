@@ -58,7 +58,7 @@ replay: $(STAMP)
 	$(BIN)/python -m infra.local_stack.replay $(ARGS)
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest tests -m "not cdk" -k "fuzz or property" $(ARGS)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests -m "not cdk" -k "fuzz or property or schemathesis" $(ARGS)
 
 synth: $(STAMP) $(CDK)
 	$(CDK) synth --quiet $(ARGS)
