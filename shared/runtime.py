@@ -211,6 +211,8 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        # ASCII-escaped like Spaaza's own samples ("\u20ac"); also keeps any odd character a
+        # client sent and we echo back encodable.
+        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=True),
         "isBase64Encoded": False,
     }

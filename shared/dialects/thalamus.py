@@ -2,7 +2,7 @@
 
 Envelope: {"links": [...], "data": {...}, "errors": {...}}; `errors` is a flat object
 mapping the part of the request at fault to a Thalamus error code. Errors are HTTP 400,
-"not found" 404, a bad token 401 (docs/dialects.md has the complete mapping).
+"not found" 404, a bad token 401 (docs/dialects/consume_voucher.md has the complete mapping).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
         raise ThalamusError(400, {"body": "InvalidFormat"})
     try:
         document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurd nesting
         raise ThalamusError(400, {"body": "InvalidJson"}) from None
     if document is None:
         return {}
@@ -117,16 +117,26 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
     parameters: dict[str, str] = {}
     for key, value in document.items():
         if key not in PARAMETER_FIELDS:
-            errors[str(key)[:64]] = "UnknownField"
+            errors[_printable(key)[:64]] = "UnknownField"
         elif value is None:
             continue
-        elif not isinstance(value, str) or len(value) > MAX_PARAMETER_LENGTH:
+        elif not isinstance(value, str) or len(value) > MAX_PARAMETER_LENGTH or not _storable(value):
             errors[key] = "InvalidFormat"
         else:
             parameters[key] = value
     if errors:
         raise ThalamusError(400, errors)
     return parameters
+
+
+def _storable(value: str) -> bool:
+    """Printable text that is valid Unicode (no lone surrogates, no control characters)."""
+    return value.isprintable() and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def _printable(value: str) -> str:
+    """An unknown field name as it can safely be echoed back."""
+    return "".join(c if c.isprintable() and not "\ud800" <= c <= "\udfff" else "?" for c in value)
 
 
 def domain_error(error: DomainError) -> ThalamusError:

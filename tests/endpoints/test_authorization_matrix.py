@@ -146,3 +146,30 @@ def test_authorization_matrix(activation_env: Any, endpoint: str, principal: str
     expected = MATRIX[(endpoint, principal)][target]
     status, code = CALLS[endpoint](principal, target)
     assert (status, code if status != 200 else expected[1]) == expected
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "user_id=1001&voucher_id=40577",  # exists, in chain 1
+        "user_id=1001&voucher_id=99999",  # does not exist
+        "user_id=5555&voucher_id=99999",  # neither exists
+        "user_id=1001&voucher_id=40577&third_party_id=1",  # mixed
+    ],
+)
+def test_pre_1_5_3_admin_without_chain_id_learns_nothing_about_other_chains(demo: Any, form: str) -> None:
+    """Found in review: without chain_id the voucher's chain is only known from the voucher,
+    so a chain-2 admin could tell existing chain-1 vouchers (68) from missing ones (183)."""
+    status, body, _ = call(
+        "unclaim_voucher",
+        "PUT",
+        "/unclaim-voucher",
+        headers={
+            "X-Spaaza-Session-User-Id": "901",
+            "X-Spaaza-Session-Key": "demo-spaaza-admin-chain2",
+            "X-Spaaza-API-Version": "1.5.0",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        body=form,
+    )
+    assert (status, body["error"]["name"]) == (403, "permission_denied_or_non_existent"), body

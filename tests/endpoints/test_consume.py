@@ -388,3 +388,28 @@ def test_fuzz_never_5xx_always_thalamus_envelope(
     assert set(payload) == {"links", "data", "errors"}
     assert all(isinstance(v, str) for v in payload["errors"].values())
     assert (response["statusCode"] == 200) == (payload["errors"] == {})
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ("[" * 15000, {"body": "InvalidJson"}),
+        ('{"parameter1": ' + "[" * 5000, {"body": "InvalidJson"}),
+        ('{"parameter1": "\\ud800"}', {"parameter1": "InvalidFormat"}),
+        ('{"parameter1": "a\\u0000b"}', {"parameter1": "InvalidFormat"}),
+        ('{"\\ud800x": "1"}', {"?x": "UnknownField"}),
+    ],
+)
+def test_hostile_bodies_get_a_clear_400(demo: VoucherStore, body: str, errors: dict[str, str]) -> None:
+    """Found in review: deep nesting raised RecursionError (500) and lone surrogates broke the
+    write or the response encoding."""
+    from infra.local_stack.apigw import build_event, invoke
+
+    built = build_event(
+        "PUT", path(serial(1)), headers={**ANNA, "Content-Type": "application/json"}, body=body
+    )
+    assert built is not None
+    response = invoke("consume_voucher", built[1])
+    response["body"].encode("utf-8")  # always encodable
+    assert (response["statusCode"], json.loads(response["body"])["errors"]) == (400, errors)
+    assert stored(demo, 1)["status"] == "AVAILABLE"
