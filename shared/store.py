@@ -690,6 +690,50 @@ class VoucherStore:
             },
         )
 
+    def tx_put_new(self, item: Item) -> TxItem:
+        """Create an item that must not exist yet (imports never overwrite silently)."""
+        return TxItem(
+            str(item.get("type", "item")),
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(item),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PK},
+                }
+            },
+        )
+
+    def tx_put_replacing(self, item: Item, expected_version: int | None = None) -> TxItem:
+        """Overwrite an item; a voucher only at the version that was read, so a concurrent
+        state change is never lost to an import."""
+        put: dict[str, Any] = {"TableName": self.table, "Item": serialize(item)}
+        if expected_version is not None:
+            put["ConditionExpression"] = "#version = :expected"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = serialize({":expected": expected_version})
+        return TxItem(str(item.get("type", "item")), {"Put": put})
+
+    def tx_complete_lock(self, serial: str, owner: str, now: datetime) -> TxItem:
+        """Mark our activation marker committed instead of deleting it: it stays until it
+        expires, so a request that read the voucher before our commit cannot take the marker
+        and call the provider again; it waits and answers the replay."""
+        return TxItem(
+            "lock",
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize(Keys.activation_lock(serial)),
+                    "UpdateExpression": "SET #state = :committed, #at = :now",
+                    "ConditionExpression": "#owner = :owner",
+                    "ExpressionAttributeNames": {"#owner": "owner", "#state": "state", "#at": "committed_at"},
+                    "ExpressionAttributeValues": serialize(
+                        {":owner": owner, ":committed": "committed", ":now": format_instant(now)}
+                    ),
+                }
+            },
+        )
+
     def transact(self, items: Sequence[TxItem]) -> None:
         """One TransactWriteItems; all or nothing.
 

@@ -20,7 +20,7 @@ import sys
 
 from shared.importer.loader import existing_for, load
 from shared.importer.model import ImportFile, cross_check, parse
-from shared.store import VoucherStore
+from shared.store import ConditionFailed, VoucherStore
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: nothing written: fix the problems above", file=sys.stderr)
             status = 2
             continue
-        report = load(store, parsed, replace=args.replace, dry_run=args.dry_run, existing=existing)
+        try:
+            report = load(store, parsed, replace=args.replace, dry_run=args.dry_run, existing=existing)
+        except ConditionFailed as failure:
+            print(
+                f"{path}: the table changed while loading ({failure.role}); re-run to finish", file=sys.stderr
+            )
+            status = 3
+            continue
         if report.conflicts and not args.replace:
             for conflict in report.conflicts[:50]:
                 print(f"{path}: conflict: {conflict}", file=sys.stderr)

@@ -10,7 +10,6 @@ transactions that keep each voucher with its aliases and its IMPORTED audit even
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +53,7 @@ from shared.store import (
     SK,
     Item,
     Keys,
+    TxItem,
     VoucherStore,
     definition_to_item,
     deserialize,
@@ -550,31 +550,46 @@ def _comparable(item: Item) -> Item:
     return {k: v for k, v in deserialize(serialize(item)).items() if k not in {"updated_at"}}
 
 
-def plan(store: VoucherStore, groups: list[ItemGroup]) -> tuple[list[ItemGroup], list[ItemGroup], LoadReport]:
-    """Split groups into (to_create, to_replace) by comparing with the table."""
+def plan(
+    store: VoucherStore, groups: list[ItemGroup], *, replace: bool = False
+) -> tuple[list[list[TxItem]], LoadReport]:
+    """Compare every item with the table: identical items are skipped, new ones are created
+    (`attribute_not_exists`), differing ones are conflicts — written only with `replace`, a
+    voucher then only at the version read, bumped, with a REPLACED event (real from-status).
+    Returns one write list per group (a voucher with its aliases and event stays together)."""
     report = LoadReport()
-    keys = [{PK: i[PK], SK: i[SK]} for g in groups for i in g.items]
-    existing = store.hydrate(keys)
-    to_create: list[ItemGroup] = []
-    to_replace: list[ItemGroup] = []
+    existing = store.hydrate([{PK: i[PK], SK: i[SK]} for g in groups for i in g.items])
+    writes: list[list[TxItem]] = []
     for group in groups:
-        states = []
+        requests: list[TxItem] = []
+        event = dict(group.event) if group.event else None
+        voucher_written = False
         for item in group.items:
             current = existing.get(key_id({PK: item[PK], SK: item[SK]}))
             if current is None:
-                states.append("new")
+                requests.append(store.tx_put_new(item))
+                report.created += 1
+                voucher_written |= item.get("type") == "voucher"
             elif _comparable(current) == _comparable(item):
-                states.append("same")
+                report.unchanged += 1
             else:
-                states.append("different")
                 report.conflicts.append(f"{item[PK]} / {item[SK]}: differs from the table")
-        if all(state == "same" for state in states):
-            report.unchanged += len(group.items)
-        elif "different" in states:
-            to_replace.append(group)
-        else:
-            to_create.append(group)
-    return to_create, to_replace, report
+                if not replace:
+                    continue
+                if item.get("type") == "voucher":
+                    version = int(current.get("version", 0))
+                    requests.append(store.tx_put_replacing({**item, "version": version + 1}, version))
+                    voucher_written = True
+                    if event is not None:
+                        event.update(event_type="REPLACED", from_status=current.get("status"))
+                else:
+                    requests.append(store.tx_put_replacing(item))
+                report.replaced += 1
+        if event is not None and voucher_written:
+            requests.append(store.tx_put_new(event))
+        if requests:
+            writes.append(requests)
+    return writes, report
 
 
 def load(
@@ -588,40 +603,16 @@ def load(
     """Plan, then write. `existing` (from validate_against) resolves references to records
     already in the table; without it they are fetched here."""
     groups = build_groups(f, existing=existing if existing is not None else existing_for(store, f))
-    to_create, to_replace, report = plan(store, groups)
-    if report.conflicts and not replace:
+    writes, report = plan(store, groups, replace=replace)
+    if (report.conflicts and not replace) or dry_run:
         return report
-    if dry_run:
-        report.created = sum(len(g.items) for g in to_create)
-        report.replaced = sum(len(g.items) for g in to_replace)
-        return report
-    for batch in _batches(to_create, conditional=True, store=store):
-        store.client.transact_write_items(TransactItems=batch)
-    for batch in _batches(to_replace, conditional=False, store=store):
-        store.client.transact_write_items(TransactItems=batch)
-    report.created = sum(len(g.items) for g in to_create)
-    report.replaced = sum(len(g.items) for g in to_replace)
-    report.written = True
-    return report
-
-
-def _batches(
-    groups: Iterable[ItemGroup], *, conditional: bool, store: VoucherStore
-) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for group in groups:
-        requests = []
-        for item in group.items:
-            put: dict[str, Any] = {"TableName": store.table, "Item": serialize(item)}
-            if conditional:
-                put["ConditionExpression"] = "attribute_not_exists(#pk)"
-                put["ExpressionAttributeNames"] = {"#pk": PK}
-            requests.append({"Put": put})
-        if group.event is not None:
-            requests.append({"Put": {"TableName": store.table, "Item": serialize(group.event)}})
+    batch: list[TxItem] = []
+    for requests in writes:  # transactions of at most 100 items, never splitting a group
         if len(batch) + len(requests) > 100:
-            yield batch
+            store.transact(batch)
             batch = []
         batch.extend(requests)
     if batch:
-        yield batch
+        store.transact(batch)
+    report.written = bool(writes)
+    return report

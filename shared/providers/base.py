@@ -32,6 +32,12 @@ class ProviderAdapter(Protocol):
     """An external code issuer (Kesseltronics, ...). Implementations must give up after
     `request.config.timeout_seconds` and raise only the errors below."""
 
+    def prepare(self) -> None:
+        """Load credentials (a Secrets Manager call when the cache is cold). Called before
+        the activation marker is taken, so that slow set-up never eats into the marker's
+        hold time, which only has to cover the provider call itself."""
+        ...
+
     def issue_code(self, request: ProviderRequest) -> ProviderCode: ...
 
 

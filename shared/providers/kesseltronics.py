@@ -50,6 +50,9 @@ class KesseltronicsAdapter:
         self._credentials = credentials
         self._open = opener
 
+    def prepare(self) -> None:
+        self._credentials(NAME)  # cached by Powertools parameters: issue_code reuses it
+
     def issue_code(self, request: ProviderRequest) -> ProviderCode:
         config = request.config
         credentials = self._credentials(NAME)

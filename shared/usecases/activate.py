@@ -148,6 +148,7 @@ def activate_voucher(
     if adapter is None:
         raise ProviderNotConfigured(f"no adapter for provider {config.name}")
 
+    adapter.prepare()  # credentials before the marker: the hold only covers the provider call
     ctx = _Context(store, command, session, definition, clock, sleep, monotonic, metric)
     deadline = monotonic() + wait_seconds
     while True:
@@ -158,6 +159,8 @@ def activate_voucher(
             return _activate_holding(ctx, adapter, voucher, decision, owner, reference)
         # Someone else is activating this voucher: wait for their commit (or their marker to go).
         voucher = _await_holder(ctx, deadline)
+        if voucher.owner_member_id != session.member_id:  # changed hands meanwhile
+            raise NotFound("voucher not found", what="voucherId")
         decision = decide_activate(voucher, clock())
         if isinstance(decision, Replay):
             return ActivateResult(decision.activation, definition.product_name, idempotent=True)
@@ -298,7 +301,7 @@ def _commit(
                     ),
                     store.tx_event(event),
                     store.tx_session_live(command.token_hash, now),
-                    store.tx_release_lock(command.serial, owner),
+                    store.tx_complete_lock(command.serial, owner, now),
                 ]
             )
             return ActivateResult(activation, product_name, idempotent=False)
@@ -314,7 +317,7 @@ def _commit(
             if failure.role == "lock":
                 # Our marker expired and another request took it (same reference, same code).
                 fresh = store.get(Keys.voucher(command.serial))
-                if fresh is not None:
+                if fresh is not None and fresh.get("owner_member_id") == session.member_id:
                     decision = decide_activate(item_to_voucher(fresh), ctx.clock())
                     if isinstance(decision, Replay):
                         return ActivateResult(decision.activation, product_name, idempotent=True)

@@ -147,6 +147,13 @@ class ActivationEnv:
 
         return self.store.get(Keys.activation_lock(serial(n)))
 
+    def marker_in_progress(self, n: int) -> dict[str, Any] | None:
+        """The activation marker if a request still holds it in progress. A committed
+        marker stays until it expires (so late racers replay instead of calling the
+        provider), but it holds nothing up."""
+        lock = self.lock_item(n)
+        return lock if lock is not None and lock.get("state") != "committed" else None
+
     def activated_events(self, n: int) -> list[dict[str, Any]]:
         return [e for e in self.store.voucher_events(serial(n)) if e["event_type"] == "ACTIVATED"]
 

@@ -83,7 +83,7 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
     assert event["actor_id"] == "alice"
     assert (event["from_status"], event["to_status"]) == ("AVAILABLE", "ACTIVATED")
     assert event["details"] == {"provider": "KESSELTRONICS", "reference": reference}
-    assert env.lock_item(1) is None  # marker released in the same transaction
+    assert env.marker_in_progress(1) is None  # marker released in the same transaction
 
 
 def test_replay_returns_same_code_with_one_read_no_provider_call_no_write(env: ActivationEnv) -> None:
@@ -289,7 +289,7 @@ def test_unavailable_is_judged_before_type(env: ActivationEnv) -> None:
 @pytest.mark.parametrize("n", [10, UNKNOWN_PROVIDER])
 def test_definition_without_usable_provider_is_422(env: ActivationEnv, n: int) -> None:
     assert_error(activate(n), 422, "PROVIDER_NOT_CONFIGURED", "corr-test-1")
-    assert env.lock_item(n) is None
+    assert env.marker_in_progress(n) is None
     assert env.sim.calls == 0
 
 
@@ -324,7 +324,7 @@ def test_provider_failure_changes_nothing_and_a_retry_can_succeed(
     assert_error(activate(n), status, code, "corr-test-1")
     assert env.voucher_item(n) == before
     assert env.activated_events(n) == []
-    assert env.lock_item(n) is None  # released: an immediate retry is not kept waiting
+    assert env.marker_in_progress(n) is None  # released: an immediate retry is not kept waiting
     _heal_definition(env, definition_of_serial(n))
     retry_status, body, _ = activate(n)
     assert retry_status == 200, body
@@ -352,7 +352,7 @@ def test_transient_provider_failure_then_immediate_retry_succeeds(
     before = env.voucher_item(1)
     assert_error(activate(1), status, code, "corr-test-1")
     assert env.voucher_item(1) == before
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
     ok, body, _ = activate(1)
     assert ok == 200
     assert "idempotent" not in body
@@ -369,7 +369,7 @@ def test_transient_timeout_then_retry_succeeds(env: ActivationEnv) -> None:
     env.store.client.put_item(TableName=env.store.table, Item=serialize(item))
     env.sim.set_mode("timeout", count=1)
     assert_error(activate(19), 504, "EXTERNAL_SERVICE_TIMEOUT", "corr-test-1")
-    assert env.lock_item(19) is None
+    assert env.marker_in_progress(19) is None
     status, _body, _ = activate(19)
     assert status == 200
 
@@ -410,7 +410,7 @@ def test_missing_provider_credentials_is_500_with_a_clear_log_line(
     assert response[1]["message"] == "An unexpected error occurred."
     out = log_output.readouterr().out
     assert "activation provider is not set up" in out
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
     assert env.sim.calls == 0
 
@@ -492,7 +492,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (2, 1)
     assert len(env.activated_events(1)) == 1
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
 
 
 def test_write_conflict_retries_the_write_not_the_provider(
@@ -577,7 +577,7 @@ def test_voucher_consumed_meanwhile_is_409_and_nothing_written(
     _before_commit(env, monkeypatch, consume)
     assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")
     assert env.activated_events(1) == []
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
     assert "activation" not in env.voucher_item(1)  # type: ignore[operator]
 
 
@@ -613,7 +613,7 @@ def test_voucher_activated_meanwhile_answers_the_replay(
     assert status == 200
     assert (body["authorizationCode"], body["idempotent"]) == ("KT-OTHER-WINS", True)
     assert env.activated_events(1) == []
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
 
 
 def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -631,7 +631,7 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
     _before_commit(env, monkeypatch, revoke)
     assert_error(activate(1), 401, "UNAUTHORIZED", "corr-test-1")
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
 
 
 def test_marker_taken_over_before_commit_is_409_in_progress(

@@ -35,7 +35,7 @@ def _check(env: ActivationEnv, results: list[Any]) -> dict[str, Any]:
     item = env.voucher_item(1)
     assert item is not None and item["status"] == "ACTIVATED"
     assert item["activation"]["authorization_code"] == ok[0]["authorizationCode"]
-    assert env.lock_item(1) is None
+    assert env.marker_in_progress(1) is None
     return {"ok": ok, "others": others}
 
 

@@ -20,6 +20,9 @@ class Fake:
         self.answer = answer
         self.requests: list[ProviderRequest] = []
 
+    def prepare(self) -> None:
+        """Nothing to load."""
+
     def issue_code(self, request: ProviderRequest) -> ProviderCode:
         self.requests.append(request)
         if isinstance(self.answer, BaseException):

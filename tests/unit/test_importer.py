@@ -193,3 +193,34 @@ def test_references_missing_from_file_and_table_are_reported(store: VoucherStore
         "vouchers[0].definition_id",
     ):
         assert expected in joined
+
+
+def test_replace_adds_a_grant_to_an_existing_operator(demo: VoucherStore) -> None:
+    """Found in review: a group mixing identical and new items was written whole with
+    attribute_not_exists, so --replace crashed on the identical principal item."""
+    doc = demo_document()
+    otto = next(u for u in doc["thalamus_users"] if u["user_id"] == "op-otto")
+    otto["grants"].append({"activity_code": "MILES", "item_code": "CARWASH"})
+    parsed, _ = validate(doc)
+    assert parsed is not None
+    assert not load(demo, parsed).written  # the session snapshot differs: a conflict
+    report = load(demo, parsed, replace=True)
+    assert report.written and report.created >= 1
+    assert demo.get(Keys.operator_grant("op-otto", "MILES", "CARWASH")) is not None
+
+
+def test_replacing_a_changed_voucher_bumps_its_version_and_audits_it(demo: VoucherStore) -> None:
+    """Found in review: --replace reset version to 1 (reusing provider references) and wrote
+    an IMPORTED event that hid the previous state."""
+    from tests.conftest import call
+
+    path = f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(1)}"
+    headers = {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"}
+    assert call("consume_voucher", "PUT", path, headers=headers)[0] == 200
+    parsed, _ = validate(demo_document())
+    assert parsed is not None
+    assert load(demo, parsed, replace=True).written
+    voucher = demo.get(Keys.voucher(serial(1)))
+    assert voucher is not None and (voucher["status"], voucher["version"]) == ("AVAILABLE", 3)
+    replaced = [e for e in demo.voucher_events(serial(1)) if e["event_type"] == "REPLACED"]
+    assert len(replaced) == 1 and replaced[0]["from_status"] == "REDEEMED"
