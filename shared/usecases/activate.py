@@ -232,9 +232,15 @@ def _activate_holding(
     owner: str,
     reference: str,
 ) -> ActivateResult:
-    """We hold the marker: call the provider once, then commit. On any failure the marker
-    is released (best effort) so that an immediate retry can succeed. (A crash skips this
-    and leaves the marker to expire: the retry then reuses the same reference.)"""
+    """We hold the marker: call the provider once, then commit.
+
+    If the provider call fails, the marker is released at once (best effort) so that an
+    immediate retry can succeed. Once the provider has answered, the marker is never
+    deleted: committed, it is marked so; refused (the voucher was consumed meanwhile, say),
+    it is left to expire. Either way a request that read the voucher earlier cannot take it
+    and call the provider again; it waits and answers from the voucher's new state. (A crash
+    also leaves it to expire: the retry then reuses the same reference, so the same code.)"""
+    answered = False
     try:
         config = ctx.definition.provider
         assert config is not None
@@ -249,6 +255,7 @@ def _activate_holding(
         if expiry <= done:
             ctx.metric("ProviderFailures")
             raise ProviderBadResponse(f"{config.name} answered with a code that has already expired")
+        answered = True  # a usable code exists from here on: the marker must not be freed
         activation = Activation(
             activated_at=done,
             provider=config.name,
@@ -259,7 +266,8 @@ def _activate_holding(
         )
         result = _commit(ctx, voucher, transition, activation, owner, done)
     except Exception:
-        _release_quietly(ctx.store, ctx.command.serial, owner)
+        if not answered:
+            _release_quietly(ctx.store, ctx.command.serial, owner)
         raise
     if result.idempotent:  # someone else's activation answered: our marker was not released
         _release_quietly(ctx.store, ctx.command.serial, owner)

@@ -577,8 +577,14 @@ def test_voucher_consumed_meanwhile_is_409_and_nothing_written(
     _before_commit(env, monkeypatch, consume)
     assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")
     assert env.activated_events(1) == []
-    assert env.marker_in_progress(1) is None
     assert "activation" not in env.voucher_item(1)  # type: ignore[operator]
+    # The provider had answered, so the marker is left to expire rather than freed: a
+    # request that read the voucher before the consume cannot call the provider again.
+    assert env.lock_item(1) is not None
+    monkeypatch.undo()
+    calls = env.sim.calls
+    assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")  # a retry is told at once
+    assert env.sim.calls == calls
 
 
 def test_voucher_activated_meanwhile_answers_the_replay(
@@ -631,7 +637,11 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
     _before_commit(env, monkeypatch, revoke)
     assert_error(activate(1), 401, "UNAUTHORIZED", "corr-test-1")
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
-    assert env.marker_in_progress(1) is None
+    assert env.activated_events(1) == []
+    # The provider had answered: the marker expires on its own (a later activation reuses
+    # the same reference, so the provider hands back the same code, never a second one).
+    lock = env.lock_item(1)
+    assert lock is not None and lock["reference"] == f"{serial(1)}:v1"
 
 
 def test_marker_taken_over_before_commit_is_409_in_progress(
