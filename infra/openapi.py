@@ -6,9 +6,8 @@
 
 Paths and methods come from shared/routes.py (ROUTES) and must match it exactly; each
 function's operations, schemas and examples come from infra/openapi_parts/<function>.py
-(`PATHS`, `SCHEMAS`). A function without a part gets a placeholder operation and a warning,
-so the document stays complete while a part is being written; --check then reports drift as
-soon as the part lands.
+(`PATHS`, `SCHEMAS`). A function without a part, or a part that does not match the route
+table, is an error: the document always describes every deployed route.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ DOCUMENT = ROOT / "openapi.json"
 PARTS_PACKAGE = "infra.openapi_parts"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 PATH_ITEM_KEYS = frozenset({"summary", "description", "parameters", "servers"})
-PLACEHOLDER_MARK = "x-placeholder"
 ROUTES_BY_KEY = {(route.method, route.path): route for route in ROUTES}
 
 DIALECT_TAGS = {
@@ -83,28 +81,8 @@ def _operation_id(function_name: str, method: str, several: bool) -> str:
     return f"{camel}{method.capitalize()}" if several else camel
 
 
-def placeholder(function_name: str, method: str, path: str, several: bool) -> dict[str, Any]:
-    spec = FUNCTIONS[function_name]
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in ROUTES_BY_KEY[(method.upper(), path)].path_parameters
-    ]
-    operation: dict[str, Any] = {
-        "operationId": _operation_id(function_name, method, several),
-        "summary": f"{spec.description} (placeholder)",
-        "description": f"Placeholder: infra/openapi_parts/{function_name}.py does not exist yet.",
-        "tags": [spec.dialect],
-        "responses": {"default": {"description": "Not documented yet"}},
-        PLACEHOLDER_MARK: True,
-    }
-    if parameters:
-        operation["parameters"] = parameters
-    return operation
-
-
-def build(*, warn: Any = None) -> dict[str, Any]:
+def build() -> dict[str, Any]:
     """The OpenAPI 3.0.3 document. Raises OpenApiError when a part does not match ROUTES."""
-    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     schema_owner: dict[str, str] = {}
@@ -115,11 +93,7 @@ def build(*, warn: Any = None) -> dict[str, Any]:
         several = len(expected) > 1
         part = load_part(function_name)
         if part is None:
-            warn(f"infra/openapi_parts/{function_name}.py is missing: placeholder operations generated")
-            for method, path in sorted(expected):
-                paths.setdefault(path, {})[method.lower()] = placeholder(
-                    function_name, method.lower(), path, several
-                )
+            problems.append(f"{function_name}: infra/openapi_parts/{function_name}.py is missing")
             continue
         part_paths, part_schemas = part
         found: set[tuple[str, str]] = set()
@@ -199,19 +173,9 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def placeholders(document: dict[str, Any]) -> list[str]:
-    """'METHOD path' of every placeholder operation in the document."""
-    return [
-        f"{method.upper()} {path}"
-        for path, item in document.get("paths", {}).items()
-        for method, operation in item.items()
-        if method in HTTP_METHODS and isinstance(operation, dict) and operation.get(PLACEHOLDER_MARK)
-    ]
-
-
-def check(path: Path = DOCUMENT, *, warn: Any = None) -> list[str]:
+def check(path: Path = DOCUMENT) -> list[str]:
     """Problems that make the committed document stale or invalid (empty list: up to date)."""
-    document = build(warn=warn)
+    document = build()
     validate_document(document)
     expected = render(document)
     if not path.exists():

@@ -62,7 +62,9 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, at the millisecond precision every instant is stored and sent with."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def parse_instant(value: str) -> datetime:
@@ -224,6 +226,86 @@ class Session:
 
     def may_see_activity(self, activity_code: str) -> bool:
         return any(activity == activity_code for activity, _ in self.grants)
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    """A configured Thalamus API client (its code is sent with every call)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A Thalamus activity (loyalty programme)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """An item of an activity's mileage catalog: what a Thalamus voucher represents."""
+
+    activity_code: str
+    item_code: str
+    product_name: str | None = None
+    item_type: str | None = None
+
+
+@dataclass(frozen=True)
+class VoucherAlias:
+    """A Spaaza identity of a voucher (voucher_key, voucher_id, third_party_id) and what it names."""
+
+    serial: str
+    definition_id: str
+    chain_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MemberAlias:
+    """A Spaaza end-user identifier and the member it names."""
+
+    member_id: str
+
+
+@dataclass(frozen=True)
+class App:
+    """A Spaaza app (named by the hostname header) and the chain it belongs to."""
+
+    hostname: str
+    chain_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    chain_id: int
+    uses_third_party_voucher_id: bool = False
+
+
+@dataclass(frozen=True)
+class AdminGrant:
+    """A Spaaza admin's write access to one chain (revocable: re-checked at commit)."""
+
+    user_id: int
+    chain_id: int
+
+
+@dataclass(frozen=True)
+class ActivationGuard:
+    """The right to call the activation provider for one voucher, held by one request.
+
+    Taken only while the voucher is still at the version the request judged, and released
+    by the write that records the provider's answer. While it is held, no other request
+    changes the voucher: a provider code is never issued for a state nobody will record."""
+
+    serial: str
+    owner: str
+    reference: str  # the provider idempotency reference (see activation_reference)
+    acquired_at: datetime
+    expires_at: datetime
+
+    def is_held(self, now: datetime) -> bool:
+        return now < self.expires_at
 
 
 # --------------------------------------------------------------------------- rules
@@ -410,47 +492,6 @@ def activation_reference(voucher: Voucher) -> str:
     return f"{voucher.serial}:v{voucher.version}"
 
 
-# --------------------------------------------------------------------------- dialect views
-
-
-def thalamus_status(voucher: Voucher, now: datetime) -> str:
-    return {
-        Effective.UNASSIGNED: "NOT_ISSUED",
-        Effective.AVAILABLE: "ACTIVE",
-        Effective.CLAIMED: "ACTIVE",
-        Effective.ACTIVATED: "ACTIVE",
-        Effective.REDEEMED: "CONSUMED",
-        Effective.INVALIDATED: "VOIDED",
-        Effective.EXPIRED: "EXPIRED",
-    }[effective_status(voucher, now)]
-
-
-def es_status(voucher: Voucher, now: datetime) -> str:
-    return {
-        Effective.UNASSIGNED: "AVAILABLE",
-        Effective.AVAILABLE: "AVAILABLE",
-        Effective.CLAIMED: "AVAILABLE",
-        Effective.ACTIVATED: "ACTIVATED",
-        Effective.REDEEMED: "REDEEMED",
-        Effective.INVALIDATED: "INVALIDATED",
-        Effective.EXPIRED: "EXPIRED",
-    }[effective_status(voucher, now)]
-
-
-def spaaza_status(voucher: Voucher) -> str:
-    """Spaaza has no expiry status (expiry is a date) and no 'activated' one (still claimed)."""
-    status = voucher.status
-    if status is Status.ACTIVATED:
-        status = pre_activation_status(voucher)
-    return {
-        Status.UNASSIGNED: "generated",
-        Status.AVAILABLE: "generated",
-        Status.CLAIMED: "claimed",
-        Status.REDEEMED: "redeemed",
-        Status.INVALIDATED: "invalidated",
-    }.get(status, "claimed")
-
-
 @dataclass(frozen=True)
 class AuditEvent:
     """One audit entry, written in the same transaction as the state change it records."""
@@ -510,6 +551,38 @@ class Contention(DomainError):
 
 
 class ActivationInProgress(Contention):
-    """Another request holds the activation marker and did not finish in time."""
+    """Another request holds the voucher's activation guard and did not finish in time."""
 
     code = "ACTIVATION_IN_PROGRESS"
+
+
+class InvalidVoucherType(DomainError):
+    """The voucher's definition is not a PAC reward: nothing to activate."""
+
+    code = "INVALID_VOUCHER_TYPE"
+
+
+class ParameterRequired(DomainError):
+    """The request lacks a parameter that this principal (or API version) must send.
+    `parameter` names it; the dialect words it."""
+
+    code = "PARAMETER_REQUIRED"
+
+
+class ParameterNotUsable(DomainError):
+    """A parameter was sent but cannot be used here (`parameter`)."""
+
+    code = "PARAMETER_NOT_USABLE"
+
+
+class IdentifierMismatch(DomainError):
+    """Several identifiers were sent for one thing, all visible to the caller, and they name
+    different things (`parameter`)."""
+
+    code = "IDENTIFIER_MISMATCH"
+
+
+class NoApp(DomainError):
+    """The app the request names (by hostname) is missing or unknown (`reason`)."""
+
+    code = "NO_APP"

@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.domain import DomainError
+from shared.ports import StoreUnavailable
 from shared.runtime import ApiRequest
-from shared.store import StoreUnavailable
 
 
 class WireError(Exception):
@@ -31,11 +31,14 @@ class WireError(Exception):
 
 
 class Dialect(Protocol):
-    def domain_error(self, error: DomainError) -> WireError: ...
+    """Each error is built from the request it answers (None: the event was unreadable), so
+    nothing of one request can leak into the answer to another."""
 
-    def unavailable(self) -> WireError: ...
+    def domain_error(self, error: DomainError, request: ApiRequest | None = None) -> WireError: ...
 
-    def internal_error(self) -> WireError: ...
+    def unavailable(self, request: ApiRequest | None = None) -> WireError: ...
+
+    def internal_error(self, request: ApiRequest | None = None) -> WireError: ...
 
 
 def handle(
@@ -51,7 +54,7 @@ def handle(
         request = ApiRequest.from_event(event or {}, context)
     except Exception:
         logger.exception("unreadable API Gateway event")
-        return dialect.internal_error().to_response()
+        return dialect.internal_error(None).to_response()
     logger.append_keys(request_id=request.request_id, route=f"{request.method} {request.resource}")
     error: WireError | None = None
     try:
@@ -59,13 +62,13 @@ def handle(
     except WireError as wire:
         error = wire
     except DomainError as refused:
-        error = dialect.domain_error(refused)
+        error = dialect.domain_error(refused, request)
     except StoreUnavailable:
         logger.warning("DynamoDB unavailable after retries")
-        error = dialect.unavailable()
+        error = dialect.unavailable(request)
     except Exception:
         logger.exception("unexpected failure")
-        error = dialect.internal_error()
+        error = dialect.internal_error(request)
     if error is not None:
         response = error.to_response()
     status = int(response["statusCode"])

@@ -90,7 +90,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                 "dynamodb:BatchGetItem",
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
-                "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ),

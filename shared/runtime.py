@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.store import VoucherStore
+from shared.ports import VoucherStore
+from shared.usecases.commit import CommitPolicy
 
 
 class ConfigurationError(Exception):
@@ -26,12 +27,17 @@ class ConfigurationError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Environment variables of a function, validated once per container."""
+    """Environment variables of a function, validated once per container. The only reader
+    of the environment apart from Powertools (which reads its own POWERTOOLS_* variables)
+    and botocore (AWS_ENDPOINT_URL_*, credentials)."""
 
     table_name: str
-    provider_secret_name: str | None = None
-    activation_wait_seconds: float = 3.0
+    provider_secret_name: str | None = None  # Secrets Manager: the activation providers' credentials
+    activation_wait_seconds: float = 3.0  # how long a request waits out another's activation
     region: str = "eu-west-1"
+
+    def commit_policy(self) -> CommitPolicy:
+        return CommitPolicy(wait_seconds=self.activation_wait_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,7 +96,9 @@ class Runtime:
 
     def store(self) -> VoucherStore:
         if self._store is None:
-            self._store = VoucherStore(self.client("dynamodb"), self.settings().table_name)
+            from shared.store import DynamoDBStore
+
+            self._store = DynamoDBStore(self.client("dynamodb"), self.settings().table_name)
         return self._store
 
     def reset(self, *, store: VoucherStore | None = None, settings: Settings | None = None) -> None:

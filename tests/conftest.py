@@ -57,12 +57,12 @@ def store(aws: None) -> Iterator[Any]:
     import boto3
 
     from shared.runtime import RUNTIME, Settings
-    from shared.store import VoucherStore
+    from shared.store import DynamoDBStore
     from shared.table_schema import create_table
 
     client = boto3.client("dynamodb", region_name="eu-west-1")
     create_table(client, TABLE_NAME)
-    voucher_store = VoucherStore(client, TABLE_NAME, sleep=lambda _s: None)
+    voucher_store = DynamoDBStore(client, TABLE_NAME, sleep=lambda _s: None)
     RUNTIME.reset(store=voucher_store, settings=Settings.from_env())
     yield voucher_store
     RUNTIME.reset()
@@ -140,7 +140,7 @@ def server_store(moto_server: str, request: pytest.FixtureRequest) -> Iterator[A
     from botocore.config import Config
 
     from shared.runtime import RUNTIME, Settings
-    from shared.store import VoucherStore
+    from shared.store import DynamoDBStore
     from shared.table_schema import create_table
 
     name = "race-" + re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:40] + "-" + uuid.uuid4().hex[:6]
@@ -151,7 +151,7 @@ def server_store(moto_server: str, request: pytest.FixtureRequest) -> Iterator[A
         config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
     )
     create_table(client, name)
-    voucher_store = VoucherStore(client, name)
+    voucher_store = DynamoDBStore(client, name)
     load_document(voucher_store, demo_document())
     RUNTIME.reset(store=voucher_store, settings=Settings.from_env({**os.environ, "TABLE_NAME": name}))
     yield voucher_store

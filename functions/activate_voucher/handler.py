@@ -7,7 +7,7 @@ pydantic), and the provider's credentials are fetched lazily on the first provid
 
 from __future__ import annotations
 
-import os
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,16 +16,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared import endpoint
 from shared.dialects import es_loyalty
 from shared.domain import utcnow
-from shared.providers import ProviderFailure, ProviderSetupError
+from shared.providers import ProviderFailure, ProviderSetupError, adapter_for
 from shared.runtime import RUNTIME, ApiRequest, hash_token
 from shared.usecases.activate import ActivateCommand, activate_voucher
 
+# Service name as in shared/routes.py (= CDK's POWERTOOLS_SERVICE_NAME); namespace from the environment.
 logger = Logger(service="activate_voucher")
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "VoucherService",
-    service="activate_voucher",
-)
-CLOCK = utcnow  # module attribute so tests can move time forward (marker expiry)
+metrics = Metrics(service="activate_voucher")
+CLOCK = utcnow  # module attribute so tests can move time forward (guard expiry)
 
 
 def _count(name: str) -> None:
@@ -33,13 +31,12 @@ def _count(name: str) -> None:
 
 
 def _activate(request: ApiRequest) -> dict[str, Any]:
-    es_loyalty.bind_correlation_id(None)
     correlation_id = es_loyalty.parse_correlation_id(request)
     logger.set_correlation_id(correlation_id)
-    es_loyalty.bind_correlation_id(correlation_id)
     token = es_loyalty.parse_token(request)
     definition_id, serial = es_loyalty.parse_voucher_id(request)
     logger.append_keys(voucher_serial=serial)
+    settings = RUNTIME.settings()
     command = ActivateCommand(
         correlation_id=correlation_id,
         definition_id=definition_id,
@@ -51,14 +48,15 @@ def _activate(request: ApiRequest) -> dict[str, Any]:
         result = activate_voucher(
             RUNTIME.store(),
             command,
-            wait_seconds=RUNTIME.settings().activation_wait_seconds,
+            policy=settings.commit_policy(),
+            adapters=partial(adapter_for, secret_name=settings.provider_secret_name),
             clock=CLOCK,
             metric=_count,
         )
     except ProviderSetupError as error:
         # Our deployment is wrong (secret missing/incomplete): not the member's fault.
         logger.error("activation provider is not set up", extra={"reason": str(error)})
-        raise es_loyalty.internal_error() from None
+        raise es_loyalty.internal_error(request) from None
     except ProviderFailure as error:
         logger.warning("activation provider call failed", extra={"reason": error.message, "code": error.code})
         raise
@@ -69,7 +67,7 @@ def _activate(request: ApiRequest) -> dict[str, Any]:
     return es_loyalty.success_response(result, request.path_params["voucher_id"])
 
 
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return endpoint.handle(event, context, dialect=es_loyalty, logger=logger, metrics=metrics, work=_activate)

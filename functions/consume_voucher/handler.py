@@ -15,8 +15,10 @@ from shared.domain import utcnow
 from shared.runtime import RUNTIME, ApiRequest, hash_token
 from shared.usecases.consume import ConsumeCommand, consume_voucher
 
+# The service name is the function's name in shared/routes.py (CDK exports the same value as
+# POWERTOOLS_SERVICE_NAME); the metrics namespace comes from POWERTOOLS_METRICS_NAMESPACE.
 logger = Logger(service="consume_voucher")
-metrics = Metrics(namespace="VoucherService", service="consume_voucher")
+metrics = Metrics(service="consume_voucher")
 
 
 def _consume(request: ApiRequest) -> dict[str, Any]:
@@ -34,11 +36,12 @@ def _consume(request: ApiRequest) -> dict[str, Any]:
             parameters=parameters,
             request_id=request.request_id,
         ),
+        policy=RUNTIME.settings().commit_policy(),
     )
     return thalamus.success_response(result, utcnow())
 
 
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return endpoint.handle(event, context, dialect=thalamus, logger=logger, metrics=metrics, work=_consume)

@@ -34,7 +34,6 @@ from infra.local_stack.server import (
     SIMULATOR_API_KEY,
     read_import_files,
     reset_handler_state,
-    simulator_class,
 )
 
 EVENTS_DIR = ROOT / "events"
@@ -159,11 +158,10 @@ def replay(paths: Iterable[str | Path] | None = None) -> list[Result]:
         for group in build_groups(demo)
         for item in [*group.items, *([group.event] if group.event is not None else [])]
     ]
-    simulator_type = simulator_class()
-    simulator = None
-    if simulator_type is not None:
-        simulator = simulator_type(api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=0)
-        simulator.start()
+    from infra.local_stack.provider_simulator import ProviderSimulator
+
+    simulator = ProviderSimulator(api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=0)
+    simulator.start()
     env: dict[str, str | None] = {
         "AWS_ENDPOINT_URL_DYNAMODB": None,
         "AWS_ENDPOINT_URL_SECRETSMANAGER": None,
@@ -184,19 +182,17 @@ def replay(paths: Iterable[str | Path] | None = None) -> list[Result]:
         with _environment(env), mock_aws():
             reset_handler_state()  # clients and cached secrets made outside this mock are stale
             dynamodb = boto3.client("dynamodb", region_name=REGION)
-            if simulator is not None:
-                boto3.client("secretsmanager", region_name=REGION).create_secret(
-                    Name=SECRET_NAME,
-                    SecretString=json.dumps(
-                        {PROVIDER_NAME: {"api_key": SIMULATOR_API_KEY, "endpoint": str(simulator.url)}}
-                    ),
-                )
+            boto3.client("secretsmanager", region_name=REGION).create_secret(
+                Name=SECRET_NAME,
+                SecretString=json.dumps(
+                    {PROVIDER_NAME: {"api_key": SIMULATOR_API_KEY, "endpoint": str(simulator.url)}}
+                ),
+            )
             for path in files:
                 results.append(_replay_one(path, dynamodb, demo_items, simulator, create_table))
     finally:
         reset_handler_state()
-        if simulator is not None:
-            simulator.stop()
+        simulator.stop()
     return results
 
 
@@ -212,7 +208,7 @@ def _replay_one(
     path: Path, dynamodb: Any, demo_items: Sequence[dict[str, Any]], simulator: Any, create_table: Any
 ) -> Result:
     from shared.runtime import RUNTIME, Settings
-    from shared.store import VoucherStore
+    from shared.store import DynamoDBStore
 
     shown = _display(path)
     try:
@@ -232,12 +228,11 @@ def _replay_one(
     create_table(dynamodb, table)
     try:
         _put_items(dynamodb, table, demo_items)
-        if simulator is not None:
-            simulator.reset()
+        simulator.reset()
         with _environment({"TABLE_NAME": table}):
             # The handlers' runtime gets this table and the replay's DynamoDB client (making a
             # boto3 client per event would double the replay time).
-            RUNTIME.reset(store=VoucherStore(dynamodb, table), settings=Settings.from_env())
+            RUNTIME.reset(store=DynamoDBStore(dynamodb, table), settings=Settings.from_env())
             try:
                 response = apigw.invoke(function, event)
             except Exception as error:  # a handler must never raise; report it as such

@@ -13,7 +13,6 @@ shared/routes.py, through infra.local_stack.apigw).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import os
@@ -51,26 +50,6 @@ class DataError(Exception):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
-
-
-def simulator_class() -> Any:
-    """ProviderSimulator, or None while infra/local_stack/provider_simulator.py does not exist."""
-    try:
-        from infra.local_stack.provider_simulator import ProviderSimulator
-    except ModuleNotFoundError as error:
-        if error.name == "infra.local_stack.provider_simulator":
-            return None
-        raise
-    return ProviderSimulator
-
-
-def handler_available(function_name: str) -> bool:
-    """True when the function's handler module exists (others are still being written)."""
-    module_name = FUNCTIONS[function_name].handler.rpartition(".")[0]
-    try:
-        return importlib.util.find_spec(module_name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def reset_handler_state() -> None:
@@ -194,15 +173,11 @@ def banner(
     lines = [
         f"Voucher service local stack: {url}",
         f"  DynamoDB endpoint : {dynamodb_endpoint} (table {table_name})",
-        "  Provider simulator: "
-        + (simulator_url or "not available (infra/local_stack/provider_simulator.py missing)"),
+        f"  Provider simulator: {simulator_url}",
         f"  OpenAPI           : {url}/openapi.json   Swagger UI: {url}/docs   health: {url}/_health",
     ]
     if log_file:
         lines.append(f"  Handler logs/EMF  : {log_file}")
-    missing = [name for name in sorted(FUNCTIONS) if not handler_available(name)]
-    if missing:
-        lines.append(f"  Not implemented yet (answer 502): {', '.join(missing)}")
     if demo:
         lines += ["", "Demo tokens (kind, principal, token):"]
         tokens = demo_tokens()
@@ -441,7 +416,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         from infra.local_stack import moto_guard
-        from shared.store import VoucherStore
+        from shared.store import DynamoDBStore
         from shared.table_schema import create_table
 
         for name, value in (
@@ -489,15 +464,17 @@ class LocalStack:
             exists = False
         if not exists:
             create_table(dynamodb, self.table_name)
-        self.store = VoucherStore(dynamodb, self.table_name)
+        self.store = DynamoDBStore(dynamodb, self.table_name)
         for path, parsed in parsed_files:
             self._load(path, parsed)
 
-        simulator = simulator_class()
-        if simulator is not None:
-            self.simulator = simulator(api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=self.provider_port)
-            self.simulator.start()
-            self._put_secret(region)
+        from infra.local_stack.provider_simulator import ProviderSimulator
+
+        self.simulator = ProviderSimulator(
+            api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=self.provider_port
+        )
+        self.simulator.start()
+        self._put_secret(region)
 
         reset_handler_state()  # the handlers create their clients lazily, from the variables above
         self._http = _Server((self.host, self.port), RequestHandler)
@@ -580,11 +557,7 @@ class LocalStack:
     def report_crash(self, function_name: str, details: str) -> None:
         if self.error_log is None:
             return
-        if not handler_available(function_name):
-            handler = FUNCTIONS[function_name].handler
-            self.error_log(f"{function_name}: handler not implemented yet ({handler})")
-        else:
-            self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
+        self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
 
     def health(self) -> dict[str, Any]:
         return {
@@ -592,7 +565,7 @@ class LocalStack:
             "table": self.table_name,
             "dynamodb": self.dynamodb_endpoint,
             "provider": self.simulator_url,
-            "functions": {name: handler_available(name) for name in sorted(FUNCTIONS)},
+            "functions": sorted(FUNCTIONS),
         }
 
     def openapi_document(self) -> dict[str, Any]:
@@ -602,7 +575,7 @@ class LocalStack:
         else:
             from infra.openapi import build
 
-            document = build(warn=lambda _message: None)
+            document = build()
         document["servers"] = [{"url": self.url, "description": "local stack"}]
         return document
 

@@ -2,33 +2,37 @@
 
 Errors are `{"errorCode": "...", "message": "...", "correlationId": "..."}` with the HTTP
 status of the vendor's error table; docs/dialects/activate_voucher.md has the full mapping.
-The correlation id of the request being served is kept in a context variable (one per
-thread), so errors raised anywhere carry it without threading it through every call.
+The correlation id is read from the request each error answers (never kept between
+requests: a warm function serves many callers).
 """
 
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from shared.domain import (
     ConsoleUser,
     Contention,
     DomainError,
+    Effective,
     GhostMember,
+    InvalidVoucherType,
     NotFound,
     Unauthenticated,
+    Voucher,
     VoucherExpired,
     VoucherInvalidated,
     VoucherNotIssued,
     VoucherRedeemed,
+    effective_status,
     format_instant,
 )
 from shared.endpoint import WireError
 from shared.providers import ProviderBadResponse, ProviderNotConfigured, ProviderTimeout
 from shared.runtime import ApiRequest, json_response
-from shared.usecases.activate import ActivateResult, InvalidVoucherType
+from shared.usecases.activate import ActivateResult
 
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 VOUCHER_ID = re.compile(
@@ -42,24 +46,44 @@ MAX_TOKEN_LENGTH = 4096
 WWW_AUTHENTICATE = 'Bearer realm="es-loyalty"'
 RETRY_AFTER_SECONDS = "1"
 
-_correlation: ContextVar[str | None] = ContextVar("es_correlation_id", default=None)
+STATUS = {
+    Effective.UNASSIGNED: "AVAILABLE",
+    Effective.AVAILABLE: "AVAILABLE",
+    Effective.CLAIMED: "AVAILABLE",
+    Effective.ACTIVATED: "ACTIVATED",
+    Effective.REDEEMED: "REDEEMED",
+    Effective.INVALIDATED: "INVALIDATED",
+    Effective.EXPIRED: "EXPIRED",
+}
 
 
-def bind_correlation_id(value: str | None) -> None:
-    """The correlation id echoed in every error body of the request being served."""
-    _correlation.set(value)
+def status_of(voucher: Voucher, now: datetime) -> str:
+    """The voucher's ES issuance status at `now`."""
+    return STATUS[effective_status(voucher, now)]
+
+
+def correlation_of(request: ApiRequest | None) -> str | None:
+    """The correlation id an error echoes: the request's own, when it is well-formed."""
+    value = request.path_params.get("correlation_id", "") if request is not None else ""
+    return value if CORRELATION_ID.fullmatch(value) else None
 
 
 class EsError(WireError):
     def __init__(
-        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        error_code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        request: ApiRequest | None = None,
     ) -> None:
         super().__init__(error_code)
         self.status = status
         self.error_code = error_code
         self.message = message
         self.headers = headers or {}
-        self.correlation_id = _correlation.get()
+        self.correlation_id = correlation_of(request)
 
     def to_response(self) -> dict[str, Any]:
         body = {"errorCode": self.error_code, "message": self.message, "correlationId": self.correlation_id}
@@ -69,9 +93,9 @@ class EsError(WireError):
         return self.error_code
 
 
-def unauthorized(message: str, *, token_presented: bool) -> EsError:
+def unauthorized(message: str, *, token_presented: bool, request: ApiRequest | None) -> EsError:
     challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if token_presented else "")
-    return EsError(401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge})
+    return EsError(401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}, request=request)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -92,13 +116,13 @@ def parse_token(request: ApiRequest) -> str:
     """The member's OAuth access token from `Authorization: Bearer <token>` (only there)."""
     header = (request.headers.get("authorization") or "").strip()
     if not header:
-        raise unauthorized("An OAuth bearer token is required.", token_presented=False)
+        raise unauthorized("An OAuth bearer token is required.", token_presented=False, request=request)
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("An OAuth bearer token is required.", token_presented=False)
+        raise unauthorized("An OAuth bearer token is required.", token_presented=False, request=request)
     if len(token) > MAX_TOKEN_LENGTH or not BEARER_TOKEN.fullmatch(token):
-        raise unauthorized("The access token is invalid or expired.", token_presented=True)
+        raise unauthorized("The access token is invalid or expired.", token_presented=True, request=request)
     return token
 
 
@@ -111,6 +135,7 @@ def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
             400,
             "INVALID_VOUCHER_ID",
             "voucherId must be {definitionId}::{issuanceUuid}.",
+            request=request,
         )
     return match.group("definition"), match.group("uuid").lower()
 
@@ -118,39 +143,58 @@ def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
 # --------------------------------------------------------------------------- errors
 
 
-def domain_error(error: DomainError) -> EsError:
+def domain_error(error: DomainError, request: ApiRequest | None = None) -> EsError:
     """The one mapping from domain and provider outcomes to ES error codes."""
     if isinstance(error, Unauthenticated):
-        return unauthorized("The access token is invalid or expired.", token_presented=True)
+        return unauthorized("The access token is invalid or expired.", token_presented=True, request=request)
     if isinstance(error, ConsoleUser):
         return EsError(
             403,
             "CONSOLE_ACTIVATION_FORBIDDEN",
             "Console users may view activations but cannot activate on behalf of a member.",
+            request=request,
         )
     if isinstance(error, GhostMember):
-        return EsError(403, "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers.")
+        return EsError(
+            403, "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers.", request=request
+        )
     if isinstance(error, NotFound | VoucherNotIssued):
-        return EsError(404, "VOUCHER_NOT_FOUND", "No such voucher under this account.")
+        return EsError(404, "VOUCHER_NOT_FOUND", "No such voucher under this account.", request=request)
     if isinstance(error, VoucherRedeemed):
-        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed.")
+        return EsError(
+            409, "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed.", request=request
+        )
     if isinstance(error, VoucherInvalidated):
-        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has been invalidated.")
+        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has been invalidated.", request=request)
     if isinstance(error, VoucherExpired):
-        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has expired.")
+        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has expired.", request=request)
     if isinstance(error, InvalidVoucherType):
         return EsError(
-            400, "INVALID_VOUCHER_TYPE", "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated."
+            400,
+            "INVALID_VOUCHER_TYPE",
+            "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
+            request=request,
         )
     if isinstance(error, ProviderNotConfigured):
         return EsError(
-            422, "PROVIDER_NOT_CONFIGURED", "The voucher definition has no activation provider configured."
+            422,
+            "PROVIDER_NOT_CONFIGURED",
+            "The voucher definition has no activation provider configured.",
+            request=request,
         )
     if isinstance(error, ProviderTimeout):
-        return EsError(504, "EXTERNAL_SERVICE_TIMEOUT", "The activation provider did not respond in time.")
+        return EsError(
+            504,
+            "EXTERNAL_SERVICE_TIMEOUT",
+            "The activation provider did not respond in time.",
+            request=request,
+        )
     if isinstance(error, ProviderBadResponse):
         return EsError(
-            502, "EXTERNAL_SERVICE_RESPONSE_ERROR", "The activation provider returned an invalid response."
+            502,
+            "EXTERNAL_SERVICE_RESPONSE_ERROR",
+            "The activation provider returned an invalid response.",
+            request=request,
         )
     if isinstance(error, Contention):
         return EsError(
@@ -158,21 +202,23 @@ def domain_error(error: DomainError) -> EsError:
             "ACTIVATION_IN_PROGRESS",
             "Another activation of this voucher is in progress; retry shortly.",
             {"Retry-After": RETRY_AFTER_SECONDS},
+            request=request,
         )
-    return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher cannot be activated.")
+    return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher cannot be activated.", request=request)
 
 
-def unavailable() -> EsError:
+def unavailable(request: ApiRequest | None = None) -> EsError:
     return EsError(
         503,
         "SERVICE_UNAVAILABLE",
         "The service is temporarily unavailable; retry shortly.",
         {"Retry-After": RETRY_AFTER_SECONDS},
+        request=request,
     )
 
 
-def internal_error() -> EsError:
-    return EsError(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+def internal_error(request: ApiRequest | None = None) -> EsError:
+    return EsError(500, "INTERNAL_ERROR", "An unexpected error occurred.", request=request)
 
 
 # --------------------------------------------------------------------------- success

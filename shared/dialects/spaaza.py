@@ -20,8 +20,14 @@ from shared.domain import (
     DomainError,
     EndUserNotAllowed,
     Forbidden,
+    IdentifierMismatch,
+    NoApp,
     NotFound,
+    ParameterNotUsable,
+    ParameterRequired,
+    Status,
     Unauthenticated,
+    Voucher,
     VoucherCodeLive,
     VoucherExpired,
     VoucherInvalidated,
@@ -29,19 +35,12 @@ from shared.domain import (
     VoucherNotClaimed,
     VoucherNotIssued,
     VoucherRedeemed,
-    spaaza_status,
+    pre_activation_status,
 )
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
-from shared.usecases.unclaim import (
-    Credentials,
-    IdentifierMismatch,
-    InvalidParameter,
-    MissingParameter,
-    NoApp,
-    UnclaimCommand,
-    UnclaimResult,
-)
+from shared.usecases.spaaza_target import Caller, VoucherRequest
+from shared.usecases.unclaim import UnclaimResult
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends
 NEW_IDENTIFIERS_SINCE = (1, 5, 3)  # chain_id mandatory for admins; four more end-user ids
@@ -117,7 +116,21 @@ class SpaazaError(WireError):
         return self.name
 
 
-def domain_error(error: DomainError) -> SpaazaError:
+def status_of(voucher: Voucher) -> str:
+    """Spaaza has no expiry status (expiry is a date) and no 'activated' one (still claimed)."""
+    status = voucher.status
+    if status is Status.ACTIVATED:
+        status = pre_activation_status(voucher)
+    return {
+        Status.UNASSIGNED: "generated",
+        Status.AVAILABLE: "generated",
+        Status.CLAIMED: "claimed",
+        Status.REDEEMED: "redeemed",
+        Status.INVALIDATED: "invalidated",
+    }.get(status, "claimed")
+
+
+def domain_error(error: DomainError, request: ApiRequest | None = None) -> SpaazaError:
     """The one mapping from domain outcomes to Spaaza codes."""
     if isinstance(error, Unauthenticated):
         return SpaazaError("no_valid_session", "No valid session")
@@ -126,12 +139,14 @@ def domain_error(error: DomainError) -> SpaazaError:
             return SpaazaError("voucher_not_found", "Voucher not found")
         return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
     if isinstance(error, NoApp):
-        return SpaazaError("no_myprice_app", error.message)
+        if error.details.get("reason") == "missing":
+            return SpaazaError("no_myprice_app", "the X-Spaaza-MyPrice-App-Hostname header is required")
+        return SpaazaError("no_myprice_app", "no app for this hostname")
     if isinstance(error, Forbidden):
         return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
-    if isinstance(error, MissingParameter):
-        return SpaazaError("missing_parameter", error.message)
-    if isinstance(error, InvalidParameter):
+    if isinstance(error, ParameterRequired):
+        return SpaazaError("missing_parameter", _required(str(error.details.get("parameter")), error.message))
+    if isinstance(error, ParameterNotUsable):
         return SpaazaError("invalid_parameter", error.message)
     if isinstance(error, IdentifierMismatch):
         return SpaazaError("identifier_mismatch", error.message)
@@ -158,11 +173,19 @@ def domain_error(error: DomainError) -> SpaazaError:
     return SpaazaError("internal_error", "Internal error")
 
 
-def unavailable() -> SpaazaError:
+def _required(parameter: str, message: str) -> str:
+    if parameter == "voucher_key":
+        return "voucher_key, voucher_id or third_party_id is required"
+    if parameter == "user_id":
+        return "an end-user identifier is required (" + ", ".join(END_USER_PARAMETERS) + ")"
+    return message
+
+
+def unavailable(request: ApiRequest | None = None) -> SpaazaError:
     return SpaazaError("service_unavailable", "Service temporarily unavailable: retry")
 
 
-def internal_error() -> SpaazaError:
+def internal_error(request: ApiRequest | None = None) -> SpaazaError:
     return SpaazaError("internal_error", "Internal error")
 
 
@@ -193,7 +216,7 @@ def _token_ok(token: str) -> bool:
     return 0 < len(token) <= MAX_TOKEN and token.isprintable()
 
 
-def parse_credentials(request: ApiRequest) -> Credentials:
+def parse_credentials(request: ApiRequest) -> Caller:
     """A bearer Authorization header selects privileged auth; else the
     session headers (current or legacy spelling). Anything unusable: 401 no_valid_session."""
     no_session = SpaazaError("no_valid_session", "No valid session")
@@ -207,22 +230,22 @@ def parse_credentials(request: ApiRequest) -> Credentials:
             token = token.strip()
             if not _token_ok(token):
                 raise no_session
-            return Credentials(
+            return Caller(
                 token_hash=hash_token(token),
-                bearer=True,
+                privileged=True,
                 app_hostname=app_hostname,
-                app_hostname_malformed=malformed_host,
+                app_unreadable=malformed_host,
             )
     user_id = _header(request, "X-Spaaza-Session-User-Id", "session-user-id")
     key = _header(request, "X-Spaaza-Session-Key", "session-key")
     if user_id is None or key is None or _INT.fullmatch(user_id) is None or not _token_ok(key):
         raise no_session
-    return Credentials(
+    return Caller(
         token_hash=hash_token(key),
-        bearer=False,
-        header_user_id=int(user_id),
+        privileged=False,
+        user_id=int(user_id),
         app_hostname=app_hostname,
-        app_hostname_malformed=malformed_host,
+        app_unreadable=malformed_host,
     )
 
 
@@ -335,7 +358,7 @@ def _text(params: dict[str, str], name: str) -> str | None:
     return value
 
 
-def parse_command(request: ApiRequest) -> UnclaimCommand:
+def parse_command(request: ApiRequest) -> VoucherRequest:
     """Everything the use case needs, validated. Order: API version, credentials, body/media
     type, parameter formats (the use case then checks what depends on the session)."""
     version = parse_api_version(request)
@@ -361,16 +384,22 @@ def parse_command(request: ApiRequest) -> UnclaimCommand:
         if _VOUCHER_KEY.fullmatch(voucher_key) is None:
             raise SpaazaError("invalid_parameter", "voucher_key must be 64 hexadecimal characters")
         voucher_key = voucher_key.lower()
-    return UnclaimCommand(
-        credentials=credentials,
+    chain_id = _integer(params, "chain_id")
+    voucher: dict[str, int | str] = {}
+    if voucher_key is not None:
+        voucher["voucher_key"] = voucher_key
+    for name in ("voucher_id", "third_party_id"):
+        number = _integer(params, name)
+        if number is not None:
+            voucher[name] = number
+    return VoucherRequest(
+        caller=credentials,
         request_id=request.request_id,
-        chain_id=_integer(params, "chain_id"),
+        chain_id=chain_id,
         end_user=end_user,
-        voucher_key=voucher_key,
-        voucher_id=_integer(params, "voucher_id"),
-        third_party_id=_integer(params, "third_party_id"),
-        admin_chain_required=new_identifiers,
-        api_version=".".join(str(n) for n in version),
+        voucher=voucher,
+        admin_must_name_chain=new_identifiers,
+        audit={"api_version": ".".join(str(n) for n in version)},
     )
 
 
@@ -392,7 +421,7 @@ def success_response(result: UnclaimResult, now: datetime) -> dict[str, Any]:
     results = {
         "voucher_key": voucher.voucher_key,
         "voucher_id": voucher.voucher_id,
-        "voucher_status": spaaza_status(voucher),
+        "voucher_status": status_of(voucher),
         "voucher_locked": bool(voucher.locked),
         "campaign_id": definition.campaign_id,
         "campaign_type": definition.campaign_type,

@@ -14,15 +14,17 @@ from typing import Any
 from shared.domain import (
     Contention,
     DomainError,
+    Effective,
     NotAnOperator,
     NotFound,
     Unauthenticated,
+    Voucher,
     VoucherExpired,
     VoucherInvalidated,
     VoucherNotIssued,
     VoucherRedeemed,
+    effective_status,
     format_instant,
-    thalamus_status,
 )
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, json_response
@@ -139,7 +141,23 @@ def _printable(value: str) -> str:
     return "".join(c if c.isprintable() and not "\ud800" <= c <= "\udfff" else "?" for c in value)
 
 
-def domain_error(error: DomainError) -> ThalamusError:
+STATUS = {
+    Effective.UNASSIGNED: "NOT_ISSUED",
+    Effective.AVAILABLE: "ACTIVE",
+    Effective.CLAIMED: "ACTIVE",
+    Effective.ACTIVATED: "ACTIVE",
+    Effective.REDEEMED: "CONSUMED",
+    Effective.INVALIDATED: "VOIDED",
+    Effective.EXPIRED: "EXPIRED",
+}
+
+
+def status_of(voucher: Voucher, now: datetime) -> str:
+    """The voucher's Thalamus status at `now`."""
+    return STATUS[effective_status(voucher, now)]
+
+
+def domain_error(error: DomainError, request: ApiRequest | None = None) -> ThalamusError:
     """The one mapping from domain outcomes to Thalamus codes."""
     if isinstance(error, Unauthenticated):
         field = error.details.get("field", "token")
@@ -157,11 +175,11 @@ def domain_error(error: DomainError) -> ThalamusError:
     return ThalamusError(400, {"error.message": "InvalidState"})
 
 
-def unavailable() -> ThalamusError:
+def unavailable(request: ApiRequest | None = None) -> ThalamusError:
     return ThalamusError(503, {"error.message": "ServiceUnavailable"})
 
 
-def internal_error() -> ThalamusError:
+def internal_error(request: ApiRequest | None = None) -> ThalamusError:
     return ThalamusError(500, {"error.message": "InternalError"})
 
 
@@ -172,7 +190,7 @@ def success_response(result: ConsumeResult, now: datetime) -> dict[str, Any]:
         "activityCode": voucher.activity_code,
         "voucherItemCode": voucher.item_code,
         "voucherCode": voucher.serial,
-        "status": thalamus_status(voucher, now),
+        "status": status_of(voucher, now),
         "productName": result.product_name,
         "itemType": result.item_type,
         "expirationDate": format_instant(voucher.expires_at) if voucher.expires_at else None,

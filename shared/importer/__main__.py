@@ -20,7 +20,7 @@ import sys
 
 from shared.importer.loader import existing_for, load
 from shared.importer.model import ImportFile, cross_check, parse
-from shared.store import ConditionFailed, VoucherStore
+from shared.store import DynamoDBStore, TransactionCancelled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.table not in client.list_tables().get("TableNames", []):
             create_table(client, args.table)
-    store = VoucherStore(client, args.table)
+    store = DynamoDBStore(client, args.table)
     status = 0
     for path, parsed in documents:
         # References may point at records of this file or already in the table (so a file
@@ -87,10 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             report = load(store, parsed, replace=args.replace, dry_run=args.dry_run, existing=existing)
-        except ConditionFailed as failure:
-            print(
-                f"{path}: the table changed while loading ({failure.role}); re-run to finish", file=sys.stderr
-            )
+        except TransactionCancelled:
+            print(f"{path}: the table changed while loading; re-run to finish", file=sys.stderr)
             status = 3
             continue
         if report.conflicts and not args.replace:

@@ -53,8 +53,7 @@ from shared.store import (
     SK,
     Item,
     Keys,
-    TxItem,
-    VoucherStore,
+    Table,
     definition_to_item,
     deserialize,
     event_to_item,
@@ -365,7 +364,7 @@ def _member(m: MemberIn) -> Member:
     )
 
 
-def existing_for(store: VoucherStore, f: ImportFile) -> Existing:
+def existing_for(store: Table, f: ImportFile) -> Existing:
     """Fetch (one BatchGetItem, plus one Query per referenced operator for its grants) the
     records `f` refers to without defining them, shaped as import records."""
     defined_chains = {c.chain_id for c in f.chains}
@@ -529,7 +528,7 @@ def existing_for(store: VoucherStore, f: ImportFile) -> Existing:
     return Existing(records=records, catalog=catalog)
 
 
-def validate_against(store: VoucherStore, document: Any) -> tuple[ImportFile | None, list[str], Existing]:
+def validate_against(store: Table, document: Any) -> tuple[ImportFile | None, list[str], Existing]:
     """Validate a document whose references may point at records already in the table."""
     parsed, problems = parse(document)
     if parsed is None:
@@ -545,29 +544,55 @@ def _with(session: Session, **changes: Any) -> Session:
     return replace(session, **changes)
 
 
+Request = dict[str, Any]  # one element of a TransactWriteItems call
+
+
+def put_new(table: str, item: Item) -> Request:
+    """Create an item that must not exist yet (imports never overwrite silently)."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": serialize(item),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK},
+        }
+    }
+
+
+def put_replacing(table: str, item: Item, expected_version: int | None = None) -> Request:
+    """Overwrite an item; a voucher only at the version that was read, so a concurrent
+    state change is never lost to an import."""
+    put: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+    if expected_version is not None:
+        put["ConditionExpression"] = "#version = :expected"
+        put["ExpressionAttributeNames"] = {"#version": "version"}
+        put["ExpressionAttributeValues"] = serialize({":expected": expected_version})
+    return {"Put": put}
+
+
 def _comparable(item: Item) -> Item:
     """The item as DynamoDB would hand it back (None dropped, numbers normalised)."""
     return {k: v for k, v in deserialize(serialize(item)).items() if k not in {"updated_at"}}
 
 
 def plan(
-    store: VoucherStore, groups: list[ItemGroup], *, replace: bool = False
-) -> tuple[list[list[TxItem]], LoadReport]:
+    store: Table, groups: list[ItemGroup], *, replace: bool = False
+) -> tuple[list[list[Request]], LoadReport]:
     """Compare every item with the table: identical items are skipped, new ones are created
     (`attribute_not_exists`), differing ones are conflicts — written only with `replace`, a
     voucher then only at the version read, bumped, with a REPLACED event (real from-status).
     Returns one write list per group (a voucher with its aliases and event stays together)."""
     report = LoadReport()
     existing = store.hydrate([{PK: i[PK], SK: i[SK]} for g in groups for i in g.items])
-    writes: list[list[TxItem]] = []
+    writes: list[list[Request]] = []
     for group in groups:
-        requests: list[TxItem] = []
+        requests: list[Request] = []
         event = dict(group.event) if group.event else None
         voucher_written = False
         for item in group.items:
             current = existing.get(key_id({PK: item[PK], SK: item[SK]}))
             if current is None:
-                requests.append(store.tx_put_new(item))
+                requests.append(put_new(store.table, item))
                 report.created += 1
                 voucher_written |= item.get("type") == "voucher"
             elif _comparable(current) == _comparable(item):
@@ -578,22 +603,22 @@ def plan(
                     continue
                 if item.get("type") == "voucher":
                     version = int(current.get("version", 0))
-                    requests.append(store.tx_put_replacing({**item, "version": version + 1}, version))
+                    requests.append(put_replacing(store.table, {**item, "version": version + 1}, version))
                     voucher_written = True
                     if event is not None:
                         event.update(event_type="REPLACED", from_status=current.get("status"))
                 else:
-                    requests.append(store.tx_put_replacing(item))
+                    requests.append(put_replacing(store.table, item))
                 report.replaced += 1
         if event is not None and voucher_written:
-            requests.append(store.tx_put_new(event))
+            requests.append(put_new(store.table, event))
         if requests:
             writes.append(requests)
     return writes, report
 
 
 def load(
-    store: VoucherStore,
+    store: Table,
     f: ImportFile,
     *,
     replace: bool = False,
@@ -606,7 +631,7 @@ def load(
     writes, report = plan(store, groups, replace=replace)
     if (report.conflicts and not replace) or dry_run:
         return report
-    batch: list[TxItem] = []
+    batch: list[Request] = []
     for requests in writes:  # transactions of at most 100 items, never splitting a group
         if len(batch) + len(requests) > 100:
             store.transact(batch)

@@ -4,6 +4,7 @@ adapters themselves (Kesseltronics). The use case sees only `adapter_for` and ba
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from shared.providers.base import (
     ProviderAdapter,
@@ -15,18 +16,22 @@ from shared.providers.base import (
     ProviderSetupError,
     ProviderTimeout,
 )
+from shared.providers.credentials import load_credentials
 from shared.providers.kesseltronics import KesseltronicsAdapter
 
-# definition.provider.name -> adapter factory
-ADAPTERS: dict[str, Callable[[], ProviderAdapter]] = {
+# definition.provider.name -> adapter factory, given the credentials loader
+ADAPTERS: dict[str, Callable[..., ProviderAdapter]] = {
     "KESSELTRONICS": KesseltronicsAdapter,
 }
 
 
-def adapter_for(name: str) -> ProviderAdapter | None:
-    """The adapter serving this provider name, or None when we have none."""
+def adapter_for(name: str, secret_name: str | None = None) -> ProviderAdapter | None:
+    """The adapter serving this provider name, reading its credentials from the secret
+    `secret_name` (the function's settings), or None when we have no adapter."""
     factory = ADAPTERS.get(name.strip().upper())
-    return factory() if factory is not None else None
+    if factory is None:
+        return None
+    return factory(credentials=partial(load_credentials, secret_name=secret_name))
 
 
 __all__ = [

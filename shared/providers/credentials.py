@@ -1,6 +1,6 @@
 """Provider credentials from AWS Secrets Manager.
 
-The secret named by PROVIDER_SECRET_NAME holds one entry per provider:
+The secret named by the function's settings (PROVIDER_SECRET_NAME) holds one entry per provider:
     {"KESSELTRONICS": {"api_key": "...", "endpoint": "https://..."}}
 Fetched through Powertools parameters (cached for 5 minutes per container) and imported
 lazily: requests that never reach a provider (replays, every error) do not pay the import.
@@ -8,8 +8,6 @@ lazily: requests that never reach a provider (replays, every error) do not pay t
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.providers.base import ProviderSetupError
@@ -27,9 +25,8 @@ class Credentials:
         return f"Credentials(api_key=<redacted>, endpoint={self.endpoint!r})"
 
 
-def load_credentials(provider_name: str, env: Mapping[str, str] | None = None) -> Credentials:
-    env = os.environ if env is None else env
-    secret_name = (env.get(SECRET_NAME_ENV) or "").strip()
+def load_credentials(provider_name: str, secret_name: str | None) -> Credentials:
+    secret_name = (secret_name or "").strip()
     if not secret_name:
         raise ProviderSetupError(f"{SECRET_NAME_ENV} is not set")
     from aws_lambda_powertools.utilities import parameters

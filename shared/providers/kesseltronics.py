@@ -33,7 +33,7 @@ from shared.providers.base import (
     ProviderSetupError,
     ProviderTimeout,
 )
-from shared.providers.credentials import Credentials, load_credentials
+from shared.providers.credentials import Credentials
 
 NAME = "KESSELTRONICS"
 PATH = "/v1/authorizations"
@@ -44,7 +44,7 @@ MAX_CODE_LENGTH = 128
 class KesseltronicsAdapter:
     def __init__(
         self,
-        credentials: Callable[[str], Credentials] = load_credentials,
+        credentials: Callable[[str], Credentials],
         opener: Callable[..., Any] = urllib.request.urlopen,
     ) -> None:
         self._credentials = credentials

@@ -1,22 +1,23 @@
 """Operator consumption (Thalamus "set voucher as consumed").
 
-Two DynamoDB round trips on success: one BatchGetItem (session, touchpoint, activity,
-catalog item, voucher) and one TransactWriteItems (voucher update conditioned on the
-version read + CONSUMED event + the session still live + the operator's grant still there).
+Two round trips on success: one read (session, touchpoint, activity, catalog item, voucher
+and its activation guard) and one commit (the voucher at the version read becomes REDEEMED,
+with its CONSUMED event, while the session is live, the operator's grant is held and no
+activation is in flight). A consume that meets an activation in flight waits for its outcome
+(the commit loop, bounded) and is judged on the voucher it finds.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 
 from shared.domain import (
+    ActivationInProgress,
     AuditEvent,
+    CatalogItem,
     Consumption,
-    Contention,
     NotAnOperator,
     NotFound,
     PrincipalKind,
@@ -25,18 +26,25 @@ from shared.domain import (
     Unauthenticated,
     Voucher,
     decide_consume,
-    format_instant,
     utcnow,
 )
-from shared.store import (
-    Item,
-    Keys,
+from shared.ports import (
+    ActivityRef,
+    CatalogItemRef,
+    GrantHeld,
+    GuardFailed,
+    GuardRef,
+    NoActivationInFlight,
+    OperatorGrantRef,
+    SessionLive,
+    SessionRef,
+    Snapshot,
+    StateChange,
+    TouchpointRef,
+    VoucherRef,
     VoucherStore,
-    item_to_session,
-    item_to_voucher,
-    key_id,
 )
-from shared.usecases.commit import MAX_ATTEMPTS, commit
+from shared.usecases.commit import CommitPolicy, Done, refuse_with, rejudge, run
 
 
 @dataclass(frozen=True)
@@ -61,100 +69,77 @@ def consume_voucher(
     store: VoucherStore,
     command: ConsumeCommand,
     *,
+    policy: CommitPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> ConsumeResult:
-    keys = {
-        "session": Keys.session(command.token_hash),
-        "touchpoint": Keys.touchpoint(command.touchpoint),
-        "activity": Keys.activity(command.activity_code),
-        "item": Keys.catalog_item(command.activity_code, command.item_code),
-        "voucher": Keys.voucher(command.voucher_code),
-    }
-    for attempt in range(MAX_ATTEMPTS):
+    refs = (
+        SessionRef(command.token_hash),
+        TouchpointRef(command.touchpoint),
+        ActivityRef(command.activity_code),
+        CatalogItemRef(command.activity_code, command.item_code),
+        VoucherRef(command.voucher_code),
+        GuardRef(command.voucher_code),
+    )
+    catalog: list[CatalogItem] = []  # the item the committed decision named
+
+    def attempt() -> StateChange:
         now = clock()
-        found = store.hydrate(keys.values())
-        items = {role: found.get(key_id(key)) for role, key in keys.items()}
-
-        session = _authenticate(items["session"], items["touchpoint"], command, now)
-        if items["activity"] is None or not session.may_see_activity(command.activity_code):
-            raise NotFound("activity not found", what="activityCode")
-        grant = session.grant_for(command.activity_code, command.item_code)
-        catalog_item = items["item"]
-        if catalog_item is None or grant is None:
-            raise NotFound("item not found", what="voucherItemCode")
-        voucher_item = items["voucher"]
-        if voucher_item is None:
-            raise NotFound("voucher not found", what="voucherCode")
-        voucher = item_to_voucher(voucher_item)
-        if voucher.activity_code != command.activity_code or voucher.item_code != command.item_code:
-            raise NotFound("voucher not found", what="voucherCode")
-
+        snapshot = store.read(refs)
+        session = _authenticate(snapshot, command, now)
+        voucher, item, grant = _target(snapshot, session, command)
+        guard = snapshot[GuardRef(voucher.serial)]
+        if guard is not None and guard.is_held(now):
+            raise ActivationInProgress("the voucher is being activated")
         transition = decide_consume(voucher, now)
-        consumption = Consumption(
-            consumed_at=now,
-            operator_id=session.principal_id,
-            touchpoint=command.touchpoint,
-            parameters=dict(command.parameters),
-        )
-        event = AuditEvent(
-            serial=voucher.serial,
-            event_type="CONSUMED",
-            channel="thalamus",
-            actor_kind=session.kind.value,
-            actor_id=session.principal_id,
-            from_status=transition.from_status.value,
-            to_status=Status.REDEEMED.value,
-            at=now,
-            request_id=command.request_id,
-            details={"touchpoint": command.touchpoint, "parameters": dict(command.parameters)},
-        )
-        consumption_map = {
-            "consumed_at": format_instant(now),
-            "operator_id": session.principal_id,
-            "touchpoint": command.touchpoint,
-            "parameters": dict(command.parameters),
-        }
-        writes = [
-            store.tx_transition(
-                voucher, transition, now=now, set_attributes={"consumption": consumption_map}
+        catalog[:] = [item]
+        return StateChange(
+            before=voucher,
+            after=replace(
+                voucher,
+                status=transition.to_status,
+                version=voucher.version + 1,
+                consumption=Consumption(
+                    now, session.principal_id, command.touchpoint, dict(command.parameters)
+                ),
             ),
-            store.tx_event(event),
-            store.tx_session_live(command.token_hash, now),
-            store.tx_exists("grant", Keys.operator_grant(session.principal_id, grant[0], grant[1])),
-        ]
-        committed = commit(
-            store,
-            writes,
-            attempt=attempt,
-            rejudge=partial(decide_consume, now=now),
-            role_errors={
-                "session": lambda: Unauthenticated("session no longer valid", field="token"),
-                "grant": lambda: NotFound("item not found", what="voucherItemCode"),
+            event=AuditEvent(
+                serial=voucher.serial,
+                event_type="CONSUMED",
+                channel="thalamus",
+                actor_kind=session.kind.value,
+                actor_id=session.principal_id,
+                from_status=voucher.status.value,
+                to_status=Status.REDEEMED.value,
+                at=now,
+                request_id=command.request_id,
+                details={"touchpoint": command.touchpoint, "parameters": dict(command.parameters)},
+            ),
+            guards=(SessionLive(command.token_hash), GrantHeld(grant), NoActivationInFlight(voucher.serial)),
+        )
+
+    def refused(failure: GuardFailed) -> Done[ConsumeResult] | None:
+        refuse_with(
+            failure,
+            {
+                SessionLive: lambda: Unauthenticated("session no longer valid", field="token"),
+                GrantHeld: lambda: NotFound("item not found", what="voucherItemCode"),
             },
-            sleep=sleep,
         )
-        if not committed:
-            continue
-        product = catalog_item.get("product_name")
-        return ConsumeResult(
-            voucher=replace(
-                voucher, status=Status.REDEEMED, version=voucher.version + 1, consumption=consumption
-            ),
-            product_name=product,
-            item_type=catalog_item.get("item_type"),
-        )
-    raise Contention("voucher kept changing")
+        rejudge(failure, lambda v: decide_consume(v, clock()), what="voucherCode")
+        return None
+
+    committed = run(store, attempt, refused, policy or CommitPolicy())
+    assert isinstance(committed, StateChange)
+    item = catalog[0]
+    return ConsumeResult(committed.after, item.product_name, item.item_type)
 
 
-def _authenticate(
-    session_item: Item | None, touchpoint_item: Item | None, command: ConsumeCommand, now: datetime
-) -> Session:
-    if touchpoint_item is None:
+def _authenticate(snapshot: Snapshot, command: ConsumeCommand, now: datetime) -> Session:
+    if snapshot[TouchpointRef(command.touchpoint)] is None:
         raise Unauthenticated("unknown touchpoint", field="touchpoint")
-    if session_item is None:
+    session = snapshot[SessionRef(command.token_hash)]
+    if session is None:
         raise Unauthenticated("unknown token", field="token")
-    session = item_to_session(session_item)
     if (
         not session.is_live(now)
         or session.kind is not PrincipalKind.THALAMUS_USER
@@ -164,3 +149,24 @@ def _authenticate(
     if not session.is_operator:
         raise NotAnOperator("the authenticated user is not an operator")
     return session
+
+
+def _target(
+    snapshot: Snapshot, session: Session, command: ConsumeCommand
+) -> tuple[Voucher, CatalogItem, OperatorGrantRef]:
+    """The voucher the operator may act on. No permission reads exactly as not existing."""
+    if snapshot[ActivityRef(command.activity_code)] is None or not session.may_see_activity(
+        command.activity_code
+    ):
+        raise NotFound("activity not found", what="activityCode")
+    grant = session.grant_for(command.activity_code, command.item_code)
+    item = snapshot[CatalogItemRef(command.activity_code, command.item_code)]
+    if item is None or grant is None:
+        raise NotFound("item not found", what="voucherItemCode")
+    voucher = snapshot[VoucherRef(command.voucher_code)]
+    if voucher is None or (voucher.activity_code, voucher.item_code) != (
+        command.activity_code,
+        command.item_code,
+    ):
+        raise NotFound("voucher not found", what="voucherCode")
+    return voucher, item, OperatorGrantRef(session.principal_id, grant[0], grant[1])

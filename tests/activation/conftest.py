@@ -125,6 +125,14 @@ def simulator() -> Iterator[ProviderSimulator]:
     sim.stop()
 
 
+def _settings_from_env(store: Any) -> None:
+    """Functions read their settings once per container: a test that changes the
+    environment starts a new "container"."""
+    from shared.runtime import RUNTIME, Settings
+
+    RUNTIME.reset(store=store, settings=Settings.from_env())
+
+
 def _clear_parameter_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
@@ -148,14 +156,18 @@ class ActivationEnv:
         return self.store.get(Keys.activation_lock(serial(n)))
 
     def marker_in_progress(self, n: int) -> dict[str, Any] | None:
-        """The activation marker if a request still holds it in progress. A committed
-        marker stays until it expires (so late racers replay instead of calling the
-        provider), but it holds nothing up."""
+        """The activation guard, if a request still holds it (the commit releases it)."""
         lock = self.lock_item(n)
         return lock if lock is not None and lock.get("state") != "committed" else None
 
     def activated_events(self, n: int) -> list[dict[str, Any]]:
         return [e for e in self.store.voucher_events(serial(n)) if e["event_type"] == "ACTIVATED"]
+
+    def unused_codes(self, n: int) -> list[dict[str, Any]]:
+        """Codes the provider issued that no commit recorded on the voucher."""
+        return [
+            e for e in self.store.voucher_events(serial(n)) if e["event_type"] == "ACTIVATION_CODE_UNUSED"
+        ]
 
 
 _SNAPSHOT: list[dict[str, Any]] = []
@@ -193,6 +205,7 @@ def env(store: Any, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatc
         SecretString=json.dumps({"KESSELTRONICS": {"api_key": API_KEY, "endpoint": simulator.url}}),
     )
     monkeypatch.setenv("PROVIDER_SECRET_NAME", SECRET_NAME)
+    _settings_from_env(store)
     _clear_parameter_caches()
     yield ActivationEnv(store, simulator, SECRET_NAME)
     _clear_parameter_caches()
@@ -213,6 +226,7 @@ def race_env(
     )
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server)
     monkeypatch.setenv("PROVIDER_SECRET_NAME", name)
+    _settings_from_env(server_store)
     simulator.reset()
     _clear_parameter_caches()
     yield ActivationEnv(server_store, simulator, name)

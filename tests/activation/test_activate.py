@@ -59,8 +59,8 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
     assert body["activatedAt"].endswith("Z") and body["codeExpiry"].endswith("Z")
     assert parse_instant(body["codeExpiry"]) > parse_instant(body["activatedAt"])
     assert headers["Cache-Control"] == "no-store"
-    # 3 round trips: hydrate, marker, transaction; one provider call
-    assert dynamo.operations == ["BatchGetItem", "PutItem", "TransactWriteItems"]
+    # 3 round trips: hydrate, the guard claim (conditioned on the voucher's version), the commit
+    assert dynamo.operations == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (1, 1)
     (reference,) = stats["by_reference"]
@@ -398,7 +398,10 @@ def test_missing_provider_credentials_is_500_with_a_clear_log_line(
     import boto3
 
     if secret is None:
+        from shared.runtime import RUNTIME, Settings
+
         monkeypatch.delenv("PROVIDER_SECRET_NAME")
+        RUNTIME.reset(store=env.store, settings=Settings.from_env())  # a container deployed without it
     else:
         boto3.client("secretsmanager", region_name="eu-west-1").put_secret_value(
             SecretId=env.secret_name,
@@ -448,6 +451,11 @@ class Crash(BaseException):
     """The Lambda dies (timeout, out of memory): nothing in our code runs after it."""
 
 
+def _is_commit(requests: Any) -> bool:
+    """The activation's commit (it updates the voucher), not its guard claim (which only checks it)."""
+    return any("Update" in r for r in requests)
+
+
 def test_crash_after_provider_answer_retry_gets_the_same_code(
     env: ActivationEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -462,7 +470,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     crashes = []
 
     def crash_once(items: Any) -> None:
-        if not crashes:
+        if not crashes and _is_commit(items):
             crashes.append(True)
             raise Crash()
         real_transact(items)
@@ -504,9 +512,10 @@ def test_write_conflict_retries_the_write_not_the_provider(
     attempts: list[int] = []
 
     def conflict_once(items: Any) -> None:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise WriteConflict("TransactionConflict")
+        if _is_commit(items):
+            attempts.append(1)
+            if len(attempts) == 1:
+                raise WriteConflict("TransactionConflict")
         real_transact(items)
 
     monkeypatch.setattr(env.store, "transact", conflict_once)
@@ -528,6 +537,8 @@ def test_write_conflict_via_cancellation_reasons_is_retried(
     calls: list[int] = []
 
     def conflicted(**kwargs: Any) -> Any:
+        if not _is_commit(kwargs["TransactItems"]):
+            return real(**kwargs)
         calls.append(1)
         if len(calls) == 1:
             raise ClientError(
@@ -552,7 +563,7 @@ def _before_commit(env: ActivationEnv, monkeypatch: pytest.MonkeyPatch, change: 
     done: list[bool] = []
 
     def interleaved(items: Any) -> None:
-        if not done:
+        if not done and _is_commit(items):
             done.append(True)
             change()
         real_transact(items)
@@ -578,9 +589,15 @@ def test_voucher_consumed_meanwhile_is_409_and_nothing_written(
     assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")
     assert env.activated_events(1) == []
     assert "activation" not in env.voucher_item(1)  # type: ignore[operator]
-    # The provider had answered, so the marker is left to expire rather than freed: a
-    # request that read the voucher before the consume cannot call the provider again.
-    assert env.lock_item(1) is not None
+    # The provider had answered: its code is recorded as unused, with its reference, in the
+    # write that released the guard, so an operator can void it at the provider.
+    (unused,) = env.unused_codes(1)
+    issued = env.sim.stats()["by_reference"]
+    assert unused["details"]["reference"] in issued
+    assert (
+        unused["details"]["authorization_code"] == issued[unused["details"]["reference"]]["authorizationCode"]
+    )
+    assert env.lock_item(1) is None
     monkeypatch.undo()
     calls = env.sim.calls
     assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")  # a retry is told at once
@@ -638,10 +655,11 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
     assert_error(activate(1), 401, "UNAUTHORIZED", "corr-test-1")
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
     assert env.activated_events(1) == []
-    # The provider had answered: the marker expires on its own (a later activation reuses
-    # the same reference, so the provider hands back the same code, never a second one).
-    lock = env.lock_item(1)
-    assert lock is not None and lock["reference"] == f"{serial(1)}:v1"
+    # The provider had answered: the code is recorded as unused and the guard released (a
+    # later activation of the same version reuses the reference, so gets the same code).
+    (unused,) = env.unused_codes(1)
+    assert unused["details"]["reference"] == f"{serial(1)}:v1"
+    assert env.lock_item(1) is None
 
 
 def test_marker_taken_over_before_commit_is_409_in_progress(
@@ -697,3 +715,22 @@ def test_logs_carry_the_correlation_id_and_never_a_token_or_key(
         m["Name"] for blob in metrics_blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]
     }
     assert {"ProviderCalls", "ProviderFailures", "Succeeded", "ServerErrors"} <= names
+
+
+# --------------------------------------------------------------------------- request state
+
+
+def test_a_warm_handler_never_answers_with_another_requests_correlation_id(env: ActivationEnv) -> None:
+    """A warm function serves many callers: nothing of one request may reach another's answer."""
+    from infra.local_stack.apigw import invoke
+
+    assert activate(1, correlation="corr-previous-caller")[0] == 200
+    for unreadable in ({"headers": 5, "httpMethod": "POST"}, {"pathParameters": [], "httpMethod": "POST"}):
+        response = invoke("activate_voucher", unreadable)
+        assert response["statusCode"] in (400, 500)
+        assert "corr-previous-caller" not in response["body"]
+        assert json.loads(response["body"])["correlationId"] is None
+    # every later error carries its own request's correlation id, or none
+    assert activate(1, token=None, correlation="corr-next-caller")[1]["correlationId"] == "corr-next-caller"
+    status, body, _ = activate(1, token=None, correlation="bad correlation id")
+    assert (status, body["correlationId"]) == (400, None)

@@ -173,7 +173,7 @@ def test_credentials_never_show_the_key() -> None:
 
 def test_credentials_need_a_secret_name() -> None:
     with pytest.raises(ProviderSetupError, match="PROVIDER_SECRET_NAME"):
-        load_credentials("KESSELTRONICS", env={})
+        load_credentials("KESSELTRONICS", secret_name=None)
 
 
 def _http(

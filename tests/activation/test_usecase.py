@@ -11,6 +11,7 @@ from shared.domain import utcnow
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
 from shared.runtime import hash_token
 from shared.usecases.activate import ActivateCommand, activate_voucher
+from shared.usecases.commit import CommitPolicy
 from tests.activation.conftest import ALICE, load_extended
 from tests.conftest import serial
 
@@ -80,7 +81,17 @@ def test_code_expiry_defaults_to_the_definition_validity(loaded: Any) -> None:
 
 def test_wait_of_zero_answers_in_progress_at_once(loaded: Any) -> None:
     from shared.domain import ActivationInProgress
+    from shared.store import Keys, serialize
 
-    loaded.acquire_activation_lock(serial(1), "other", "ref", utcnow(), 30)
+    held_until = int((utcnow() + timedelta(seconds=30)).timestamp() * 1000)
+    loaded.client.put_item(
+        TableName=loaded.table,
+        Item=serialize({**Keys.activation_lock(serial(1)), "owner": "other", "expires_at_ms": held_until}),
+    )
     with pytest.raises(ActivationInProgress):
-        activate_voucher(loaded, command(), adapters=lambda _n: Fake(ProviderCode("KT-1")), wait_seconds=0)
+        activate_voucher(
+            loaded,
+            command(),
+            adapters=lambda _n: Fake(ProviderCode("KT-1")),
+            policy=CommitPolicy(wait_seconds=0),
+        )

@@ -133,7 +133,7 @@ class Environment:
         from infra.local_stack.provider_simulator import ProviderSimulator
         from shared.importer import load, validate
         from shared.runtime import RUNTIME, Settings
-        from shared.store import VoucherStore
+        from shared.store import DynamoDBStore
         from shared.table_schema import create_table
 
         self.simulator = ProviderSimulator()
@@ -147,13 +147,13 @@ class Environment:
         os.environ["PROVIDER_SECRET_NAME"] = SECRET_NAME
         parsed, problems = validate(bench_document(extra))
         assert parsed is not None, problems
-        self.stores: dict[str, VoucherStore] = {}
+        self.stores: dict[str, DynamoDBStore] = {}
         # moto deep-copies every table of a region on each transaction: keeping the raw
         # replay table in another region keeps that (emulator-only) cost equal on both sides.
         for name, region in (("bench", "eu-west-1"), ("bench-raw", "eu-west-2")):
             client = boto3.client("dynamodb", region_name=region)
             create_table(client, name)
-            self.stores[name] = VoucherStore(client, name)
+            self.stores[name] = DynamoDBStore(client, name)
             load(self.stores[name], parsed)
         self.store = self.stores["bench"]
         RUNTIME.reset(store=self.store, settings=Settings.from_env())

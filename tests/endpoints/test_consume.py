@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.runtime import RUNTIME, hash_token
-from shared.store import Keys, VoucherStore, WriteConflict
+from shared.store import DynamoDBStore, Keys, WriteConflict
 from tests.conftest import call, race, serial
 
 ANNA = {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"}
@@ -35,14 +35,14 @@ def consume(
     )
 
 
-def stored(store: VoucherStore, n: int) -> dict[str, Any]:
+def stored(store: DynamoDBStore, n: int) -> dict[str, Any]:
     item = store.get(Keys.voucher(serial(n)))
     assert item is not None
     return item
 
 
 class TestSuccess:
-    def test_consumes_and_returns_the_updated_voucher(self, demo: VoucherStore) -> None:
+    def test_consumes_and_returns_the_updated_voucher(self, demo: DynamoDBStore) -> None:
         status, body, headers = consume(
             serial(1),
             {**ANNA, "Content-Type": "application/json"},
@@ -79,17 +79,17 @@ class TestSuccess:
         }
         assert event["request_id"]
 
-    def test_credentials_as_query_parameters(self, demo: VoucherStore) -> None:
+    def test_credentials_as_query_parameters(self, demo: DynamoDBStore) -> None:
         status, body, _ = consume(
             serial(2), {}, query="touchpoint=BACKOFFICE&token=demo-thalamus-operator-anna"
         )
         assert status == 200, body
 
-    def test_header_wins_over_query(self, demo: VoucherStore) -> None:
+    def test_header_wins_over_query(self, demo: DynamoDBStore) -> None:
         status, body, _ = consume(serial(2), ANNA, query="touchpoint=KIOSK&token=forged")
         assert status == 200, body
 
-    def test_no_body_needs_no_content_type_and_null_body_is_empty(self, demo: VoucherStore) -> None:
+    def test_no_body_needs_no_content_type_and_null_body_is_empty(self, demo: DynamoDBStore) -> None:
         assert consume(serial(1))[0] == 200
         status, body, _ = consume(
             serial(2), {**ANNA, "Content-Type": "application/json; charset=utf-8"}, body="null"
@@ -100,15 +100,15 @@ class TestSuccess:
             "parameter3": None,
         }
 
-    def test_item_scoped_grant(self, demo: VoucherStore) -> None:
+    def test_item_scoped_grant(self, demo: DynamoDBStore) -> None:
         otto = {"Thalamus-Token": "demo-thalamus-operator-otto", "Thalamus-Touchpoint": "BACKOFFICE"}
         assert consume(serial(11), otto, item="COFFEE")[0] == 200
 
-    def test_activated_voucher_is_consumed_and_no_longer_activatable(self, demo: VoucherStore) -> None:
+    def test_activated_voucher_is_consumed_and_no_longer_activatable(self, demo: DynamoDBStore) -> None:
         assert consume(serial(6))[0] == 200
         assert stored(demo, 6)["status"] == "REDEEMED"
 
-    def test_two_dynamodb_round_trips(self, demo: VoucherStore) -> None:
+    def test_two_dynamodb_round_trips(self, demo: DynamoDBStore) -> None:
         calls: list[str] = []
         RUNTIME.store().client.meta.events.register(
             "before-call.dynamodb", lambda model, **_: calls.append(model.name)
@@ -169,7 +169,7 @@ class TestErrors:
         ],
     )
     def test_credentials(
-        self, demo: VoucherStore, headers: dict[str, str], query: str, status: int, errors: dict[str, str]
+        self, demo: DynamoDBStore, headers: dict[str, str], query: str, status: int, errors: dict[str, str]
     ) -> None:
         got, body, _ = consume(serial(1), headers, query=query)
         assert (got, body) == (status, {"links": [], "data": None, "errors": errors})
@@ -185,11 +185,11 @@ class TestErrors:
             (11, "MILES", "CARWASH", "voucherCode"),  # exists, but under another item
         ],
     )
-    def test_not_found(self, demo: VoucherStore, n: int, activity: str, item: str, key: str) -> None:
+    def test_not_found(self, demo: DynamoDBStore, n: int, activity: str, item: str, key: str) -> None:
         status, body, _ = consume(serial(n), activity=activity, item=item)
         assert (status, body["errors"]) == (404, {key: "NotFound"})
 
-    def test_no_permission_on_item_reads_as_not_found(self, demo: VoucherStore) -> None:
+    def test_no_permission_on_item_reads_as_not_found(self, demo: DynamoDBStore) -> None:
         otto = {"Thalamus-Token": "demo-thalamus-operator-otto", "Thalamus-Touchpoint": "BACKOFFICE"}
         status, body, _ = consume(serial(3), otto)  # CARWASH, already consumed: no oracle
         assert (status, body["errors"]) == (404, {"voucherItemCode": "NotFound"})
@@ -197,13 +197,13 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("n", "code"), [(4, "InvalidStatus"), (5, "InvalidStatus"), (3, "InvalidState"), (9, "InvalidState")]
     )
-    def test_status_and_state(self, demo: VoucherStore, n: int, code: str) -> None:
+    def test_status_and_state(self, demo: DynamoDBStore, n: int, code: str) -> None:
         before = stored(demo, n)
         status, body, _ = consume(serial(n))
         assert (status, body["errors"]) == (400, {"voucherCode": code})
         assert stored(demo, n) == before
 
-    def test_second_consume_is_invalid_state(self, demo: VoucherStore) -> None:
+    def test_second_consume_is_invalid_state(self, demo: DynamoDBStore) -> None:
         assert consume(serial(1))[0] == 200
         assert consume(serial(1))[1]["errors"] == {"voucherCode": "InvalidState"}
         assert len([e for e in demo.voucher_events(serial(1)) if e["event_type"] == "CONSUMED"]) == 1
@@ -222,7 +222,7 @@ class TestErrors:
         ],
     )
     def test_body(
-        self, demo: VoucherStore, content_type: str | None, body: str | bytes, errors: dict[str, str]
+        self, demo: DynamoDBStore, content_type: str | None, body: str | bytes, errors: dict[str, str]
     ) -> None:
         headers = dict(ANNA)
         if content_type:
@@ -231,19 +231,19 @@ class TestErrors:
         assert (status, payload["errors"]) == (400, errors)
         assert stored(demo, 1)["status"] == "AVAILABLE"
 
-    def test_path_segment_too_long(self, demo: VoucherStore) -> None:
+    def test_path_segment_too_long(self, demo: DynamoDBStore) -> None:
         status, body, _ = consume("x" * 129)
         assert (status, body["errors"]) == (400, {"voucherCode": "InvalidFormat"})
 
 
 class TestRevocationAndFaults:
-    def test_grant_revoked_after_login_is_refused_at_commit(self, demo: VoucherStore) -> None:
+    def test_grant_revoked_after_login_is_refused_at_commit(self, demo: DynamoDBStore) -> None:
         demo.client.delete_item(TableName=demo.table, Key=_ser(Keys.operator_grant("op-anna", "MILES", "*")))
         status, body, _ = consume(serial(1))
         assert (status, body["errors"]) == (404, {"voucherItemCode": "NotFound"})
         assert stored(demo, 1)["status"] == "AVAILABLE"
 
-    def test_revoked_session(self, demo: VoucherStore) -> None:
+    def test_revoked_session(self, demo: DynamoDBStore) -> None:
         demo.client.update_item(
             TableName=demo.table,
             Key=_ser(Keys.session(hash_token("demo-thalamus-operator-anna"))),
@@ -253,7 +253,7 @@ class TestRevocationAndFaults:
         assert consume(serial(1))[0] == 401
 
     def test_transaction_conflict_is_retried(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         original = demo.transact
         attempts: list[int] = []
@@ -270,7 +270,7 @@ class TestRevocationAndFaults:
         assert len([e for e in demo.voucher_events(serial(1)) if e["event_type"] == "CONSUMED"]) == 1
 
     def test_endless_conflict_is_a_retryable_409(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(demo, "transact", lambda items: (_ for _ in ()).throw(WriteConflict("x")))
         status, body, _ = consume(serial(1))
@@ -279,7 +279,7 @@ class TestRevocationAndFaults:
         monkeypatch.undo()
         assert consume(serial(1))[0] == 200  # the retry the 409 invites succeeds
 
-    def test_throttling_is_503(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_throttling_is_503(self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
         from botocore.stub import Stubber
 
         stub = Stubber(demo.client)
@@ -291,7 +291,7 @@ class TestRevocationAndFaults:
         assert consume(serial(1))[0] == 200  # and a retry succeeds
 
     def test_unexpected_failure_is_500_without_internals(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         def boom(*_: Any, **__: Any) -> None:
             raise RuntimeError("secret internal detail")
@@ -304,7 +304,7 @@ class TestRevocationAndFaults:
         )
         assert "secret internal detail" not in json.dumps(body)
 
-    def test_tokens_never_reach_the_logs(self, demo: VoucherStore, captured_logs: Any) -> None:
+    def test_tokens_never_reach_the_logs(self, demo: DynamoDBStore, captured_logs: Any) -> None:
         consume(serial(1))
         consume(serial(1), {}, query="token=demo-thalamus-operator-anna&touchpoint=BACKOFFICE")
         consume(serial(1), {"Thalamus-Token": "forged-secret-value-1", "Thalamus-Touchpoint": "BACKOFFICE"})
@@ -325,7 +325,7 @@ def _ser(key: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.race
-def test_race_many_operators_one_winner(server_store: VoucherStore) -> None:
+def test_race_many_operators_one_winner(server_store: DynamoDBStore) -> None:
     results = race(16, lambda _i: consume(serial(1)))
     statuses = sorted(r[0] for r in results)
     assert statuses == [200] + [400] * 15, statuses
@@ -363,7 +363,7 @@ SEGMENT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size
     ),
 )
 def test_fuzz_never_5xx_always_thalamus_envelope(
-    demo: VoucherStore,
+    demo: DynamoDBStore,
     voucher: str,
     token: str | None,
     touchpoint: str | None,
@@ -400,7 +400,7 @@ def test_fuzz_never_5xx_always_thalamus_envelope(
         ('{"\\ud800x": "1"}', {"?x": "UnknownField"}),
     ],
 )
-def test_hostile_bodies_get_a_clear_400(demo: VoucherStore, body: str, errors: dict[str, str]) -> None:
+def test_hostile_bodies_get_a_clear_400(demo: DynamoDBStore, body: str, errors: dict[str, str]) -> None:
     """Found in review: deep nesting raised RecursionError (500) and lone surrogates broke the
     write or the response encoding."""
     from infra.local_stack.apigw import build_event, invoke

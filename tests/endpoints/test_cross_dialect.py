@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.dialects.es_loyalty import status_of as es_status
 from shared.domain import (
     DomainError,
     Replay,
@@ -27,10 +28,9 @@ from shared.domain import (
     decide_activate,
     decide_consume,
     decide_unclaim,
-    es_status,
     utcnow,
 )
-from shared.store import Keys, VoucherStore, item_to_voucher, serialize, voucher_to_item
+from shared.store import DynamoDBStore, Keys, item_to_voucher, serialize, voucher_to_item
 from tests.conftest import call, race, serial
 
 ANNA = {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"}
@@ -44,7 +44,7 @@ USER = {
 _numbers = itertools.count(500_000)
 
 
-def new_voucher(store: VoucherStore, status: Status, locked: bool) -> tuple[str, int]:
+def new_voucher(store: DynamoDBStore, status: Status, locked: bool) -> tuple[str, int]:
     """A fresh carwash voucher of alice's, reachable through all three dialects."""
     n = next(_numbers)
     voucher = Voucher(
@@ -72,13 +72,13 @@ def new_voucher(store: VoucherStore, status: Status, locked: bool) -> tuple[str,
     return voucher.serial, n
 
 
-def stored(store: VoucherStore, serial_: str) -> Voucher:
+def stored(store: DynamoDBStore, serial_: str) -> Voucher:
     item = store.get(Keys.voucher(serial_))
     assert item is not None
     return item_to_voucher(item)
 
 
-def transitions(store: VoucherStore, serial_: str) -> list[dict[str, Any]]:
+def transitions(store: DynamoDBStore, serial_: str) -> list[dict[str, Any]]:
     return [e for e in store.voucher_events(serial_) if e["event_type"] != "IMPORTED"]
 
 
@@ -125,7 +125,7 @@ def expected_success(op: str, before: Voucher) -> bool:
     ),
 )
 def test_property_any_sequence_through_any_dialect(
-    activation_env: VoucherStore, start: Status, locked: bool, ops: list[str]
+    activation_env: DynamoDBStore, start: Status, locked: bool, ops: list[str]
 ) -> None:
     store = activation_env
     serial_, voucher_id = new_voucher(store, start, locked)
@@ -160,7 +160,7 @@ def test_property_any_sequence_through_any_dialect(
 
 @pytest.fixture
 def server_activation_env(
-    server_store: VoucherStore, moto_server: str, monkeypatch: pytest.MonkeyPatch
+    server_store: DynamoDBStore, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
     """server_store + the provider simulator, its secret on moto's server."""
     import boto3
@@ -177,6 +177,9 @@ def server_activation_env(
     )
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server)
     monkeypatch.setenv("PROVIDER_SECRET_NAME", name)
+    from shared.runtime import RUNTIME, Settings
+
+    RUNTIME.reset(store=server_store, settings=Settings.from_env())  # read once per container
     parameters.clear_caches()
     try:
         yield server_store, simulator

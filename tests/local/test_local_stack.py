@@ -22,7 +22,6 @@ from infra.local_stack.server import (
     LocalStack,
     banner,
     demo_tokens,
-    handler_available,
     sample_curls,
 )
 from shared.routes import ROUTES
@@ -213,7 +212,7 @@ def test_health(stack: LocalStack) -> None:
     assert body["status"] == "ok"
     assert body["table"] == "vouchers-local-test"
     assert body["dynamodb"] == stack.dynamodb_endpoint
-    assert body["functions"]["consume_voucher"] is True
+    assert "consume_voucher" in body["functions"]
 
 
 def test_head_of_a_served_document(stack: LocalStack) -> None:
@@ -305,7 +304,10 @@ def test_banner_lists_endpoints_tokens_and_three_curls() -> None:
     assert "--data 'voucher_id=40577&user_id=1001&chain_id=1'" in unclaim
 
     text = banner(
-        url, dynamodb_endpoint="http://127.0.0.1:4566", simulator_url=None, table_name="vouchers-local"
+        url,
+        dynamodb_endpoint="http://127.0.0.1:4566",
+        simulator_url="http://127.0.0.1:4010",
+        table_name="vouchers-local",
     )
     assert url in text and "http://127.0.0.1:4566" in text
     for curl in curls:
@@ -328,10 +330,6 @@ def test_every_sample_is_routed_to_its_function() -> None:
     "sample", [s for s in SAMPLES if s.function != "consume_voucher"], ids=lambda s: s.function
 )
 def test_other_samples_work_against_demo_data(stack: LocalStack, sample: Any) -> None:
-    if not handler_available(sample.function):
-        pytest.skip(f"{sample.function} handler not written yet")
-    if sample.function == "activate_voucher" and stack.simulator is None:
-        pytest.skip("provider simulator not written yet")
     status, body, _ = request(stack.url, sample.method, sample.path, headers=sample.headers, body=sample.body)
     assert 200 <= status < 300, (status, body)
 

@@ -13,7 +13,7 @@ from shared.routes import FUNCTIONS, ROUTES
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return openapi.build(warn=lambda _message: None)
+    return openapi.build()
 
 
 def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
@@ -42,7 +42,7 @@ def test_every_operation_is_tagged_with_its_dialect(document: dict[str, Any]) ->
 
 
 def test_committed_openapi_json_has_not_drifted() -> None:
-    assert openapi.check(warn=lambda _message: None) == [], "run: python -m infra.openapi --write"
+    assert openapi.check() == [], "run: python -m infra.openapi --write"
     committed = json.loads(openapi.DOCUMENT.read_text(encoding="utf-8"))
     openapi.validate_document(committed)
 
@@ -50,8 +50,8 @@ def test_committed_openapi_json_has_not_drifted() -> None:
 def test_check_detects_drift(tmp_path: Any) -> None:
     stale = tmp_path / "openapi.json"
     stale.write_text(openapi.DOCUMENT.read_text(encoding="utf-8").replace("3.0.3", "3.0.2", 1))
-    assert openapi.check(stale, warn=lambda _message: None)
-    assert openapi.check(tmp_path / "missing.json", warn=lambda _message: None)
+    assert openapi.check(stale)
+    assert openapi.check(tmp_path / "missing.json")
 
 
 def test_a_part_with_a_route_not_in_the_table_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,17 +67,14 @@ def test_a_part_with_a_route_not_in_the_table_fails_loudly(monkeypatch: pytest.M
 
     monkeypatch.setattr(openapi, "load_part", extra)
     with pytest.raises(openapi.OpenApiError, match="not-routed"):
-        openapi.build(warn=lambda _message: None)
+        openapi.build()
 
 
-def test_missing_part_gets_a_placeholder_and_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_function_without_its_part_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real = openapi.load_part
     monkeypatch.setattr(openapi, "load_part", lambda name: None if name == "consume_voucher" else real(name))
-    warnings: list[str] = []
-    document = openapi.build(warn=warnings.append)
-    assert any("consume_voucher" in w for w in warnings)
-    assert f"PUT {ROUTES[0].path}" in openapi.placeholders(document)
-    openapi.validate_document(document)
+    with pytest.raises(openapi.OpenApiError, match="consume_voucher"):
+        openapi.build()
 
 
 def _resolve(node: Any, schemas: dict[str, Any]) -> Any:

@@ -48,8 +48,8 @@ class _NoDynamoDB:
 @pytest.fixture
 def offline() -> Any:
     from shared.runtime import RUNTIME, Settings
-    from shared.store import VoucherStore
+    from shared.store import DynamoDBStore
 
-    RUNTIME.reset(store=VoucherStore(_NoDynamoDB(), "unused"), settings=Settings.from_env())
+    RUNTIME.reset(store=DynamoDBStore(_NoDynamoDB(), "unused"), settings=Settings.from_env())
     yield
     RUNTIME.reset()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infra.local_stack.apigw import function_for_event, invoke
-from shared.store import VoucherStore
+from shared.store import DynamoDBStore
 from tests.unclaim.sample_events import CASES, EVENTS_DIR, files
 
 MANIFEST = json.loads((EVENTS_DIR / "manifest.json").read_text(encoding="utf-8"))
@@ -50,12 +50,12 @@ def _replay(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(n for n, entry in MANIFEST.items() if entry["status"] == 200))
-def test_replay_success(demo: VoucherStore, name: str) -> None:
+def test_replay_success(demo: DynamoDBStore, name: str) -> None:
     """Each success on its own freshly loaded demo data (they change it)."""
     _replay(name)
 
 
-def test_replay_errors(demo: VoucherStore) -> None:
+def test_replay_errors(demo: DynamoDBStore) -> None:
     """Errors change nothing, so they share one freshly loaded table."""
     names = sorted(n for n, entry in MANIFEST.items() if entry["status"] != 200)
     assert names

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.local_stack.apigw import build_event, invoke
-from shared.store import VoucherStore
+from shared.store import DynamoDBStore
 from tests.unclaim.helpers import ADMIN1, ALICE, BOUNDARY, ID11, KEY11, PATH, PRIVILEGED, TP11, multipart
 
 NAMES = st.one_of(
@@ -73,7 +73,7 @@ def _body(fields: list[tuple[str, str]], encoding: str) -> tuple[str | None, byt
     base64_body=st.booleans(),
 )
 def test_fuzz_never_5xx_always_spaaza_envelope(
-    demo: VoucherStore,
+    demo: DynamoDBStore,
     fields: list[tuple[str, str]],
     query: list[tuple[str, str]],
     encoding: str,

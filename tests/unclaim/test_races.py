@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.store import Keys, VoucherStore
+from shared.store import DynamoDBStore, Keys
 from tests.conftest import call, race, serial
 from tests.unclaim.helpers import ALICE, ID11, error_of, unclaim
 
@@ -15,12 +15,12 @@ pytestmark = pytest.mark.race
 ANNA = {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"}
 
 
-def events(store: VoucherStore, n: int) -> list[dict[str, Any]]:
+def events(store: DynamoDBStore, n: int) -> list[dict[str, Any]]:
     found = [e for e in store.voucher_events(serial(n)) if e["event_type"] != "IMPORTED"]
     return sorted(found, key=lambda e: e["at"])
 
 
-def test_twelve_unclaims_one_winner(server_store: VoucherStore) -> None:
+def test_twelve_unclaims_one_winner(server_store: DynamoDBStore) -> None:
     results = race(12, lambda _i: unclaim(ALICE, {"voucher_id": ID11}))
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sorted(r[0] for r in results) == [200] + [400] * 11, [r[1] for r in results]
@@ -36,7 +36,7 @@ def test_twelve_unclaims_one_winner(server_store: VoucherStore) -> None:
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_unclaim_against_thalamus_consume(server_store: VoucherStore, round_: int) -> None:
+def test_unclaim_against_thalamus_consume(server_store: DynamoDBStore, round_: int) -> None:
     """Unclaim (CLAIMED -> AVAILABLE) and consume (any usable -> REDEEMED) on voucher 11:
     consume always wins in the end; the unclaim either came first (both succeed, two events
     chained CLAIMED -> AVAILABLE -> REDEEMED) or second (refused: already redeemed)."""

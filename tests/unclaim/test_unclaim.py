@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.runtime import RUNTIME, hash_token
-from shared.store import Keys, VoucherStore, WriteConflict, serialize
+from shared.store import DynamoDBStore, Keys, WriteConflict, serialize
 from tests.conftest import call, demo_document, load_document, serial
 from tests.unclaim.helpers import (
     ADMIN1,
@@ -37,13 +37,13 @@ MODES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
 }
 
 
-def stored(store: VoucherStore, n: int) -> dict[str, Any]:
+def stored(store: DynamoDBStore, n: int) -> dict[str, Any]:
     item = store.get(Keys.voucher(serial(n)))
     assert item is not None
     return item
 
 
-def unclaimed_events(store: VoucherStore, n: int) -> list[dict[str, Any]]:
+def unclaimed_events(store: DynamoDBStore, n: int) -> list[dict[str, Any]]:
     return [e for e in store.voucher_events(serial(n)) if e["event_type"] == "UNCLAIMED"]
 
 
@@ -65,7 +65,7 @@ def ok(response: tuple[int, Any, Any]) -> dict[str, Any]:
 
 
 class TestAuthModes:
-    def test_user_session_unclaims_own_voucher_with_every_sample_field(self, demo: VoucherStore) -> None:
+    def test_user_session_unclaims_own_voucher_with_every_sample_field(self, demo: DynamoDBStore) -> None:
         results = ok(unclaim(ALICE, {"voucher_key": KEY11}))
         remaining = results.pop("voucher_expiry_seconds_remaining")
         assert isinstance(remaining, int) and remaining > 0
@@ -92,21 +92,21 @@ class TestAuthModes:
         item = stored(demo, 11)
         assert (item["status"], item["version"]) == ("AVAILABLE", 2)
 
-    def test_admin_session_with_chain_id(self, demo: VoucherStore) -> None:
+    def test_admin_session_with_chain_id(self, demo: DynamoDBStore) -> None:
         results = ok(admin({"voucher_id": ID11, "user_id": 1001}))
         assert results["voucher_key"] == KEY11
 
-    def test_privileged_bearer(self, demo: VoucherStore) -> None:
+    def test_privileged_bearer(self, demo: DynamoDBStore) -> None:
         assert ok(unclaim(PRIVILEGED, {"voucher_id": ID11, "user_id": 1001}))["user_id"] == 1001
 
-    def test_privileged_with_matching_chain_id(self, demo: VoucherStore) -> None:
+    def test_privileged_with_matching_chain_id(self, demo: DynamoDBStore) -> None:
         ok(unclaim(PRIVILEGED, {"voucher_id": ID11, "user_id": 1001, "chain_id": 1}))
 
-    def test_privileged_with_other_chain_id_is_a_mismatch(self, demo: VoucherStore) -> None:
+    def test_privileged_with_other_chain_id_is_a_mismatch(self, demo: DynamoDBStore) -> None:
         response = unclaim(PRIVILEGED, {"voucher_id": ID11, "user_id": 1001, "chain_id": 2})
         assert error_of(response) == (400, 904, "identifier_mismatch")
 
-    def test_postman_collection_admin_call(self, demo: VoucherStore) -> None:
+    def test_postman_collection_admin_call(self, demo: DynamoDBStore) -> None:
         """What Spaaza's Postman collection sends: PUT, urlencoded, admin session headers,
         the old hostname header and `X-Spaaza-API-version` with a lower-case v."""
         headers = {
@@ -117,14 +117,14 @@ class TestAuthModes:
         }
         ok(unclaim(headers, {"voucher_key": KEY11, "user_id": 1001, "chain_id": 1}, method="PUT"))
 
-    def test_admin_tolerates_an_unknown_hostname_header(self, demo: VoucherStore) -> None:
+    def test_admin_tolerates_an_unknown_hostname_header(self, demo: DynamoDBStore) -> None:
         ok(
             admin(
                 {"voucher_id": ID11, "user_id": 1001}, {**ADMIN1, "X-Spaaza-MyPrice-App-Hostname": "nope.app"}
             )
         )
 
-    def test_legacy_session_header_spellings_and_odd_case(self, demo: VoucherStore) -> None:
+    def test_legacy_session_header_spellings_and_odd_case(self, demo: DynamoDBStore) -> None:
         legacy = {
             "session-user-id": "1001",
             "session-key": "demo-spaaza-user-alice",
@@ -139,14 +139,14 @@ class TestAuthModes:
         }
         ok(unclaim(odd, {"voucher_id": 40023}))
 
-    def test_bearer_wins_over_session_headers(self, demo: VoucherStore) -> None:
+    def test_bearer_wins_over_session_headers(self, demo: DynamoDBStore) -> None:
         headers = {**ADMIN1, **PRIVILEGED}
         assert (
             error_of(unclaim(headers, {"voucher_id": ID11}))[2] == "missing_parameter"
         )  # privileged: needs a user
         ok(unclaim(headers, {"voucher_id": ID11, "user_id": 1001}))
 
-    def test_non_bearer_authorization_is_ignored(self, demo: VoucherStore) -> None:
+    def test_non_bearer_authorization_is_ignored(self, demo: DynamoDBStore) -> None:
         ok(unclaim({**ALICE, "Authorization": "Basic Zm9vOmJhcg=="}, {"voucher_id": ID11}))
 
 
@@ -181,7 +181,7 @@ class TestCredentialErrors:
             "no_valid_session",
         )
 
-    def test_no_valid_session(self, demo: VoucherStore) -> None:
+    def test_no_valid_session(self, demo: DynamoDBStore) -> None:
         cases = {
             "wrong-key": {**ALICE, "X-Spaaza-Session-Key": "forged-session-key-1"},
             "user-id-mismatch": {**ALICE, "X-Spaaza-Session-User-Id": "1002"},
@@ -203,7 +203,7 @@ class TestCredentialErrors:
             assert error_of(response) == (401, 6, "no_valid_session"), case
         assert stored(demo, 11)["status"] == "CLAIMED"
 
-    def test_expired_spaaza_session(self, store: VoucherStore) -> None:
+    def test_expired_spaaza_session(self, store: DynamoDBStore) -> None:
         document = demo_document()
         document["sessions"].append(
             {
@@ -218,7 +218,7 @@ class TestCredentialErrors:
         headers = {**ALICE, "X-Spaaza-Session-Key": "demo-spaaza-expired-alice"}
         assert error_of(unclaim(headers, {"voucher_id": ID11})) == (401, 6, "no_valid_session")
 
-    def test_revoked_session(self, demo: VoucherStore) -> None:
+    def test_revoked_session(self, demo: DynamoDBStore) -> None:
         demo.client.update_item(
             TableName=demo.table,
             Key=serialize(Keys.session(hash_token("demo-spaaza-user-alice"))),
@@ -229,33 +229,33 @@ class TestCredentialErrors:
 
     @pytest.mark.parametrize("headers", [ALICE, PRIVILEGED], ids=["user", "privileged"])
     def test_hostname_is_mandatory_for_user_and_privileged(
-        self, demo: VoucherStore, headers: dict[str, str]
+        self, demo: DynamoDBStore, headers: dict[str, str]
     ) -> None:
         bare = {k: v for k, v in headers.items() if k != "X-Spaaza-MyPrice-App-Hostname"}
         assert error_of(unclaim(bare, {"voucher_id": ID11, "user_id": 1001})) == (400, 269, "no_myprice_app")
 
-    def test_unknown_hostname(self, demo: VoucherStore) -> None:
+    def test_unknown_hostname(self, demo: DynamoDBStore) -> None:
         for hostname in ["unknown.myprice.app", "bad host name!", "x" * 300, "demo.myprice.app:443"]:
             for headers in (ALICE, PRIVILEGED):
                 sent = {**headers, "X-Spaaza-MyPrice-App-Hostname": hostname}
                 response = unclaim(sent, {"voucher_id": ID11, "user_id": 1001})
                 assert error_of(response) == (400, 269, "no_myprice_app"), hostname
 
-    def test_app_of_another_chain(self, demo: VoucherStore) -> None:
+    def test_app_of_another_chain(self, demo: DynamoDBStore) -> None:
         sent = {**ALICE, "X-Spaaza-MyPrice-App-Hostname": "other.myprice.app"}
         assert error_of(unclaim(sent, {"voucher_id": ID11})) == (403, 68, "permission_denied_or_non_existent")
         sent = {**PRIVILEGED, "X-Spaaza-MyPrice-App-Hostname": "other.myprice.app"}
         assert error_of(unclaim(sent, {"voucher_id": 40018, "user_id": 2001}))[1] == 68
 
-    def test_admin_without_write_access_to_the_chain(self, demo: VoucherStore) -> None:
+    def test_admin_without_write_access_to_the_chain(self, demo: DynamoDBStore) -> None:
         response = unclaim(ADMIN1, {"chain_id": 2, "voucher_id": 40018, "user_id": 2001})
         assert error_of(response) == (403, 68, "permission_denied_or_non_existent")
         assert stored(demo, 18)["status"] == "CLAIMED"
 
-    def test_admin_of_chain_2_on_its_own_chain(self, demo: VoucherStore) -> None:
+    def test_admin_of_chain_2_on_its_own_chain(self, demo: DynamoDBStore) -> None:
         assert ok(unclaim(ADMIN2, {"chain_id": 2, "voucher_id": 40018, "user_id": 2001}))["user_id"] == 2001
 
-    def test_user_chain_id_must_be_the_users_chain(self, demo: VoucherStore) -> None:
+    def test_user_chain_id_must_be_the_users_chain(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, {"voucher_id": ID11, "chain_id": 1}))
         assert error_of(unclaim(ALICE, {"voucher_id": 40023, "chain_id": 2}))[1] == 904
 
@@ -268,24 +268,24 @@ class TestApiVersion:
         response = unclaim({**ALICE, "X-Spaaza-API-Version": version}, {"voucher_id": ID11})
         assert error_of(response) == (400, 903, "invalid_api_version")
 
-    def test_absent_version_defaults_to_1_6_3(self, demo: VoucherStore) -> None:
+    def test_absent_version_defaults_to_1_6_3(self, demo: DynamoDBStore) -> None:
         # 1.6.3 semantics: admin needs chain_id, member_number is an end-user identifier
         assert error_of(unclaim(ADMIN1, {"voucher_id": ID11, "user_id": 1001}))[2] == "missing_parameter"
         ok(admin({"voucher_id": ID11, "member_number": "M-1001"}))
         events = unclaimed_events(demo, 11)
         assert events[0]["details"]["api_version"] == "1.6.3"
 
-    def test_admin_before_1_5_3_needs_no_chain_id(self, demo: VoucherStore) -> None:
+    def test_admin_before_1_5_3_needs_no_chain_id(self, demo: DynamoDBStore) -> None:
         old = {**ADMIN1, "X-Spaaza-API-Version": "1.5.2"}
         ok(unclaim(old, {"voucher_id": ID11, "user_id": 1001}))
         assert unclaimed_events(demo, 11)[0]["details"]["chain_id"] == 1
 
-    def test_admin_before_1_5_3_without_chain_id_still_needs_the_grant(self, demo: VoucherStore) -> None:
+    def test_admin_before_1_5_3_without_chain_id_still_needs_the_grant(self, demo: DynamoDBStore) -> None:
         old = {**ADMIN2, "X-Spaaza-API-Version": "1.5.2"}
         assert error_of(unclaim(old, {"voucher_id": ID11, "user_id": 1001}))[1] == 68
         assert stored(demo, 11)["status"] == "CLAIMED"
 
-    def test_admin_before_1_5_3_third_party_id_needs_chain_id(self, demo: VoucherStore) -> None:
+    def test_admin_before_1_5_3_third_party_id_needs_chain_id(self, demo: DynamoDBStore) -> None:
         old = {**ADMIN1, "X-Spaaza-API-Version": "1.5.2"}
         response = unclaim(old, {"third_party_id": TP11, "user_id": 1001})
         assert error_of(response)[2] == "missing_parameter"
@@ -302,7 +302,7 @@ class TestApiVersion:
     )
     @pytest.mark.parametrize("headers", [ADMIN1, PRIVILEGED], ids=["admin", "privileged"])
     def test_before_1_5_3_only_user_id_identifies_the_end_user(
-        self, demo: VoucherStore, headers: dict[str, str], name: str, value: str
+        self, demo: DynamoDBStore, headers: dict[str, str], name: str, value: str
     ) -> None:
         old = {**headers, "X-Spaaza-API-Version": "1.5.2"}
         response = unclaim(old, {"voucher_id": ID11, name: value, "chain_id": 1})
@@ -332,11 +332,11 @@ class TestEndUser:
     )
     @pytest.mark.parametrize("headers", [ADMIN1, PRIVILEGED], ids=["admin", "privileged"])
     def test_each_identifier(
-        self, demo: VoucherStore, headers: dict[str, str], name: str, value: Any
+        self, demo: DynamoDBStore, headers: dict[str, str], name: str, value: Any
     ) -> None:
         assert ok(unclaim(headers, {"chain_id": 1, "voucher_id": ID11, name: value}))["user_id"] == 1001
 
-    def test_several_identifiers_of_the_same_user(self, demo: VoucherStore) -> None:
+    def test_several_identifiers_of_the_same_user(self, demo: DynamoDBStore) -> None:
         ok(
             admin(
                 {
@@ -348,20 +348,20 @@ class TestEndUser:
             )
         )
 
-    def test_identifiers_of_different_users(self, demo: VoucherStore) -> None:
+    def test_identifiers_of_different_users(self, demo: DynamoDBStore) -> None:
         response = admin({"voucher_id": ID11, "user_id": 1001, "member_number": "M-1002"})
         assert error_of(response) == (400, 904, "identifier_mismatch")
 
-    def test_unknown_user(self, demo: VoucherStore) -> None:
+    def test_unknown_user(self, demo: DynamoDBStore) -> None:
         for fields in ({"user_id": 424242}, {"member_number": "M-9999"}, {"username": "x@y.z"}):
             response = admin({"voucher_id": ID11, **fields})
             assert error_of(response) == (403, 68, "permission_denied_or_non_existent"), fields
 
-    def test_user_of_another_chain_reads_as_unknown(self, demo: VoucherStore) -> None:
+    def test_user_of_another_chain_reads_as_unknown(self, demo: DynamoDBStore) -> None:
         assert error_of(admin({"voucher_id": 40018, "user_id": 2001}))[1] == 68
 
     @pytest.mark.parametrize("headers", [ADMIN1, PRIVILEGED], ids=["admin", "privileged"])
-    def test_end_user_is_mandatory(self, demo: VoucherStore, headers: dict[str, str]) -> None:
+    def test_end_user_is_mandatory(self, demo: DynamoDBStore, headers: dict[str, str]) -> None:
         assert error_of(unclaim(headers, {"chain_id": 1, "voucher_id": ID11})) == (
             400,
             900,
@@ -381,10 +381,10 @@ class TestEndUser:
     def test_malformed_identifier(self, offline: None, name: str, value: str) -> None:
         assert error_of(admin({"voucher_id": ID11, name: value})) == (400, 901, "invalid_parameter")
 
-    def test_user_may_name_itself(self, demo: VoucherStore) -> None:
+    def test_user_may_name_itself(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, {"voucher_id": ID11, "user_id": 1001, "member_number": "M-1001"}))
 
-    def test_user_naming_another_user(self, demo: VoucherStore) -> None:
+    def test_user_naming_another_user(self, demo: DynamoDBStore) -> None:
         for fields in ({"user_id": 1002}, {"member_number": "M-1002"}, {"user_id": 424242}):
             response = unclaim(ALICE, {"voucher_id": ID11, **fields})
             assert error_of(response) == (403, 68, "permission_denied_or_non_existent"), fields
@@ -403,7 +403,7 @@ class TestVoucherIdentifiers:
         ],
     )
     @pytest.mark.parametrize("mode", ["user", "admin", "privileged"])
-    def test_each_identifier(self, demo: VoucherStore, mode: str, fields: dict[str, Any]) -> None:
+    def test_each_identifier(self, demo: DynamoDBStore, mode: str, fields: dict[str, Any]) -> None:
         headers, extra = MODES[mode]
         results = ok(unclaim(headers, {**fields, **extra}))
         assert (results["voucher_key"], results["voucher_id"], results["voucher_third_party_id"]) == (
@@ -412,12 +412,12 @@ class TestVoucherIdentifiers:
             TP11,
         )
 
-    def test_third_party_id_on_a_chain_without_them(self, demo: VoucherStore) -> None:
+    def test_third_party_id_on_a_chain_without_them(self, demo: DynamoDBStore) -> None:
         response = unclaim(ADMIN2, {"chain_id": 2, "third_party_id": 3914599001, "user_id": 2001})
         assert error_of(response) == (400, 901, "invalid_parameter")
         assert "third-party" in response[1]["error"]["description"]
 
-    def test_identifiers_of_different_vouchers(self, demo: VoucherStore) -> None:
+    def test_identifiers_of_different_vouchers(self, demo: DynamoDBStore) -> None:
         for fields in (
             {"voucher_key": KEY11, "voucher_id": 40002},
             {"voucher_id": ID11, "third_party_id": 3914599001},
@@ -450,7 +450,7 @@ class TestVoucherIdentifiers:
     def test_malformed_voucher_identifier(self, offline: None, fields: dict[str, Any]) -> None:
         assert error_of(unclaim(ALICE, fields)) == (400, 901, "invalid_parameter")
 
-    def test_unknown_voucher(self, demo: VoucherStore) -> None:
+    def test_unknown_voucher(self, demo: DynamoDBStore) -> None:
         for fields in ({"voucher_id": 999999}, {"voucher_key": "0" * 64}, {"third_party_id": 123456}):
             assert error_of(unclaim(ALICE, fields)) == (404, 183, "voucher_not_found"), fields
 
@@ -472,14 +472,14 @@ class TestRules:
         (3, 400, 906, "voucher_already_redeemed"),
     )
 
-    def test_user_refusals(self, demo: VoucherStore) -> None:
+    def test_user_refusals(self, demo: DynamoDBStore) -> None:
         for n, status, code, name in self.USER_REFUSALS:
             before = stored(demo, n)
             assert error_of(unclaim(ALICE, {"voucher_key": key(n)})) == (status, code, name), n
             assert stored(demo, n) == before
             assert unclaimed_events(demo, n) == []
 
-    def test_admin_and_privileged_get_the_same_state_refusals(self, demo: VoucherStore) -> None:
+    def test_admin_and_privileged_get_the_same_state_refusals(self, demo: DynamoDBStore) -> None:
         for n, _, _, name in self.USER_REFUSALS:
             if n in (12, 16):  # locked / staff-only: allowed for them (below)
                 continue
@@ -489,7 +489,7 @@ class TestRules:
     @pytest.mark.parametrize("n", [12, 16])
     @pytest.mark.parametrize("who", ["admin", "privileged"])
     def test_locked_and_staff_only_vouchers_by_admin_or_privileged(
-        self, demo: VoucherStore, n: int, who: str
+        self, demo: DynamoDBStore, n: int, who: str
     ) -> None:
         fields = {"voucher_key": key(n), "user_id": 1001}
         results = ok(admin(fields) if who == "admin" else unclaim(PRIVILEGED, fields))
@@ -497,7 +497,7 @@ class TestRules:
         assert stored(demo, n)["status"] == "AVAILABLE"
 
     def test_expired_activation_code_returns_to_claimed_and_can_be_unclaimed(
-        self, demo: VoucherStore
+        self, demo: DynamoDBStore
     ) -> None:
         assert stored(demo, 7)["status"] == "ACTIVATED"
         ok(unclaim(ALICE, {"voucher_key": key(7)}))
@@ -505,13 +505,13 @@ class TestRules:
         assert item["status"] == "AVAILABLE" and "activation" not in item
         assert unclaimed_events(demo, 7)[0]["from_status"] == "ACTIVATED"
 
-    def test_other_users_voucher_is_not_found(self, demo: VoucherStore) -> None:
+    def test_other_users_voucher_is_not_found(self, demo: DynamoDBStore) -> None:
         assert error_of(unclaim(ALICE, {"voucher_id": 40017})) == (404, 183, "voucher_not_found")
         assert error_of(admin({"voucher_id": 40017, "user_id": 1001}))[1] == 183
         assert stored(demo, 17)["status"] == "CLAIMED"
         ok(unclaim(BOB, {"voucher_id": 40017}))
 
-    def test_other_chains_voucher_is_not_found(self, demo: VoucherStore) -> None:
+    def test_other_chains_voucher_is_not_found(self, demo: DynamoDBStore) -> None:
         assert error_of(admin({"voucher_id": 40018, "user_id": 1001})) == (404, 183, "voucher_not_found")
         assert error_of(unclaim(ALICE, {"voucher_id": 40018}))[1] == 183
         assert stored(demo, 18)["status"] == "CLAIMED"
@@ -523,11 +523,11 @@ class TestRules:
 class TestEncodings:
     @pytest.mark.parametrize("method", ["POST", "PUT"])
     @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
-    def test_both_methods_and_encodings(self, demo: VoucherStore, method: str, encoding: str) -> None:
+    def test_both_methods_and_encodings(self, demo: DynamoDBStore, method: str, encoding: str) -> None:
         ok(unclaim(ALICE, {"voucher_key": KEY11}, method=method, encoding=encoding))
 
     @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
-    def test_base64_encoded_body(self, demo: VoucherStore, encoding: str) -> None:
+    def test_base64_encoded_body(self, demo: DynamoDBStore, encoding: str) -> None:
         ev = event(
             ADMIN1,
             {"voucher_key": KEY11, "user_id": 1001, "chain_id": 1},
@@ -538,26 +538,26 @@ class TestEncodings:
         ok(send(ev))
 
     def test_binary_multipart_part_goes_base64_and_unknown_parts_are_ignored(
-        self, demo: VoucherStore
+        self, demo: DynamoDBStore
     ) -> None:
         body = multipart([("voucher_key", KEY11), ("attachment", b"\xff\xfe\x00binary")])
         headers = {**ALICE, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
         ok(call("unclaim_voucher", "POST", "/unclaim-voucher", headers=headers, body=body))
 
-    def test_query_string_parameters(self, demo: VoucherStore) -> None:
+    def test_query_string_parameters(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, query=f"voucher_key={KEY11}"))
 
-    def test_body_wins_over_query_string(self, demo: VoucherStore) -> None:
+    def test_body_wins_over_query_string(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, {"voucher_id": ID11}, query="voucher_id=40002"))
         assert stored(demo, 2)["status"] == "CLAIMED"
 
-    def test_query_and_body_combine(self, demo: VoucherStore) -> None:
+    def test_query_and_body_combine(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ADMIN1, {"voucher_id": ID11}, query="chain_id=1&user_id=1001"))
 
-    def test_unknown_parameters_are_ignored(self, demo: VoucherStore) -> None:
+    def test_unknown_parameters_are_ignored(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, {"voucher_id": ID11, "foo": "bar", "voucher_idx": "??"}))
 
-    def test_repeated_parameter(self, demo: VoucherStore) -> None:
+    def test_repeated_parameter(self, demo: DynamoDBStore) -> None:
         assert error_of(unclaim(ALICE, query=f"voucher_id={ID11}&voucher_id=40002"))[1] == 901
         ok(unclaim(ALICE, query=f"voucher_id={ID11}&voucher_id={ID11}"))
 
@@ -572,7 +572,7 @@ class TestEncodings:
         )
         assert error_of(response) == (415, 902, "unsupported_media_type")
 
-    def test_empty_body_needs_no_content_type(self, demo: VoucherStore) -> None:
+    def test_empty_body_needs_no_content_type(self, demo: DynamoDBStore) -> None:
         headers = {**ALICE, "Content-Type": "application/json"}
         ok(call("unclaim_voucher", "PUT", "/unclaim-voucher", headers=headers, query=f"voucher_id={ID11}"))
 
@@ -603,7 +603,7 @@ class TestEncodings:
         )
         assert error_of(response) == (400, 901, "invalid_parameter")
 
-    def test_multipart_with_charset_and_quoted_boundary(self, demo: VoucherStore) -> None:
+    def test_multipart_with_charset_and_quoted_boundary(self, demo: DynamoDBStore) -> None:
         body = multipart({"voucher_id": ID11}, boundary="a'b(c)")
         headers = {**ALICE, "Content-Type": 'multipart/form-data; charset=utf-8; boundary="a\'b(c)"'}
         ok(call("unclaim_voucher", "POST", "/unclaim-voucher", headers=headers, body=body))
@@ -613,7 +613,7 @@ class TestEncodings:
 
 
 class TestTransaction:
-    def test_one_audit_event_and_a_second_unclaim_fails(self, demo: VoucherStore) -> None:
+    def test_one_audit_event_and_a_second_unclaim_fails(self, demo: DynamoDBStore) -> None:
         ok(unclaim(ALICE, {"voucher_id": ID11}))
         events = unclaimed_events(demo, 11)
         assert len(events) == 1
@@ -638,7 +638,11 @@ class TestTransaction:
         ],
     )
     def test_event_names_the_actor(
-        self, demo: VoucherStore, headers: dict[str, str], fields: dict[str, Any], actor: tuple[str, str, str]
+        self,
+        demo: DynamoDBStore,
+        headers: dict[str, str],
+        fields: dict[str, Any],
+        actor: tuple[str, str, str],
     ) -> None:
         ok(unclaim(headers, {"voucher_id": ID11, **fields}))
         (e,) = unclaimed_events(demo, 11)
@@ -656,7 +660,7 @@ class TestTransaction:
         ids=["user", "admin", "admin-third-party", "privileged", "admin-1.5.0-no-chain"],
     )
     def test_at_most_three_round_trips(
-        self, demo: VoucherStore, headers: dict[str, str], fields: dict[str, Any]
+        self, demo: DynamoDBStore, headers: dict[str, str], fields: dict[str, Any]
     ) -> None:
         calls: list[str] = []
         RUNTIME.store().client.meta.events.register(
@@ -665,7 +669,9 @@ class TestTransaction:
         ok(unclaim(headers, fields))
         assert calls == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
 
-    def test_third_party_id_with_chain_from_the_session_costs_one_more_read(self, demo: VoucherStore) -> None:
+    def test_third_party_id_with_chain_from_the_session_costs_one_more_read(
+        self, demo: DynamoDBStore
+    ) -> None:
         calls: list[str] = []
         RUNTIME.store().client.meta.events.register(
             "before-call.dynamodb", lambda model, **_: calls.append(model.name)
@@ -676,7 +682,7 @@ class TestTransaction:
         ok(unclaim(ALICE, {"voucher_id": 40023, "chain_id": 1}))
         assert len(calls) == 3
 
-    def test_refusals_never_write(self, demo: VoucherStore) -> None:
+    def test_refusals_never_write(self, demo: DynamoDBStore) -> None:
         calls: list[str] = []
         RUNTIME.store().client.meta.events.register(
             "before-call.dynamodb", lambda model, **_: calls.append(model.name)
@@ -686,7 +692,7 @@ class TestTransaction:
         unclaim({}, {"voucher_id": ID11})
         assert calls == ["BatchGetItem", "BatchGetItem"]
 
-    def _before_commit(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch, action: Any) -> list[int]:
+    def _before_commit(self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch, action: Any) -> list[int]:
         original = demo.transact
         attempts: list[int] = []
 
@@ -699,7 +705,7 @@ class TestTransaction:
         monkeypatch.setattr(demo, "transact", patched)
         return attempts
 
-    def test_grant_revoked_before_commit(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_grant_revoked_before_commit(self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
         grant = serialize(Keys.spaaza_admin_grant(900, 1))
         self._before_commit(
             demo, monkeypatch, lambda: demo.client.delete_item(TableName=demo.table, Key=grant)
@@ -707,7 +713,9 @@ class TestTransaction:
         assert error_of(admin({"voucher_id": ID11, "user_id": 1001}))[1] == 68
         assert stored(demo, 11)["status"] == "CLAIMED" and unclaimed_events(demo, 11) == []
 
-    def test_session_revoked_before_commit(self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_session_revoked_before_commit(
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         session = serialize(Keys.session(hash_token("demo-spaaza-user-alice")))
 
         def revoke() -> None:
@@ -723,7 +731,7 @@ class TestTransaction:
         assert stored(demo, 11)["status"] == "CLAIMED"
 
     def test_voucher_redeemed_before_commit_is_judged_again(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         def redeem() -> None:
             demo.client.update_item(
@@ -739,7 +747,7 @@ class TestTransaction:
         assert len(attempts) == 1
 
     def test_voucher_touched_but_still_claimed_is_retried(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         def touch() -> None:
             demo.client.update_item(
@@ -756,7 +764,7 @@ class TestTransaction:
         assert len(unclaimed_events(demo, 11)) == 1
 
     def test_transaction_conflict_is_retried(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         original = demo.transact
         attempts: list[int] = []
@@ -772,7 +780,7 @@ class TestTransaction:
         assert len(attempts) == 2 and len(unclaimed_events(demo, 11)) == 1
 
     def test_endless_conflict_is_a_retryable_409(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(demo, "transact", lambda items: (_ for _ in ()).throw(WriteConflict("x")))
         response = unclaim(ALICE, {"voucher_id": ID11})
@@ -780,7 +788,7 @@ class TestTransaction:
         assert response[2]["Retry-After"] == "1"
         assert stored(demo, 11)["status"] == "CLAIMED"
 
-    def test_throttling_is_503(self, demo: VoucherStore) -> None:
+    def test_throttling_is_503(self, demo: DynamoDBStore) -> None:
         from botocore.stub import Stubber
 
         stub = Stubber(demo.client)
@@ -791,7 +799,7 @@ class TestTransaction:
         assert response[2]["Retry-After"] == "1"
 
     def test_unexpected_failure_is_500_without_internals(
-        self, demo: VoucherStore, monkeypatch: pytest.MonkeyPatch
+        self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         def boom(*_: Any, **__: Any) -> None:
             raise RuntimeError("secret internal detail")
@@ -802,7 +810,7 @@ class TestTransaction:
         assert "secret internal detail" not in json.dumps(body)
 
     def test_tokens_never_reach_the_logs(
-        self, demo: VoucherStore, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+        self, demo: DynamoDBStore, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
     ) -> None:
         caplog.set_level("INFO")  # the level the functions run at (POWERTOOLS_LOG_LEVEL)
         ok(unclaim(ALICE, {"voucher_id": ID11}))

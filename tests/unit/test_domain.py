@@ -11,6 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.dialects.es_loyalty import status_of as es_status
+from shared.dialects.spaaza import status_of as spaaza_status
+from shared.dialects.thalamus import status_of as thalamus_status
 from shared.domain import (
     ALLOWED_TRANSITIONS,
     FINAL_STATUSES,
@@ -34,11 +37,8 @@ from shared.domain import (
     decide_consume,
     decide_unclaim,
     effective_status,
-    es_status,
     format_instant,
     parse_instant,
-    spaaza_status,
-    thalamus_status,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from shared.importer import load, validate
 from shared.importer.__main__ import main
 from shared.runtime import hash_token
-from shared.store import Keys, VoucherStore
+from shared.store import DynamoDBStore, Keys
 from tests.conftest import TABLE_NAME, demo_document, serial
 
 
@@ -75,7 +75,7 @@ def test_rules(mutate: Any, fragment: str) -> None:
     assert any(fragment in p for p in problems), problems
 
 
-def test_load_is_idempotent_and_stores_only_token_hashes(store: VoucherStore) -> None:
+def test_load_is_idempotent_and_stores_only_token_hashes(store: DynamoDBStore) -> None:
     parsed, _ = validate(demo_document())
     assert parsed is not None
     first = load(store, parsed)
@@ -89,7 +89,7 @@ def test_load_is_idempotent_and_stores_only_token_hashes(store: VoucherStore) ->
     assert store.get(Keys.session(hash_token("demo-thalamus-operator-anna"))) is not None
 
 
-def test_conflicts_write_nothing_unless_replace(store: VoucherStore) -> None:
+def test_conflicts_write_nothing_unless_replace(store: DynamoDBStore) -> None:
     parsed, _ = validate(demo_document())
     assert parsed is not None
     load(store, parsed)
@@ -107,7 +107,7 @@ def test_conflicts_write_nothing_unless_replace(store: VoucherStore) -> None:
     assert store.get(Keys.chain(77)) is not None
 
 
-def test_cli_exit_codes(store: VoucherStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes(store: DynamoDBStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(demo_document()))
     bad_doc = demo_document()
@@ -164,7 +164,7 @@ def incremental_document() -> dict[str, Any]:
     }
 
 
-def test_a_file_may_refer_to_records_already_in_the_table(demo: VoucherStore) -> None:
+def test_a_file_may_refer_to_records_already_in_the_table(demo: DynamoDBStore) -> None:
     from shared.importer.loader import validate_against
 
     parsed, problems, existing = validate_against(demo, incremental_document())
@@ -182,7 +182,7 @@ def test_a_file_may_refer_to_records_already_in_the_table(demo: VoucherStore) ->
     assert admin is not None and admin["chains"] == [2]
 
 
-def test_references_missing_from_file_and_table_are_reported(store: VoucherStore) -> None:
+def test_references_missing_from_file_and_table_are_reported(store: DynamoDBStore) -> None:
     from shared.importer.loader import validate_against
 
     _, problems, _ = validate_against(store, incremental_document())
@@ -195,7 +195,7 @@ def test_references_missing_from_file_and_table_are_reported(store: VoucherStore
         assert expected in joined
 
 
-def test_replace_adds_a_grant_to_an_existing_operator(demo: VoucherStore) -> None:
+def test_replace_adds_a_grant_to_an_existing_operator(demo: DynamoDBStore) -> None:
     """Found in review: a group mixing identical and new items was written whole with
     attribute_not_exists, so --replace crashed on the identical principal item."""
     doc = demo_document()
@@ -209,7 +209,7 @@ def test_replace_adds_a_grant_to_an_existing_operator(demo: VoucherStore) -> Non
     assert demo.get(Keys.operator_grant("op-otto", "MILES", "CARWASH")) is not None
 
 
-def test_replacing_a_changed_voucher_bumps_its_version_and_audits_it(demo: VoucherStore) -> None:
+def test_replacing_a_changed_voucher_bumps_its_version_and_audits_it(demo: DynamoDBStore) -> None:
     """Found in review: --replace reset version to 1 (reusing provider references) and wrote
     an IMPORTED event that hid the previous state."""
     from tests.conftest import call

@@ -5,6 +5,7 @@ driven with botocore's Stubber on a real client."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,28 +14,35 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from shared.domain import Status, Transition
-from shared.store import (
-    ConditionFailed,
-    Keys,
+from shared.domain import ActivationGuard, AuditEvent, Status
+from shared.ports import (
+    GrantHeld,
+    GuardClaim,
+    GuardFailed,
+    GuardFree,
+    GuardHeld,
+    OperatorGrantRef,
+    SessionLive,
+    SessionRef,
+    StateChange,
     StoreUnavailable,
-    VoucherStore,
+    VoucherAt,
+    VoucherRef,
     WriteConflict,
-    item_to_voucher,
-    serialize,
-    voucher_to_item,
 )
+from shared.store import DynamoDBStore, Keys, item_to_voucher, serialize, voucher_to_item
 from shared.table_schema import TABLE
 from tests.conftest import serial
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+_VOUCHER = {**Keys.voucher("a"), "serial": "a", "definition_id": "d", "status": "CLAIMED", "version": 2}
 
 
 @pytest.fixture
-def stubbed() -> tuple[VoucherStore, Stubber, list[float]]:
+def stubbed() -> tuple[DynamoDBStore, Stubber, list[float]]:
     client = boto3.client("dynamodb", region_name="eu-west-1")
     sleeps: list[float] = []
-    return VoucherStore(client, "t", sleep=sleeps.append), Stubber(client), sleeps
+    return DynamoDBStore(client, "t", sleep=sleeps.append), Stubber(client), sleeps
 
 
 def test_hydrate_retries_unprocessed_keys_with_backoff(stubbed: Any) -> None:
@@ -100,71 +108,70 @@ def _cancel(stub: Stubber, reasons: list[dict[str, Any]]) -> None:
     )
 
 
-def _tx(store: VoucherStore) -> list[Any]:
-    v = item_to_voucher(
-        {**Keys.voucher("a"), "serial": "a", "definition_id": "d", "status": "CLAIMED", "version": 2}
+def _change() -> StateChange:
+    before = item_to_voucher(_VOUCHER)
+    return StateChange(
+        before,
+        replace(before, status=Status.AVAILABLE, version=3),
+        AuditEvent("a", "UNCLAIMED", "spaaza", "k", "p", "CLAIMED", "AVAILABLE", NOW, "r"),
+        guards=(SessionLive("h"), GrantHeld(OperatorGrantRef("op", "A", "*"))),
     )
-    return [
-        store.tx_transition(v, Transition(Status.CLAIMED, Status.AVAILABLE, 2), now=NOW),
-        store.tx_session_live("h", NOW),
-        store.tx_exists("grant", Keys.operator_grant("op", "A", "*")),
-    ]
+
+
+OK = {"Code": "None"}
+FAILED = {"Code": "ConditionalCheckFailed"}
 
 
 @pytest.mark.parametrize(
-    ("reasons", "role"),
+    ("reasons", "guard"),
     [
         (
-            [
-                {"Code": "ConditionalCheckFailed", "Item": serialize({"status": "REDEEMED"})},
-                {"Code": "None"},
-                {"Code": "None"},
-            ],
-            "voucher",
+            [{**FAILED, "Item": serialize({**_VOUCHER, "status": "REDEEMED", "version": 3})}, OK, OK, OK],
+            VoucherAt("a", 2, "CLAIMED"),
         ),
-        ([{"Code": "None"}, {"Code": "ConditionalCheckFailed"}, {"Code": "None"}], "session"),
-        ([{"Code": "None"}, {"Code": "None"}, {"Code": "ConditionalCheckFailed"}], "grant"),
+        ([OK, OK, FAILED, OK], SessionLive("h")),
+        ([OK, OK, OK, FAILED], GrantHeld(OperatorGrantRef("op", "A", "*"))),
     ],
 )
-def test_cancellation_reasons_map_to_the_failing_role(stubbed: Any, reasons: Any, role: str) -> None:
+def test_cancellation_reasons_map_to_the_failing_guard(stubbed: Any, reasons: Any, guard: Any) -> None:
     store, stub, _ = stubbed
     _cancel(stub, reasons)
-    with stub, pytest.raises(ConditionFailed) as caught:
-        store.transact(_tx(store))
-    assert caught.value.role == role
-    if role == "voucher":
-        assert caught.value.item == {"status": "REDEEMED"}
+    with stub, pytest.raises(GuardFailed) as caught:
+        store.commit(_change())
+    assert caught.value.guard == guard  # the typed guard itself, never a role string
+    if isinstance(guard, VoucherAt):
+        assert caught.value.current.status is Status.REDEEMED and caught.value.current.version == 3
 
 
 def test_transaction_conflict_and_throttling(stubbed: Any) -> None:
     store, stub, _ = stubbed
-    _cancel(stub, [{"Code": "TransactionConflict"}, {"Code": "None"}, {"Code": "None"}])
-    _cancel(stub, [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}])
+    _cancel(stub, [{"Code": "TransactionConflict"}, OK, OK, OK])
+    _cancel(stub, [{"Code": "ThrottlingError"}, OK, OK, OK])
     with stub:
         with pytest.raises(WriteConflict):
-            store.transact(_tx(store))
+            store.commit(_change())
         with pytest.raises(StoreUnavailable):
-            store.transact(_tx(store))
+            store.commit(_change())
 
 
 def test_other_client_errors_are_not_swallowed(stubbed: Any) -> None:
     store, stub, _ = stubbed
     stub.add_client_error("transact_write_items", service_error_code="ValidationException")
     with stub, pytest.raises(ClientError):
-        store.transact(_tx(store))
+        store.commit(_change())
 
 
 def test_transactions_carry_a_client_request_token(stubbed: Any) -> None:
     store, stub, _ = stubbed
     stub.add_response("transact_write_items", {}, {"TransactItems": ANY, "ClientRequestToken": ANY})
     with stub:
-        store.transact(_tx(store))
+        store.commit(_change())
 
 
 # --------------------------------------------------------------------------- against moto
 
 
-def test_table_is_built_from_the_shared_schema(store: VoucherStore) -> None:
+def test_table_is_built_from_the_shared_schema(store: DynamoDBStore) -> None:
     described = store.client.describe_table(TableName=store.table)["Table"]
     expected = TABLE.create_table_kwargs(store.table)
     assert described["KeySchema"] == expected["KeySchema"]
@@ -176,7 +183,7 @@ def test_table_is_built_from_the_shared_schema(store: VoucherStore) -> None:
     assert ttl["AttributeName"] == TABLE.ttl_attribute
 
 
-def test_voucher_item_round_trip_and_owner_index(demo: VoucherStore) -> None:
+def test_voucher_item_round_trip_and_owner_index(demo: DynamoDBStore) -> None:
     found = demo.hydrate([Keys.voucher(serial(11))])
     voucher = item_to_voucher(next(iter(found.values())))
     assert voucher.voucher_id == 40577 and voucher.status is Status.CLAIMED
@@ -187,32 +194,58 @@ def test_voucher_item_round_trip_and_owner_index(demo: VoucherStore) -> None:
     assert serial(8) in owned and serial(11) not in owned
 
 
-def test_conditional_transition_applies_once(demo: VoucherStore) -> None:
-    v = item_to_voucher(next(iter(demo.hydrate([Keys.voucher(serial(11))]).values())))
-    t = Transition(v.status, Status.AVAILABLE, v.version)
-    demo.transact([demo.tx_transition(v, t, now=NOW)])
-    with pytest.raises(ConditionFailed) as caught:
-        demo.transact([demo.tx_transition(v, t, now=NOW)])
-    assert caught.value.role == "voucher" and caught.value.item is not None
-    assert caught.value.item["version"] == v.version + 1
+def test_conditional_transition_applies_once(demo: DynamoDBStore) -> None:
+    v = demo.read([VoucherRef(serial(11))])[VoucherRef(serial(11))]
+    assert v is not None
+    event = AuditEvent(v.serial, "UNCLAIMED", "spaaza", "k", "p", v.status.value, "AVAILABLE", NOW, "r")
+    change = StateChange(v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event)
+    demo.commit(change)
+    with pytest.raises(GuardFailed) as caught:
+        demo.commit(change)
+    assert caught.value.guard == VoucherAt.of(v) and caught.value.current is not None
+    assert caught.value.current.version == v.version + 1
 
 
-def test_activation_lock_is_exclusive_until_it_expires(store: VoucherStore) -> None:
-    assert store.acquire_activation_lock("s", "me", "r", NOW, 5) is None
-    held = store.acquire_activation_lock("s", "other", "r", NOW + timedelta(seconds=1), 5)
-    assert held is not None and held["owner"] == "me"
-    assert store.acquire_activation_lock("s", "other", "r", NOW + timedelta(seconds=6), 5) is None
-    store.release_activation_lock("s", "me")  # not ours any more: left alone
-    assert store.get(Keys.activation_lock("s"))["owner"] == "other"  # type: ignore[index]
-    store.release_activation_lock("s", "other")
-    assert store.get(Keys.activation_lock("s")) is None
+def test_activation_guard_is_exclusive_until_it_expires(demo: DynamoDBStore) -> None:
+    v = demo.read([VoucherRef(serial(11))])[VoucherRef(serial(11))]
+    assert v is not None
+
+    def claim(owner: str, at: datetime) -> GuardClaim:
+        return GuardClaim(
+            ActivationGuard(v.serial, owner, "r", at, at + timedelta(seconds=5)), VoucherAt.of(v)
+        )
+
+    demo.commit(claim("me", NOW))
+    with pytest.raises(GuardFailed) as caught:
+        demo.commit(claim("other", NOW + timedelta(seconds=1)))
+    assert caught.value.guard == GuardFree(v.serial) and caught.value.current.owner == "me"
+    demo.commit(claim("other", NOW + timedelta(seconds=6)))  # ours expired: taken over
+    demo.release_guard(GuardHeld(v.serial, "me"))  # not ours any more: left alone
+    assert demo.get(Keys.activation_lock(v.serial))["owner"] == "other"  # type: ignore[index]
+    demo.release_guard(GuardHeld(v.serial, "other"))
+    assert demo.get(Keys.activation_lock(v.serial)) is None
 
 
-def test_session_check_fails_for_expired_session(store: VoucherStore) -> None:
-    store.client.put_item(
-        TableName=store.table,
-        Item=serialize({**Keys.session("h"), "expires_at": int((NOW - timedelta(seconds=1)).timestamp())}),
+def test_session_check_fails_for_expired_session(demo: DynamoDBStore) -> None:
+    demo.client.put_item(
+        TableName=demo.table,
+        Item=serialize(
+            {
+                **Keys.session("h"),
+                "kind": "spaaza_admin",
+                "principal_id": "p",
+                "expires_at": int((NOW - timedelta(seconds=1)).timestamp()),
+            }
+        ),
     )
-    with pytest.raises(ConditionFailed) as caught:
-        store.transact([store.tx_session_live("h", NOW)])
-    assert caught.value.role == "session"
+    v = demo.read([VoucherRef(serial(11))])[VoucherRef(serial(11))]
+    assert v is not None
+    event = AuditEvent(v.serial, "UNCLAIMED", "spaaza", "k", "p", v.status.value, "AVAILABLE", NOW, "r")
+    change = StateChange(
+        v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event, (SessionLive("h"),)
+    )
+    with pytest.raises(GuardFailed) as caught:
+        demo.commit(change)
+    assert caught.value.guard == SessionLive("h")
+    assert demo.read([SessionRef("h"), VoucherRef(v.serial)])[VoucherRef(v.serial)] == v  # nothing written
+    assert len(demo.voucher_events(v.serial)) == 1  # only the import's event

@@ -1,0 +1,307 @@
+"""The port between the use cases and the voucher store: typed reads, typed writes, typed
+failures. Nothing here knows DynamoDB; shared/store/ has the two implementations (DynamoDB
+and in memory) that honour exactly these semantics.
+
+Reads.   A use case names what it needs as `Ref`s and gets one `Snapshot` back: domain
+         objects (never items), all read consistently in one round trip (one BatchGetItem).
+Writes.  A `StateChange` is one voucher transition with its audit event and the guards the
+         decision relied on; it commits atomically (one TransactWriteItems) or not at all.
+         A `GuardClaim` takes a voucher's activation guard, again only if the voucher is
+         still at the version that was judged.
+Failure. A guard that no longer holds comes back as `GuardFailed(guard, current)`: the
+         guard object itself (never a role string) and, where there is one, the current
+         value of what it guarded, so the use case can re-judge without another read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from shared.domain import (
+    ActivationGuard,
+    Activity,
+    AdminGrant,
+    App,
+    AuditEvent,
+    CatalogItem,
+    Chain,
+    Definition,
+    Member,
+    MemberAlias,
+    Session,
+    Touchpoint,
+    Transition,
+    Voucher,
+    VoucherAlias,
+)
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- reads
+
+
+class Ref(Generic[T]):
+    """Names one record the store may hold; `T` is the domain type it reads as."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class SessionRef(Ref[Session]):
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class TouchpointRef(Ref[Touchpoint]):
+    code: str
+
+
+@dataclass(frozen=True)
+class ActivityRef(Ref[Activity]):
+    code: str
+
+
+@dataclass(frozen=True)
+class CatalogItemRef(Ref[CatalogItem]):
+    activity_code: str
+    item_code: str
+
+
+@dataclass(frozen=True)
+class VoucherRef(Ref[Voucher]):
+    serial: str
+
+
+@dataclass(frozen=True)
+class DefinitionRef(Ref[Definition]):
+    definition_id: str
+
+
+@dataclass(frozen=True)
+class MemberRef(Ref[Member]):
+    member_id: str
+
+
+@dataclass(frozen=True)
+class MemberAliasRef(Ref[MemberAlias]):
+    """kind: user_id, member_number, username (lower-cased), authentication_point_identifier,
+    auxiliary_identifier."""
+
+    kind: str
+    value: str | int
+
+
+@dataclass(frozen=True)
+class VoucherAliasRef(Ref[VoucherAlias]):
+    """kind: voucher_key, voucher_id, or third_party_id (which is unique per chain only)."""
+
+    kind: str
+    value: str | int
+    chain_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AppRef(Ref[App]):
+    hostname: str
+
+
+@dataclass(frozen=True)
+class ChainRef(Ref[Chain]):
+    chain_id: int
+
+
+@dataclass(frozen=True)
+class AdminGrantRef(Ref[AdminGrant]):
+    user_id: int
+    chain_id: int
+
+
+@dataclass(frozen=True)
+class OperatorGrantRef(Ref[bool]):
+    """A Thalamus operator's grant on (activity, item or "*"); only ever guarded, never read."""
+
+    principal_id: str
+    activity_code: str
+    item_code: str
+
+
+@dataclass(frozen=True)
+class GuardRef(Ref[ActivationGuard]):
+    serial: str
+
+
+class Snapshot:
+    """What one read found: `snapshot[ref]` is the domain object, or None when absent."""
+
+    def __init__(self, found: Mapping[Ref[Any], Any] | None = None) -> None:
+        self._found: dict[Ref[Any], Any] = dict(found or {})
+
+    def __getitem__(self, ref: Ref[T]) -> T | None:
+        value: T | None = self._found.get(ref)
+        return value
+
+    def merged(self, other: Snapshot) -> Snapshot:
+        return Snapshot({**self._found, **other._found})
+
+
+# --------------------------------------------------------------------------- guards
+
+
+@dataclass(frozen=True)
+class VoucherAt:
+    """The voucher is still at the version (and status) the decision was made on."""
+
+    serial: str
+    version: int
+    status: str
+
+    @classmethod
+    def of(cls, voucher: Voucher) -> VoucherAt:
+        return cls(voucher.serial, voucher.version, voucher.status.value)
+
+
+@dataclass(frozen=True)
+class SessionLive:
+    """The session the decision relied on is neither revoked nor expired at commit time."""
+
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class GrantHeld:
+    """A revocable permission (an operator's or an admin's grant) still exists."""
+
+    grant: OperatorGrantRef | AdminGrantRef
+
+
+@dataclass(frozen=True)
+class NoActivationInFlight:
+    """No request holds the voucher's activation guard: nothing may change a voucher while
+    its provider code is being issued."""
+
+    serial: str
+
+
+@dataclass(frozen=True)
+class GuardFree:
+    """The activation guard is free (absent or expired) so this request may take it."""
+
+    serial: str
+
+
+@dataclass(frozen=True)
+class GuardHeld:
+    """This request still holds the activation guard; the write releases it."""
+
+    serial: str
+    owner: str
+
+
+Guard = VoucherAt | SessionLive | GrantHeld | NoActivationInFlight | GuardFree | GuardHeld
+
+
+# --------------------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One voucher transition, all or nothing: the voucher as read (`before`) becomes `after`
+    only if it is still at `before`'s version and status, together with its audit event and
+    only while every guard holds."""
+
+    before: Voucher
+    after: Voucher
+    event: AuditEvent
+    guards: tuple[SessionLive | GrantHeld | NoActivationInFlight | GuardHeld, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.after.serial != self.before.serial or self.event.serial != self.before.serial:
+            raise ValueError("a state change names one voucher")
+        if self.after.version != self.before.version + 1:
+            raise ValueError("a state change advances the version by exactly one")
+        Transition(self.before.status, self.after.status, self.before.version)  # allowed?
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
+    @property
+    def voucher_at(self) -> VoucherAt:
+        return VoucherAt.of(self.before)
+
+
+@dataclass(frozen=True)
+class GuardClaim:
+    """Take `guard` for its voucher, only while the voucher is still at `voucher_at`."""
+
+    guard: ActivationGuard
+    voucher_at: VoucherAt
+
+    @property
+    def at(self) -> datetime:
+        return self.guard.acquired_at
+
+
+@dataclass(frozen=True)
+class Record:
+    """Write an audit event on its own, optionally releasing a guard this request holds
+    (e.g. a provider code that could not be committed: recorded so it can be voided)."""
+
+    event: AuditEvent
+    release: GuardHeld | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
+
+Write = StateChange | GuardClaim | Record
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class StoreUnavailable(Exception):
+    """The store stayed throttled or unreachable after retries: the client may retry."""
+
+
+class WriteConflict(Exception):
+    """Another transaction was in flight on the same records; nothing was written."""
+
+
+class GuardFailed(Exception):
+    """A guard of the write no longer held; nothing was written. `current` is the guarded
+    record as it is now where the store can tell (the voucher for VoucherAt, the guard for
+    GuardFree / NoActivationInFlight), else None."""
+
+    def __init__(self, guard: Guard, current: Any = None) -> None:
+        super().__init__(type(guard).__name__)
+        self.guard = guard
+        self.current = current
+
+
+# --------------------------------------------------------------------------- the port
+
+
+class VoucherStore(Protocol):
+    """What the use cases need from storage, and nothing more."""
+
+    def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
+        """Every named record in one consistent round trip; absent ones read as None."""
+        ...
+
+    def commit(self, write: Write) -> None:
+        """Apply the write atomically or raise GuardFailed / WriteConflict /
+        StoreUnavailable having written nothing."""
+        ...
+
+    def release_guard(self, guard: GuardHeld) -> None:
+        """Give an activation guard back (best effort: one we no longer hold is left alone)."""
+        ...
+
+    def history(self, serial: str) -> list[AuditEvent]:
+        """The voucher's audit events, oldest first."""
+        ...

@@ -1,0 +1,154 @@
+"""The voucher store in memory: the port's semantics without a database.
+
+Same conditions as the DynamoDB store, checked in the same order (the voucher's version and
+status, then each guard in turn), the same atomicity (one lock around check-and-apply), the
+same typed failures, and the same canonical identities (records are keyed by the key their
+Ref names, so `user_id` 5 and "5" or a username's case name one record as they do in the
+table). Business rules test against it without moto; the shared use-case suite runs on both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.domain import ActivationGuard, AuditEvent, Session, Voucher
+from shared.ports import (
+    GrantHeld,
+    GuardClaim,
+    GuardFailed,
+    GuardFree,
+    GuardHeld,
+    GuardRef,
+    NoActivationInFlight,
+    Record,
+    Ref,
+    SessionLive,
+    SessionRef,
+    Snapshot,
+    StateChange,
+    VoucherAt,
+    VoucherRef,
+    Write,
+)
+from shared.store.codec import (
+    decode_item,
+    deserialize,
+    epoch_ms,
+    item_to_voucher,
+    key_for,
+    serialize,
+    voucher_to_item,
+)
+from shared.store.keys import key_id
+
+
+@dataclass
+class InMemoryStore:
+    records: dict[tuple[str, str], Any] = field(default_factory=dict)
+    events: dict[str, list[AuditEvent]] = field(default_factory=dict)
+    reads: int = 0  # round trips, as the DynamoDB store would make them
+    writes: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_items(cls, items: Iterable[Mapping[str, Any]]) -> InMemoryStore:
+        """Seed from table items (e.g. the importer's groups): each decoded as its Ref reads it."""
+        from shared.store.codec import REF_TYPES, item_to_event
+
+        store = cls()
+        for item in items:
+            kind = str(item.get("type"))
+            if kind == "event":
+                event = item_to_event(item)
+                store.events.setdefault(event.serial, []).append(event)
+            elif kind in REF_TYPES:
+                store.records[key_id(item)] = decode_item(item)
+        return store
+
+    # ---- the port
+
+    def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
+        with self._lock:
+            self.reads += 1
+            return Snapshot({ref: value for ref in refs if (value := self.records.get(_id(ref))) is not None})
+
+    def commit(self, write: Write) -> None:
+        with self._lock:
+            self.writes += 1
+            now_ms = epoch_ms(write.at)
+            if isinstance(write, StateChange):
+                self._check_voucher(write.voucher_at)
+                for guard in write.guards:
+                    self._check(guard, now_ms)
+                self.records[_id(VoucherRef(write.after.serial))] = _stored(write.after)
+                self._append(write.event)
+                for guard in write.guards:
+                    if isinstance(guard, GuardHeld):
+                        del self.records[_id(GuardRef(guard.serial))]
+            elif isinstance(write, GuardClaim):
+                self._check_voucher(write.voucher_at)
+                self._check(GuardFree(write.voucher_at.serial), now_ms)
+                self.records[_id(GuardRef(write.guard.serial))] = write.guard
+            elif isinstance(write, Record):
+                if write.release is not None:
+                    self._check(write.release, now_ms)
+                    del self.records[_id(GuardRef(write.release.serial))]
+                self._append(write.event)
+
+    def release_guard(self, guard: GuardHeld) -> None:
+        with self._lock:
+            held = self.records.get(_id(GuardRef(guard.serial)))
+            if isinstance(held, ActivationGuard) and held.owner == guard.owner:
+                del self.records[_id(GuardRef(guard.serial))]
+
+    def history(self, serial: str) -> list[AuditEvent]:
+        with self._lock:
+            return sorted(self.events.get(serial, []), key=lambda e: e.at)
+
+    # ---- conditions, as the DynamoDB store writes them
+
+    def _check_voucher(self, at: VoucherAt) -> None:
+        current = self.records.get(_id(VoucherRef(at.serial)))
+        if not isinstance(current, Voucher) or current.version != at.version or current.status != at.status:
+            raise GuardFailed(at, current if isinstance(current, Voucher) else None)
+
+    def _check(self, guard: Any, now_ms: int) -> None:
+        if isinstance(guard, SessionLive):
+            session = self.records.get(_id(SessionRef(guard.token_hash)))
+            # the table compares whole epoch seconds (its TTL attribute)
+            if (
+                not isinstance(session, Session)
+                or session.revoked
+                or int(session.expires_at.timestamp()) <= now_ms // 1000
+            ):
+                raise GuardFailed(guard)
+        elif isinstance(guard, GrantHeld):
+            if _id(guard.grant) not in self.records:
+                raise GuardFailed(guard)
+        elif isinstance(guard, NoActivationInFlight | GuardFree):
+            held = self.records.get(_id(GuardRef(guard.serial)))
+            if isinstance(held, ActivationGuard) and epoch_ms(held.expires_at) >= now_ms:
+                raise GuardFailed(guard, held)
+        elif isinstance(guard, GuardHeld):
+            held = self.records.get(_id(GuardRef(guard.serial)))
+            if not isinstance(held, ActivationGuard) or held.owner != guard.owner:
+                raise GuardFailed(guard)
+        else:  # pragma: no cover - the port's types are closed
+            raise TypeError(f"{type(guard).__name__} is not a guard")
+
+    def _append(self, event: AuditEvent) -> None:
+        self.events.setdefault(event.serial, []).append(event)
+
+
+def _stored(voucher: Voucher) -> Voucher:
+    """The voucher as the table hands it back (millisecond instants, normalised numbers)."""
+    return item_to_voucher(deserialize(serialize(voucher_to_item(voucher))))
+
+
+def _id(ref: Ref[Any]) -> tuple[str, str]:
+    return key_id(key_for(ref))

@@ -1,0 +1,330 @@
+"""The business rules of every state-changing use case, run against both implementations of
+the port: in memory (no database) and DynamoDB (moto here; Amazon's DynamoDB Local in the
+engine suites). The same assertions, the same round-trip counts through the port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.domain import (
+    ActivationInProgress,
+    Contention,
+    IdentifierMismatch,
+    NotFound,
+    Unauthenticated,
+    VoucherRedeemed,
+    utcnow,
+)
+from shared.ports import (
+    GuardFailed,
+    GuardRef,
+    SessionLive,
+    Snapshot,
+    VoucherRef,
+    Write,
+    WriteConflict,
+)
+from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
+from shared.runtime import hash_token
+from shared.store import InMemoryStore
+from shared.usecases.activate import ActivateCommand, activate_voucher
+from shared.usecases.commit import CommitPolicy
+from shared.usecases.consume import ConsumeCommand, consume_voucher
+from shared.usecases.spaaza_target import Caller, VoucherRequest
+from shared.usecases.unclaim import unclaim_voucher
+from tests.conftest import demo_document, load_document, serial
+
+QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
+
+
+@dataclass
+class Counted:
+    """The port, counting the round trips a use case makes through it."""
+
+    inner: Any
+    reads: int = 0
+    writes: int = 0
+    fail_commits: list[BaseException] = field(default_factory=list)
+
+    def read(self, refs: Any) -> Snapshot:
+        self.reads += 1
+        snapshot: Snapshot = self.inner.read(refs)
+        return snapshot
+
+    def commit(self, write: Write) -> None:
+        self.writes += 1
+        if self.fail_commits:
+            raise self.fail_commits.pop(0)
+        self.inner.commit(write)
+
+    def release_guard(self, guard: Any) -> None:
+        self.inner.release_guard(guard)
+
+    def history(self, serial_: str) -> Any:
+        return self.inner.history(serial_)
+
+    @property
+    def round_trips(self) -> int:
+        return self.reads + self.writes
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def port(request: pytest.FixtureRequest) -> Iterator[Counted]:
+    if request.param == "memory":
+        from shared.importer import validate
+        from shared.importer.loader import build_groups
+
+        parsed, problems = validate(demo_document())
+        assert parsed is not None and not problems
+        items = [item for g in build_groups(parsed) for item in (*g.items, *([g.event] if g.event else []))]
+        yield Counted(InMemoryStore.from_items(items))
+    else:
+        store = request.getfixturevalue("store")
+        load_document(store, demo_document())
+        yield Counted(store)
+
+
+def _voucher(port: Counted, n: int) -> Any:
+    return port.inner.read([VoucherRef(serial(n))])[VoucherRef(serial(n))]
+
+
+def _events(port: Counted, n: int, kind: str) -> list[Any]:
+    return [e for e in port.history(serial(n)) if e.event_type == kind]
+
+
+# --------------------------------------------------------------------------- consume
+
+
+def consume(n: int, token: str = "demo-thalamus-operator-anna", item: str = "CARWASH") -> ConsumeCommand:
+    return ConsumeCommand(
+        "MILES", item, serial(n), "BACKOFFICE", hash_token(token), {"parameter1": "x"}, "r1"
+    )
+
+
+def test_consume_commits_state_and_event_in_two_round_trips(port: Counted) -> None:
+    result = consume_voucher(port, consume(1), policy=QUICK)
+    assert result.voucher.status.value == "REDEEMED" and result.product_name == "Car Wash"
+    assert port.round_trips == 2
+    assert _voucher(port, 1) == result.voucher
+    (event,) = _events(port, 1, "CONSUMED")
+    assert (event.actor_id, event.from_status, event.details["touchpoint"]) == (
+        "op-anna",
+        "AVAILABLE",
+        "BACKOFFICE",
+    )
+
+
+def test_consume_twice_is_refused_the_second_time(port: Counted) -> None:
+    consume_voucher(port, consume(1), policy=QUICK)
+    with pytest.raises(VoucherRedeemed):
+        consume_voucher(port, consume(1), policy=QUICK)
+    assert len(_events(port, 1, "CONSUMED")) == 1
+
+
+def test_no_permission_reads_as_not_found(port: Counted) -> None:
+    with pytest.raises(NotFound) as caught:
+        consume_voucher(port, consume(1, token="demo-thalamus-operator-otto"), policy=QUICK)
+    assert caught.value.details["what"] == "voucherItemCode"
+
+
+def test_a_revoked_session_at_commit_is_unauthenticated_and_writes_nothing(port: Counted) -> None:
+    port.fail_commits.append(GuardFailed(SessionLive(hash_token("demo-thalamus-operator-anna"))))
+    with pytest.raises(Unauthenticated):
+        consume_voucher(port, consume(1), policy=QUICK)
+    assert _voucher(port, 1).status.value == "AVAILABLE"
+
+
+def test_conflicts_are_retried_then_answered_as_contention(port: Counted) -> None:
+    port.fail_commits.append(WriteConflict("x"))
+    consume_voucher(port, consume(1), policy=QUICK)
+    assert port.writes == 2
+    port.fail_commits.extend(WriteConflict("x") for _ in range(QUICK.max_attempts))
+    with pytest.raises(Contention):
+        consume_voucher(port, consume(8), policy=QUICK)
+    assert _voucher(port, 8).status.value == "AVAILABLE"
+
+
+def test_consume_does_not_commit_under_an_activation_in_flight(port: Counted) -> None:
+    fake = Fake(ProviderCode("KT-1"))
+
+    def consume_meanwhile(_request: ProviderRequest) -> None:
+        with pytest.raises(ActivationInProgress):
+            consume_voucher(port, consume(1), policy=QUICK)
+
+    fake.during = consume_meanwhile
+    activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
+    assert _voucher(port, 1).status.value == "ACTIVATED"
+    assert _events(port, 1, "CONSUMED") == []
+    consume_voucher(port, consume(1), policy=QUICK)  # the guard is released: now it may
+    assert _voucher(port, 1).activation.authorization_code == "KT-1"  # the code stays recorded
+
+
+# --------------------------------------------------------------------------- activate
+
+
+class Fake:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.requests: list[ProviderRequest] = []
+        self.during: Any = None
+
+    def prepare(self) -> None:
+        """Nothing to load."""
+
+    def issue_code(self, request: ProviderRequest) -> ProviderCode:
+        self.requests.append(request)
+        if self.during is not None:
+            self.during(request)
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer  # type: ignore[no-any-return]
+
+
+def activate(n: int, token: str = "demo-es-member-alice") -> ActivateCommand:
+    return ActivateCommand("corr", "carwash", serial(n), hash_token(token), "r2")
+
+
+def test_first_activation_three_round_trips_one_provider_call_then_replay_one(port: Counted) -> None:
+    fake = Fake(ProviderCode("KT-1"))
+    first = activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
+    assert (first.idempotent, first.activation.authorization_code, port.round_trips) == (False, "KT-1", 3)
+    assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None  # released by the commit
+    port.reads = port.writes = 0
+    again = activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
+    assert (again.idempotent, again.activation, port.round_trips, len(fake.requests)) == (
+        True,
+        first.activation,
+        1,
+        1,
+    )
+    assert len(_events(port, 1, "ACTIVATED")) == 1
+
+
+def test_a_provider_failure_releases_the_guard_and_writes_nothing(port: Counted) -> None:
+    with pytest.raises(ProviderBadResponse):
+        activate_voucher(port, activate(1), adapters=lambda _n: Fake(ProviderBadResponse("x")), policy=QUICK)
+    assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None
+    assert (
+        _voucher(port, 1).status.value == "AVAILABLE" and port.history(serial(1))[-1].event_type == "IMPORTED"
+    )
+
+
+def test_a_code_the_commit_could_not_record_is_recorded_as_unused(port: Counted) -> None:
+    fake = Fake(ProviderCode("KT-LOST"))
+    token = hash_token("demo-es-member-alice")
+    fake.during = lambda _r: port.fail_commits.append(GuardFailed(SessionLive(token)))
+    with pytest.raises(Unauthenticated):
+        activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
+    (unused,) = _events(port, 1, "ACTIVATION_CODE_UNUSED")
+    assert unused.details["authorization_code"] == "KT-LOST"
+    assert unused.details["reference"] == fake.requests[0].reference
+    assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None  # released by that write
+    assert _voucher(port, 1).status.value == "AVAILABLE"
+
+
+def test_another_members_voucher_reads_as_missing(port: Counted) -> None:
+    with pytest.raises(NotFound):
+        activate_voucher(port, activate(8), adapters=lambda _n: Fake(ProviderCode("KT")), policy=QUICK)
+    with pytest.raises(NotFound):
+        activate_voucher(port, activate(999_999), adapters=lambda _n: Fake(ProviderCode("KT")), policy=QUICK)
+    assert port.round_trips == 2  # one read each: existence costs nothing extra
+
+
+# --------------------------------------------------------------------------- unclaim
+
+ADMIN1 = Caller(hash_token("demo-spaaza-admin-chain1"), privileged=False, user_id=900)
+ALICE = Caller(
+    hash_token("demo-spaaza-user-alice"), privileged=False, user_id=1001, app_hostname="demo.myprice.app"
+)
+
+
+def unclaim(caller: Caller, **kwargs: Any) -> VoucherRequest:
+    return VoucherRequest(caller=caller, request_id="r3", **kwargs)
+
+
+def test_unclaim_by_admin_in_three_round_trips(port: Counted) -> None:
+    result = unclaim_voucher(
+        port, unclaim(ADMIN1, chain_id=1, end_user={"user_id": 1001}, voucher={"voucher_id": 40577})
+    )
+    assert (result.voucher.status.value, result.mode.value, port.round_trips) == ("AVAILABLE", "admin", 3)
+    (event,) = _events(port, 11, "UNCLAIMED")
+    assert (event.details["auth_mode"], event.from_status) == ("admin", "CLAIMED")
+
+
+@pytest.mark.parametrize("end_user", [{"user_id": 2001}, {"user_id": 777777}], ids=["other-chain", "missing"])
+def test_admin_naming_a_user_it_may_not_see_reads_as_naming_nobody(
+    port: Counted, end_user: dict[str, Any]
+) -> None:
+    """Beside a valid identifier, another chain's user is not a "different user" (904): it is
+    nobody (68), and costs exactly the round trips a missing one costs."""
+    with pytest.raises(NotFound) as caught:
+        unclaim_voucher(
+            port,
+            unclaim(
+                ADMIN1,
+                chain_id=1,
+                end_user={"member_number": "M-1001", **end_user},
+                voucher={"voucher_id": 40577},
+            ),
+        )
+    assert caught.value.details["what"] == "user"
+    assert port.round_trips == 2
+
+
+def test_admin_naming_two_visible_users_is_a_mismatch(port: Counted) -> None:
+    with pytest.raises(IdentifierMismatch):
+        unclaim_voucher(
+            port,
+            unclaim(
+                ADMIN1,
+                chain_id=1,
+                end_user={"user_id": 1001, "member_number": "M-1002"},
+                voucher={"voucher_id": 40577},
+            ),
+        )
+
+
+@pytest.mark.parametrize("voucher_id", [None, 999999], ids=["other-members", "missing"])
+def test_user_pairing_own_key_with_a_voucher_it_may_not_see_reads_as_missing(
+    port: Counted, voucher_id: int | None
+) -> None:
+    other = _voucher(port, 17)  # bob's
+    named = other.voucher_id if voucher_id is None else voucher_id
+    own_key = _voucher(port, 11).voucher_key
+    with pytest.raises(NotFound) as caught:
+        unclaim_voucher(port, unclaim(ALICE, voucher={"voucher_key": own_key, "voucher_id": named}))
+    assert caught.value.details["what"] == "voucher"
+    assert port.round_trips == 2
+
+
+def test_unclaim_waits_out_an_activation_in_flight(port: Counted) -> None:
+    # voucher 2: alice's CLAIMED car-wash voucher, activatable
+    fake = Fake(ProviderCode("KT-2"))
+    key2 = _voucher(port, 2).voucher_key
+
+    def unclaim_meanwhile(_request: ProviderRequest) -> None:
+        with pytest.raises(ActivationInProgress):
+            unclaim_voucher(port, unclaim(ALICE, voucher={"voucher_key": key2}), policy=QUICK)
+
+    fake.during = unclaim_meanwhile
+    activate_voucher(port, activate(2), adapters=lambda _n: fake, policy=QUICK)
+    assert _events(port, 2, "UNCLAIMED") == []
+    assert _voucher(port, 2).activation.authorization_code == "KT-2"
+
+
+def test_expired_guard_does_not_block(port: Counted) -> None:
+    from shared.domain import ActivationGuard
+    from shared.ports import GuardClaim, VoucherAt
+
+    voucher = _voucher(port, 1)
+    past = utcnow() - timedelta(seconds=60)
+    port.inner.commit(
+        GuardClaim(ActivationGuard(voucher.serial, "crashed", "ref", past, past), VoucherAt.of(voucher))
+    )
+    consume_voucher(port, consume(1), policy=QUICK)
+    assert _voucher(port, 1).status.value == "REDEEMED"
