@@ -298,6 +298,23 @@ def _parse_multipart(body: bytes, boundary: str | None) -> list[tuple[str, str]]
         raise malformed from None
 
 
+def _leading_boundary(request: ApiRequest, body: bytes) -> str | None:
+    """Spaaza's official PHP client sets `Content-Type: multipart/form-data` itself, without a
+    boundary parameter, over a correct multipart body. Only in exactly that case (no boundary
+    parameter at all, and the body opening with an RFC 2046 delimiter line `--<boundary>` CRLF)
+    is the boundary taken from the body; anything looser stays a 901."""
+    if request.content_type_param("boundary") is not None or not body.startswith(b"--"):
+        return None
+    line, crlf, _rest = body[2:].partition(b"\r\n")
+    if not crlf:
+        return None
+    try:
+        boundary = line.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return boundary if _BOUNDARY.fullmatch(boundary) else None
+
+
 def body_fields(request: ApiRequest) -> list[tuple[str, str]]:
     """Form fields of the body: urlencoded or multipart; no body -> none; else 415."""
     body = request.body
@@ -312,7 +329,9 @@ def body_fields(request: ApiRequest) -> list[tuple[str, str]]:
     if len(body) > MAX_BODY_BYTES:
         raise SpaazaError("invalid_parameter", f"The body exceeds {MAX_BODY_BYTES} bytes")
     if media == "multipart/form-data":
-        return _parse_multipart(body, request.content_type_param("boundary"))
+        return _parse_multipart(
+            body, request.content_type_param("boundary") or _leading_boundary(request, body)
+        )
     return _parse_urlencoded(body)
 
 

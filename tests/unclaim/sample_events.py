@@ -74,6 +74,22 @@ CASES: tuple[Case, ...] = (
         encoding="multipart",
     ),
     Case(
+        "success_php_client_multipart_without_boundary_parameter",
+        200,
+        "Spaaza's official PHP client (postMultipartRequest): Content-Type multipart/form-data with no "
+        "boundary parameter over a correct multipart body; the body's first line names the boundary",
+        ALICE,
+        method="POST",
+        raw=(
+            "multipart/form-data",
+            b"--5d0c3a3b0f6c1e2d9b8a7f6e5d4c3b2a1f0e9d8c\r\n"
+            b'Content-Disposition: form-data; name="voucher_id"\r\n'
+            b"Content-Length: 5\r\n\r\n"
+            b"40023\r\n"
+            b"--5d0c3a3b0f6c1e2d9b8a7f6e5d4c3b2a1f0e9d8c--\r\n",
+        ),
+    ),
+    Case(
         "success_user_query_string",
         200,
         "User auth, parameters in the query string, no body",

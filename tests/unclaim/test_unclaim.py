@@ -603,6 +603,63 @@ class TestEncodings:
         )
         assert error_of(response) == (400, 901, "invalid_parameter")
 
+    @staticmethod
+    def _guzzle_multipart(fields: dict[str, Any], boundary: str) -> bytes:
+        """The bytes Guzzle 7's MultipartStream writes for postMultipartRequest of Spaaza's
+        official PHP client (each part with Content-Disposition and Content-Length)."""
+        body = b""
+        for name, value in fields.items():
+            data = str(value).encode()
+            body += (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                + data
+                + b"\r\n"
+            )
+        return body + f"--{boundary}--\r\n".encode()
+
+    @pytest.mark.parametrize("method", ["POST", "PUT"])
+    @pytest.mark.parametrize(
+        ("headers", "fields"),
+        [
+            (ALICE, {"voucher_key": KEY11}),
+            (ADMIN1, {"voucher_id": ID11, "user_id": 1001, "chain_id": 1}),
+            (PRIVILEGED, {"voucher_id": ID11, "user_id": 1001}),
+        ],
+        ids=["user", "admin", "privileged"],
+    )
+    def test_official_php_client_multipart_without_a_boundary_parameter(
+        self, demo: DynamoDBStore, method: str, headers: dict[str, str], fields: dict[str, Any]
+    ) -> None:
+        """The client sets `Content-Type: multipart/form-data` itself (no boundary); the body
+        opens with a valid delimiter line, which then names the boundary."""
+        boundary = "5d0c3a3b0f6c1e2d9b8a7f6e5d4c3b2a1f0e9d8c"  # sha1(uniqid()) as Guzzle makes it
+        body = self._guzzle_multipart(fields, boundary)
+        sent = {**headers, "Content-Type": "multipart/form-data", "X-Spaaza-API-Version": "1.6.3"}
+        assert ok(call("unclaim_voucher", method, "/unclaim-voucher", headers=sent, body=body))
+        assert stored(demo, 11)["status"] == "AVAILABLE"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"voucher_key=" + KEY11.encode(),  # not a delimiter line at all
+            b"--\r\nx",  # an empty boundary
+            b"--a\x01b\r\n",  # characters RFC 2046 does not allow
+            b"--" + b"b" * 71 + b"\r\n",  # longer than 70 characters
+            b"--boundary-with-trailing-space \r\n",
+            b"--boundary\n",  # a bare LF, not CRLF
+            b"\r\n--boundary\r\n",  # a preamble before the delimiter
+        ],
+    )
+    def test_multipart_without_a_boundary_needs_a_delimiter_first_line(
+        self, offline: None, body: bytes
+    ) -> None:
+        headers = {**ALICE, "Content-Type": "multipart/form-data"}
+        response = call("unclaim_voucher", "POST", "/unclaim-voucher", headers=headers, body=body)
+        assert error_of(response) == (400, 901, "invalid_parameter")
+
     def test_multipart_with_charset_and_quoted_boundary(self, demo: DynamoDBStore) -> None:
         body = multipart({"voucher_id": ID11}, boundary="a'b(c)")
         headers = {**ALICE, "Content-Type": 'multipart/form-data; charset=utf-8; boundary="a\'b(c)"'}
