@@ -10,6 +10,7 @@ transactions that keep each voucher with its aliases and its IMPORTED audit even
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,9 +91,11 @@ class LoadReport:
         )
 
 
-def default_voucher_key(serial: str) -> str:
-    """Deterministic Spaaza voucher_key for vouchers imported without one."""
-    return hashlib.sha256(f"voucher-key:{serial}".encode()).hexdigest()
+def new_voucher_key() -> str:
+    """A Spaaza voucher_key for a voucher imported without one: 256 random bits. Never derived
+    from the serial or any other public identifier, so knowing a voucher's serial (it is the
+    Thalamus voucher code and the ES issuance id) tells nobody its key."""
+    return secrets.token_hex(32)
 
 
 def build_groups(
@@ -102,7 +105,8 @@ def build_groups(
     that, to `existing` (what the table already holds); only `f`'s records become items."""
     now = now or utcnow()
     groups: list[ItemGroup] = []
-    known = (existing or Existing()).records
+    existing = existing or Existing()
+    known = existing.records
     chain_hosts = {c.chain_id: c.app_hostnames for c in [*known.chains, *f.chains]}
     definitions: dict[str, Definition] = {d.definition_id: _definition(d) for d in known.definitions}
     members: dict[str, Member] = {m.member_id: _member(m) for m in known.members}
@@ -255,7 +259,9 @@ def build_groups(
     for v in f.vouchers:
         definition = definitions[v.definition_id]
         voucher_key = v.voucher_key or (
-            default_voucher_key(v.serial) if definition.campaign_id is not None else None
+            (existing.voucher_keys.get(v.serial) or new_voucher_key())
+            if definition.campaign_id is not None
+            else None
         )
         voucher = Voucher(
             serial=v.serial,
@@ -431,7 +437,14 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
         + [Keys.principal("spaaza_admin", x) for x in want["admin"]]
         + [Keys.principal("spaaza_privileged", x) for x in want["client"]]
     )
+    keyless = [v.serial for v in f.vouchers if v.voucher_key is None]
+    keys += [Keys.voucher(serial) for serial in keyless]
     found = store.hydrate(keys) if keys else {}
+    voucher_keys = {
+        str(item["serial"]): str(item["voucher_key"])
+        for item in found.values()
+        if item.get("type") == "voucher" and item.get("voucher_key")
+    }
     member_chains = {
         int(item["chain_id"])
         for item in found.values()
@@ -525,7 +538,7 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
                     client_id=item[PK].split("#", 2)[2], chains=list(item.get("chains", []))
                 )
             )
-    return Existing(records=records, catalog=catalog)
+    return Existing(records=records, catalog=catalog, voucher_keys=voucher_keys)
 
 
 def validate_against(store: Table, document: Any) -> tuple[ImportFile | None, list[str], Existing]:

@@ -254,6 +254,9 @@ class Existing:
 
     records: ImportFile = dataclass_field(default_factory=lambda: ImportFile.model_construct(format=FORMAT))
     catalog: set[tuple[str, str]] = dataclass_field(default_factory=set)
+    # serial -> the voucher_key the table already gave a voucher the file names without one,
+    # so re-importing a file keeps its keys (generated keys are random: never derivable)
+    voucher_keys: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 def parse(document: Any) -> tuple[ImportFile | None, list[str]]:

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from infra.local_stack.apigw import build_event, invoke
-from shared.importer.loader import default_voucher_key
 from tests.conftest import call, serial
 
 PATH = "/unclaim-voucher"
@@ -42,8 +41,18 @@ BOUNDARY = "----SpaazaFormBoundary7MA4YWxkTrZu0gW"
 
 
 def key(n: int) -> str:
-    """voucher_key of demo voucher n (11 has an explicit one; the importer derives the rest)."""
-    return KEY11 if n == 11 else default_voucher_key(serial(n))
+    """voucher_key of demo voucher n, as infra/local_stack/demo.json gives it (a file's keys
+    are kept; keys the importer generates are random)."""
+    return _DEMO_KEYS[serial(n)]
+
+
+def _demo_keys() -> dict[str, str]:
+    from tests.conftest import demo_document
+
+    return {v["serial"]: v["voucher_key"] for v in demo_document()["vouchers"] if v.get("voucher_key")}
+
+
+_DEMO_KEYS = _demo_keys()
 
 
 def multipart(fields: dict[str, Any] | list[tuple[str, Any]], boundary: str = BOUNDARY) -> bytes:

@@ -12,7 +12,7 @@ from shared.importer import load, validate
 from shared.importer.__main__ import main
 from shared.runtime import hash_token
 from shared.store import DynamoDBStore, Keys
-from tests.conftest import TABLE_NAME, demo_document, serial
+from tests.conftest import TABLE_NAME, demo_document, load_document, serial
 
 
 def test_demo_file_is_valid() -> None:
@@ -224,3 +224,22 @@ def test_replacing_a_changed_voucher_bumps_its_version_and_audits_it(demo: Dynam
     assert voucher is not None and (voucher["status"], voucher["version"]) == ("AVAILABLE", 3)
     replaced = [e for e in demo.voucher_events(serial(1)) if e["event_type"] == "REPLACED"]
     assert len(replaced) == 1 and replaced[0]["from_status"] == "REDEEMED"
+
+
+def test_generated_voucher_keys_are_random_and_kept_by_a_reimport(store: DynamoDBStore) -> None:
+    """Nothing secret is derived from a public identifier: a voucher imported without a
+    voucher_key gets 256 random bits, and re-importing the same file keeps that key."""
+    import hashlib
+
+    document = demo_document()
+    for voucher in document["vouchers"]:
+        voucher.pop("voucher_key", None)
+    load_document(store, document)
+    keys = {serial(n): store.get(Keys.voucher(serial(n)))["voucher_key"] for n in (11, 12, 13)}  # type: ignore[index]
+    for serial_, key in keys.items():
+        assert len(key) == 64 and int(key, 16) >= 0
+        assert key != hashlib.sha256(f"voucher-key:{serial_}".encode()).hexdigest()
+    assert len(set(keys.values())) == 3
+    load_document(store, document)  # idempotent: same keys, nothing rewritten
+    assert {s: store.get(Keys.voucher(s))["voucher_key"] for s in keys} == keys  # type: ignore[index]
+    assert len(store.voucher_events(serial(11))) == 1
