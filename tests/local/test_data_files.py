@@ -85,3 +85,83 @@ def test_unknown_reference_in_a_data_file_stops_the_stack(tmp_path: Path) -> Non
     with pytest.raises(DataError) as caught:
         LocalStack(port=0, table_name="vouchers-data-files-bad", data_files=[str(data)]).start()
     assert "vouchers[0].definition_id: unknown definition" in "\n".join(caught.value.problems)
+
+
+def _redefine_chain_1(tmp_path: Path) -> Path:
+    data = tmp_path / "redefine.json"
+    data.write_text(
+        json.dumps(
+            {
+                "format": "voucher-import/v1",
+                "chains": [{"chain_id": 1, "name": "Not Yours", "app_hostnames": []}],
+            }
+        )
+    )
+    return data
+
+
+def test_a_data_file_never_overwrites_a_table_the_stack_did_not_create(
+    tmp_path: Path, dynamodb_local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's own engine (only AWS_ENDPOINT_URL_DYNAMODB set; moto still runs for Secrets
+    Manager) holding the user's table: a conflicting --data file is refused, naming the records
+    it would change, and nothing is written."""
+    from shared.store import DynamoDBStore
+    from shared.table_schema import create_table
+    from tests.conftest import demo_document, engine_client, load_document
+
+    client = engine_client(dynamodb_local)
+    create_table(client, "users-own-table")
+    load_document(DynamoDBStore(client, "users-own-table"), demo_document())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    with pytest.raises(DataError) as caught:
+        LocalStack(
+            port=0, table_name="users-own-table", demo=False, data_files=[str(_redefine_chain_1(tmp_path))]
+        ).start()
+    problems = "\n".join(caught.value.problems)
+    assert "CHAIN#1 / CHAIN" in problems and "conflict" in problems
+    chain = DynamoDBStore(client, "users-own-table").get({"pk": "CHAIN#1", "sk": "CHAIN"})
+    assert chain is not None and chain["name"] == "Demo Chain"  # untouched
+
+
+def test_engines_auto_forced_and_without_java(monkeypatch: pytest.MonkeyPatch, dynamodb_local: str) -> None:
+    from infra.local_stack import dynamodb_local as launcher
+    from infra.local_stack.server import choose_engine
+
+    assert choose_engine("auto") == "dynamodb-local"  # Java 17+ is here (the fixture proved it)
+    assert choose_engine("moto") == "moto"
+    monkeypatch.setattr(launcher, "java_ok", lambda *_a: False)
+    assert choose_engine("auto") == "moto"
+    with pytest.raises(launcher.DynamoDBLocalError):
+        choose_engine("dynamodb-local")
+    stack = LocalStack(port=0, table_name="vouchers-no-java", demo=False).start()
+    try:
+        assert stack.engine_name.startswith("moto (no Java 17+") and "moto" in stack.banner()
+    finally:
+        stack.stop()
+
+
+def test_dynamodb_local_keeps_data_only_when_asked(tmp_path: Path, dynamodb_local: str) -> None:
+    first = LocalStack(
+        port=0, table_name="kept", engine="dynamodb-local", persist_dir=tmp_path / "db"
+    ).start()
+    try:
+        assert "data kept in" in first.engine_name and first.owns_table
+        first.store.client.put_item(TableName="kept", Item={"pk": {"S": "MARK"}, "sk": {"S": "MARK"}})
+    finally:
+        first.stop()
+    again = LocalStack(
+        port=0,
+        table_name="kept",
+        engine="dynamodb-local",
+        persist_dir=tmp_path / "db",
+        data_files=[str(_redefine_chain_1(tmp_path))],
+    )
+    with pytest.raises(DataError):  # the kept table is the user's now: a conflicting file is refused
+        again.start()
+    fresh = LocalStack(port=0, table_name="kept", engine="dynamodb-local", demo=False).start()
+    try:  # in memory (the default): nothing of an earlier run is there
+        assert "in memory" in fresh.engine_name
+        assert fresh.store.get({"pk": "MARK", "sk": "MARK"}) is None
+    finally:
+        fresh.stop()
