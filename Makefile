@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make run      - local stack: DynamoDB Local (Java 17+, else moto) + provider simulator + API on http://127.0.0.1:3000"
-	@echo "make test     - the full test suite (what .ci/run runs)"
+	@echo "make test     - every gate: ruff, mypy, OpenAPI drift, then the full test suite (what .ci/run runs)"
 	@echo "make pr       - every gate: lint, typecheck, OpenAPI drift, tests"
 	@echo "make bench    - benchmark table (round trips, cold start, warm latency, HTTP load)"
 	@echo "make synth    - cdk synth (offline, no credentials)"
@@ -32,7 +32,12 @@ $(CDK): package.json package-lock.json
 run: $(STAMP) $(CDK)
 	$(BIN)/python -m infra.local_stack $(ARGS)
 
+# Every gate, in order (CI runs exactly this): lint, format, types, OpenAPI drift, then tests.
 test: $(STAMP) $(CDK)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared functions infra app.py
+	$(BIN)/python -m infra.openapi --check
 	@$(BIN)/python -m pytest $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; exit 0; fi; exit $$rc
 
@@ -49,7 +54,7 @@ openapi: $(STAMP)
 openapi-check: $(STAMP)
 	$(BIN)/python -m infra.openapi --check
 
-pr: lint typecheck openapi-check test
+pr: test  # test runs every gate
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(ARGS)

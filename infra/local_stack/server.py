@@ -341,6 +341,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         return status
 
     def _local_resource(self, stack: LocalStack, raw_path: str) -> int | None:
+        if raw_path == "/":  # what a newcomer opens first: where to go from here
+            self._send_json(200, stack.index())
+            return 200
         if raw_path == "/_health":
             self._send_json(200, stack.health())
             return 200
@@ -610,6 +613,19 @@ class LocalStack:
         if self.error_log is None:
             return
         self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
+
+    def index(self) -> dict[str, Any]:
+        """`GET /`: the local stack's own pages and every API route (API Gateway answers 403
+        here; a browser pointed at the stack deserves a map instead)."""
+        from shared.routes import ROUTES
+
+        return {
+            "service": "voucher service (local stack)",
+            "docs": f"{self.url}/docs",
+            "openapi": f"{self.url}/openapi.json",
+            "health": f"{self.url}/_health",
+            "routes": [f"{r.method} {r.path}" for r in ROUTES],
+        }
 
     def health(self) -> dict[str, Any]:
         return {

@@ -217,6 +217,17 @@ def test_health(stack: LocalStack) -> None:
     assert stack.dynamodb_endpoint not in text and str(stack.simulator_url) not in text  # no internal URLs
 
 
+def test_root_is_an_index_not_a_bare_403(stack: LocalStack) -> None:
+    status, body, _ = request(stack.url, "GET", "/")
+    assert status == 200
+    assert (body["docs"], body["openapi"], body["health"]) == (
+        f"{stack.url}/docs",
+        f"{stack.url}/openapi.json",
+        f"{stack.url}/_health",
+    )
+    assert "PUT /unclaim-voucher" in body["routes"]
+
+
 def test_head_of_a_served_document(stack: LocalStack) -> None:
     status, body, headers = request(stack.url, "HEAD", "/_health")
     assert status == 200
