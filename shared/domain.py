@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Status(StrEnum):
@@ -228,22 +228,19 @@ class Session:
         return any(activity == activity_code for activity, _ in self.grants)
 
 
-@dataclass(frozen=True)
-class Touchpoint:
+class Touchpoint(NamedTuple):
     """A configured Thalamus API client (its code is sent with every call)."""
 
     code: str
 
 
-@dataclass(frozen=True)
-class Activity:
+class Activity(NamedTuple):
     """A Thalamus activity (loyalty programme)."""
 
     code: str
 
 
-@dataclass(frozen=True)
-class CatalogItem:
+class CatalogItem(NamedTuple):
     """An item of an activity's mileage catalog: what a Thalamus voucher represents."""
 
     activity_code: str
@@ -252,8 +249,7 @@ class CatalogItem:
     item_type: str | None = None
 
 
-@dataclass(frozen=True)
-class VoucherAlias:
+class VoucherAlias(NamedTuple):
     """A Spaaza identity of a voucher (voucher_key, voucher_id, third_party_id) and what it names."""
 
     serial: str
@@ -261,37 +257,32 @@ class VoucherAlias:
     chain_id: int | None = None
 
 
-@dataclass(frozen=True)
-class MemberAlias:
+class MemberAlias(NamedTuple):
     """A Spaaza end-user identifier and the member it names."""
 
     member_id: str
 
 
-@dataclass(frozen=True)
-class App:
+class App(NamedTuple):
     """A Spaaza app (named by the hostname header) and the chain it belongs to."""
 
     hostname: str
     chain_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     chain_id: int
     uses_third_party_voucher_id: bool = False
 
 
-@dataclass(frozen=True)
-class AdminGrant:
+class AdminGrant(NamedTuple):
     """A Spaaza admin's write access to one chain (revocable: re-checked at commit)."""
 
     user_id: int
     chain_id: int
 
 
-@dataclass(frozen=True)
-class ActivationGuard:
+class ActivationGuard(NamedTuple):
     """The right to call the activation provider for one voucher, held by one request.
 
     Taken only while the voucher is still at the version the request judged, and released

@@ -20,7 +20,6 @@ from shared.store.codec import (
 )
 from shared.store.dynamodb import DynamoDBStore, Table, TransactionCancelled
 from shared.store.keys import GSI1, PK, SK, TTL, Key, Keys, key_id
-from shared.store.memory import InMemoryStore
 
 __all__ = [
     "GSI1",
@@ -50,3 +49,12 @@ __all__ = [
     "session_to_item",
     "voucher_to_item",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """InMemoryStore on first use: tests and tools need it, a Lambda never imports it."""
+    if name == "InMemoryStore":
+        from shared.store.memory import InMemoryStore
+
+        return InMemoryStore
+    raise AttributeError(name)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -194,8 +193,7 @@ class Table:
             raise
 
 
-@dataclass(frozen=True)
-class _Step:
+class _Step(NamedTuple):
     """One request of a transaction and the guard its condition stands for."""
 
     request: dict[str, Any]

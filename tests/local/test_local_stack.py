@@ -102,7 +102,7 @@ def test_consume_sample_works_then_second_call_is_invalid_state(stack: LocalStac
     ("method", "path"),
     [
         ("GET", "/nope"),
-        ("GET", "/"),
+        ("POST", "/"),  # GET / is the local stack's index (test_root_is_an_index_not_a_bare_403)
         ("GET", consume_path("00000000-0000-4000-8000-000000000001")),  # right path, wrong method
         ("DELETE", "/unclaim-voucher"),
         ("PUT", "/api/v4/operator/activity/MILES/item/CARWASH/voucher/"),  # empty {param}
