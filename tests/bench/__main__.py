@@ -717,6 +717,13 @@ def report(results: dict[str, Any]) -> str:
                 ],
             )
         )
+        out.append("\nLimits in front of the service, as request rates (from this run's per-request figures)")
+        out.append(
+            table(
+                ["limit", "saturates at req/s"],
+                [[x["limit"], x["saturates_at_requests_per_s"]] for x in plan["limits"]],
+            )
+        )
         out.append(f"\nLoad multiples of this run's local HTTP rate ({plan['base_requests_per_s']} req/s)")
         out.append(
             table(
@@ -741,7 +748,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument(
+        "--report",
+        metavar="JSON",
+        help="print the tables of an earlier run's JSON again (capacity plan recomputed)",
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(Path(args.report).read_text(encoding="utf-8"))
+        from tests.bench.capacity import capacity_plan
+
+        stages = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["stages"]
+        saved["capacity_plan"] = capacity_plan(saved, stages)
+        Path(args.report).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        print(report(saved))
+        return 0
     iterations = 15 if args.quick else 60
     runs = 3 if args.quick else 9
     import logging

@@ -444,4 +444,11 @@ def capacity_plan(results: dict[str, Any], stages: dict[str, dict[str, Any]]) ->
                 "all_exceeded": [name for _cap, name in over],
             }
         )
-    return {"base_requests_per_s": base, "hot_keys": hot, "load": load}
+    return {
+        "base_requests_per_s": base,
+        "hot_keys": hot,
+        "limits": [
+            {"limit": name, "saturates_at_requests_per_s": round(cap)} for name, cap in limits.items()
+        ],
+        "load": load,
+    }
