@@ -32,13 +32,15 @@ $(CDK): package.json package-lock.json
 run: $(STAMP) $(CDK)
 	$(BIN)/python -m infra.local_stack $(ARGS)
 
-# Every gate, in order (CI runs exactly this): lint, format, types, OpenAPI drift, then tests.
+# Every gate, in order (CI runs exactly this): lint, format, types, OpenAPI drift, then tests,
+# on every core (pytest-xdist; one file stays on one worker, so a module's fixtures are shared).
+PYTEST_WORKERS ?= auto
 test: $(STAMP) $(CDK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared functions infra app.py
 	$(BIN)/python -m infra.openapi --check
-	@$(BIN)/python -m pytest $(ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: $(STAMP)

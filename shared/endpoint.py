@@ -7,6 +7,7 @@ outcome code and ids.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -39,6 +40,28 @@ class Dialect(Protocol):
     def unavailable(self, request: ApiRequest | None = None) -> WireError: ...
 
     def internal_error(self, request: ApiRequest | None = None) -> WireError: ...
+
+
+_FLUSH_LOCK = threading.Lock()
+
+
+def serialize_flushes(metrics: Metrics) -> Metrics:
+    """Make this Metrics object's flush atomic within the process.
+
+    Powertools keeps one metric set per process. In Lambda a container serves one invocation
+    at a time, but the local stack and the race tests run several at once in one process:
+    there one invocation's flush could empty the set between another's emptiness check and its
+    serialization, which raises SchemaValidationError after the handler answered (the local
+    stack then returned a 502). Uncontended in Lambda, so free."""
+    provider = metrics.provider  # log_metrics flushes through its provider
+    flush = provider.flush_metrics
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        with _FLUSH_LOCK:
+            flush(*args, **kwargs)
+
+    provider.flush_metrics = locked  # type: ignore[method-assign]
+    return metrics
 
 
 def handle(

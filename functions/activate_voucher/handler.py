@@ -22,7 +22,7 @@ from shared.usecases.activate import ActivateCommand, activate_voucher
 
 # Service name as in shared/routes.py (= CDK's POWERTOOLS_SERVICE_NAME); namespace from the environment.
 logger = Logger(service="activate_voucher")
-metrics = Metrics(service="activate_voucher")
+metrics = endpoint.serialize_flushes(Metrics(service="activate_voucher"))
 CLOCK = utcnow  # module attribute so tests can move time forward (guard expiry)
 
 

@@ -18,7 +18,7 @@ from shared.usecases.consume import ConsumeCommand, consume_voucher
 # The service name is the function's name in shared/routes.py (CDK exports the same value as
 # POWERTOOLS_SERVICE_NAME); the metrics namespace comes from POWERTOOLS_METRICS_NAMESPACE.
 logger = Logger(service="consume_voucher")
-metrics = Metrics(service="consume_voucher")
+metrics = endpoint.serialize_flushes(Metrics(service="consume_voucher"))
 
 
 def _consume(request: ApiRequest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shared.usecases.unclaim import unclaim_voucher
 
 # Service name as in shared/routes.py (= CDK's POWERTOOLS_SERVICE_NAME); namespace from the environment.
 logger = Logger(service="unclaim_voucher")
-metrics = Metrics(service="unclaim_voucher")
+metrics = endpoint.serialize_flushes(Metrics(service="unclaim_voucher"))
 
 
 def _unclaim(request: ApiRequest) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Kesseltronics car-wash terminal API adapter (HTTP/JSON over urllib, stdlib only).
+"""Kesseltronics car-wash terminal API adapter (HTTP/JSON over a pooled urllib3 client).
 
 Kesseltronics' terminal API is not public; this is the contract we defined and that
 infra/local_stack/provider_simulator.py implements (docs/dialects/activate_voucher.md):
@@ -12,18 +12,24 @@ infra/local_stack/provider_simulator.py implements (docs/dialects/activate_vouch
 
 The same reference always gets the same code while that code is valid, so a retry after a
 crash does not issue a second code.
+
+One urllib3 PoolManager per container (botocore already loads urllib3, so it costs no import
+time): a warm function reuses its TCP/TLS connection to the provider. No retries and no
+redirects by urllib3 (a retry is the member's, with the same reference), and a hard overall
+deadline: the connect and each read are bounded by the definition's timeout, and so is the
+whole body (a server dripping bytes cannot hold a request past it).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+import urllib3
 
 from shared.domain import parse_instant
 from shared.providers.base import (
@@ -40,15 +46,23 @@ PATH = "/v1/authorizations"
 MAX_BODY_BYTES = 64 * 1024
 MAX_CODE_LENGTH = 128
 
+_POOL: urllib3.PoolManager | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool() -> urllib3.PoolManager:
+    """The container's connection pool, created on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = urllib3.PoolManager(num_pools=4, maxsize=10, retries=False)
+        return _POOL
+
 
 class KesseltronicsAdapter:
-    def __init__(
-        self,
-        credentials: Callable[[str], Credentials],
-        opener: Callable[..., Any] = urllib.request.urlopen,
-    ) -> None:
+    def __init__(self, credentials: Callable[[str], Credentials], pool: Any = None) -> None:
         self._credentials = credentials
-        self._open = opener
+        self._pool = pool
 
     def prepare(self) -> None:
         self._credentials(NAME)  # cached by Powertools parameters: issue_code reuses it
@@ -67,37 +81,43 @@ class KesseltronicsAdapter:
             "siteCode": config.site_code,
             "validitySeconds": config.code_validity_seconds,
         }
-        http_request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            endpoint.rstrip("/") + PATH,
-            data=json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8"),
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Authorization": f"Bearer {credentials.api_key}",
-                "Idempotency-Key": request.reference,
-            },
-        )
+        body = json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Authorization": f"Bearer {credentials.api_key}",
+            "Idempotency-Key": request.reference,
+        }
         timeout = config.timeout_seconds
         deadline = time.monotonic() + timeout
+        pool = self._pool or shared_pool()
         try:
-            with self._open(http_request, timeout=timeout) as response:
-                status = int(getattr(response, "status", 200))
-                body = _read_bounded(response, deadline)
-        except urllib.error.HTTPError as error:
-            error.close()
-            raise ProviderBadResponse(f"{NAME} answered HTTP {error.code}", http_status=error.code) from None
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
-                raise ProviderTimeout(f"{NAME} did not answer within {timeout}s") from None
-            raise ProviderBadResponse(f"{NAME} unreachable ({type(error.reason).__name__})") from None
-        except TimeoutError:
+            response = pool.request(
+                "POST",
+                endpoint.rstrip("/") + PATH,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                status = int(response.status)
+                answer = _read_bounded(response, deadline)
+            finally:
+                response.release_conn()
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError) as error:
+            # refused or dropped: checked first, since urllib3's NewConnectionError is also a
+            # ConnectTimeoutError (a historical quirk), yet nothing timed out
+            raise ProviderBadResponse(f"{NAME} unreachable ({type(error).__name__})") from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
             raise ProviderTimeout(f"{NAME} did not answer within {timeout}s") from None
-        except (http.client.HTTPException, OSError, ValueError) as error:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
             raise ProviderBadResponse(f"{NAME} connection failed ({type(error).__name__})") from None
         if not 200 <= status < 300:
             raise ProviderBadResponse(f"{NAME} answered HTTP {status}", http_status=status)
-        return _parse(body, request.reference)
+        return _parse(answer, request.reference)
 
 
 def _read_bounded(response: Any, deadline: float) -> bytes:

@@ -97,13 +97,22 @@ def test_definition_endpoint_wins_over_the_secret(sim: ProviderSimulator) -> Non
 
 
 class FakeResponse(io.BytesIO):
+    """An urllib3 response read without preloading."""
+
     status = 200
 
-    def __enter__(self) -> FakeResponse:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
+    def release_conn(self) -> None:
         self.close()
+
+
+class FakePool:
+    """Stands in for the urllib3 PoolManager: answers every request with `answer(**sent)`."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def request(self, method: str, url: str, **sent: Any) -> Any:
+        return self.answer(method=method, url=url, **sent)
 
 
 @pytest.mark.parametrize(
@@ -126,32 +135,33 @@ class FakeResponse(io.BytesIO):
 def test_unusable_bodies_are_bad_responses(body: bytes) -> None:
     fake = KesseltronicsAdapter(
         credentials=lambda _n: Credentials(api_key="k", endpoint="https://kt.example"),
-        opener=lambda _req, timeout: FakeResponse(body),
+        pool=FakePool(lambda **_sent: FakeResponse(body)),
     )
     with pytest.raises(ProviderBadResponse):
         fake.issue_code(request())
 
 
 def test_request_sent_to_the_provider() -> None:
-    seen: list[urllib.request.Request] = []
+    seen: list[dict[str, Any]] = []
 
-    def opener(req: urllib.request.Request, timeout: float) -> FakeResponse:
-        seen.append(req)
-        assert timeout == 0.5
+    def answer(**sent: Any) -> FakeResponse:
+        seen.append(sent)
         return FakeResponse(
             b'{"authorizationCode": "KT-1", "expiresAt": "2099-01-01T00:00:00Z", "reference": "ref-1"}'
         )
 
     code = KesseltronicsAdapter(
         credentials=lambda _n: Credentials(api_key="secret-key", endpoint="https://kt.example/api/"),
-        opener=opener,
+        pool=FakePool(answer),
     ).issue_code(request())
     assert code.authorization_code == "KT-1"
     (sent,) = seen
-    assert sent.full_url == "https://kt.example/api/v1/authorizations"
-    assert sent.get_header("Authorization") == "Bearer secret-key"
-    assert sent.get_header("Idempotency-key") == "ref-1"
-    assert json.loads(sent.data) == {  # type: ignore[arg-type]
+    assert (sent["method"], sent["url"]) == ("POST", "https://kt.example/api/v1/authorizations")
+    assert (sent["timeout"].connect_timeout, sent["timeout"].read_timeout) == (0.5, 0.5)
+    assert (sent["retries"], sent["redirect"]) == (False, False)  # a retry is the member's, same reference
+    assert sent["headers"]["Authorization"] == "Bearer secret-key"
+    assert sent["headers"]["Idempotency-Key"] == "ref-1"
+    assert json.loads(sent["body"]) == {
         "reference": "ref-1",
         "productCode": "CW-BASIC",
         "siteCode": "SITE-1",
