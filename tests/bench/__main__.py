@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -302,16 +301,10 @@ def cold_start(runs: int) -> list[dict[str, Any]]:
 
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
+    from tests.bench.capacity import fresh_interpreter_ms
+
     def sample(body: str) -> float:
-        out = subprocess.run(
-            [sys.executable, "-c", COLD_SNIPPET.format(root=str(ROOT), body=body)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            cwd=str(ROOT),
-        )
-        return float(out.stdout.strip().splitlines()[-1])
+        return fresh_interpreter_ms(COLD_SNIPPET.format(root=str(ROOT), body=body), ROOT, env)
 
     sample(BASELINE)  # warm the OS file cache for both
     rows = []

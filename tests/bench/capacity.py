@@ -306,20 +306,20 @@ print((time.perf_counter() - t0) * 1000)
 """
 
 
+def fresh_interpreter_ms(code: str, root: Path, env: dict[str, str]) -> float:
+    """Run `code` in a new interpreter; it prints the milliseconds it measured, last."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=str(root)
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def import_costs(root: Path, runs: int, env: dict[str, str]) -> list[dict[str, Any]]:
     """Extra milliseconds each library adds on top of a function's own cold start (the consume
     function imported and initialised first, in the same fresh interpreter; median of runs)."""
 
     def sample(extra: str) -> float:
-        out = subprocess.run(
-            [sys.executable, "-c", SNIPPET.format(root=str(root), extra=extra)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            cwd=str(root),
-        )
-        return float(out.stdout.strip().splitlines()[-1])
+        return fresh_interpreter_ms(SNIPPET.format(root=str(root), extra=extra), root, env)
 
     rows = []
     for name, extra in IMPORT_ROWS.items():
