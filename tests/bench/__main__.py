@@ -1,16 +1,18 @@
 """`make bench`: the service's performance promises, measured (never asserted by tests).
 
-    python -m tests.bench [--quick] [--json bench-results.json]
+    python -m tests.bench [--quick] [--json bench-results.json] [--report bench-results.json]
 
-Rows:
-  1. DynamoDB round trips per request (successes and common errors) and provider calls per
-     activation, counted by hooking botocore's `before-call` events on the real client.
-  2. Cold start: a fresh interpreter importing each function module and running its init,
-     against `import boto3` + creating a DynamoDB client in the same run (median of runs).
-  3. Warm latency p50/p95 of each handler in-process against moto, next to the very same
-     DynamoDB calls (recorded from the handler, replayed raw with boto3 on an identical table).
-  4. The local HTTP stack under a bounded concurrent load on loopback.
-Goals: cold-start ratio <= 1.5, handler overhead ratio <= 1.3, round trips within budget.
+Rows (docs/performance.md says how each is measured):
+  1. DynamoDB round trips, provider calls, consumed capacity and cost per request, on Amazon's
+     DynamoDB Local (botocore hooks on the handlers' real client).
+  2. The baseline design (Powertools Idempotency around read + conditional write) beside it.
+  3. Cold start against `import boto3` + a DynamoDB client, and the import cost of libraries.
+  4. Warm latency of each handler next to the very same DynamoDB calls made raw, on DynamoDB
+     Local and on moto.
+  5. The local HTTP stack under a bounded concurrent load on loopback, on each engine.
+  6. A capacity plan: hot keys, limits as request rates, 10x/100x/1,000x.
+Goals (printed, never asserted): cold start <= 1.3x, handler overhead <= 1.2x, round trips
+within budget.
 """
 
 from __future__ import annotations
@@ -322,7 +324,7 @@ def cold_start(runs: int) -> list[dict[str, Any]]:
                 "function_ms": round(f, 1),
                 "ratio": round(f / b, 2),
                 "runs": runs,
-                "ok": f / b <= 1.5,
+                "ok": f / b <= 1.3,
             }
         )
     return rows
