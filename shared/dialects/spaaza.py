@@ -39,7 +39,7 @@ from shared.domain import (
 )
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
-from shared.usecases.spaaza_target import Caller, VoucherRequest
+from shared.usecases.spaaza_rules import Caller, VoucherRequest
 from shared.usecases.unclaim import UnclaimResult
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends

@@ -28,13 +28,8 @@ from shared.domain import (
     Activation,
     ActivationGuard,
     ActivationInProgress,
-    AuditEvent,
-    ConsoleUser,
     Definition,
-    GhostMember,
     InvalidVoucherType,
-    NotFound,
-    PrincipalKind,
     Replay,
     Session,
     Status,
@@ -52,7 +47,6 @@ from shared.ports import (
     GuardFree,
     GuardHeld,
     GuardRef,
-    Record,
     SessionLive,
     SessionRef,
     StateChange,
@@ -67,20 +61,17 @@ from shared.providers import (
     ProviderRequest,
     adapter_for,
 )
+from shared.usecases.activation_steps import (
+    ActivateCommand,
+    activation_event,
+    authenticate_member,
+    owned_voucher,
+    record_unused,
+)
 from shared.usecases.commit import CommitPolicy, Done, refuse_with, run
 
 PAC_REWARD_TYPE = "PRODUCT_AUTHORIZATION_CODE"
 GUARD_MARGIN_SECONDS = 5.0  # the guard outlives the provider's timeout by this much (the commit)
-CHANNEL = "es_loyalty"
-
-
-@dataclass(frozen=True)
-class ActivateCommand:
-    correlation_id: str
-    definition_id: str
-    serial: str  # lower-case issuance UUID
-    token_hash: str
-    request_id: str
 
 
 @dataclass(frozen=True)
@@ -121,8 +112,8 @@ def activate_voucher(
     def attempt() -> GuardClaim | Done[ActivateResult]:
         now = clock()
         snapshot = store.read(refs)
-        session = _authenticate(snapshot[SessionRef(command.token_hash)], now)
-        voucher = _owned(snapshot[VoucherRef(command.serial)], command, session)
+        session = authenticate_member(snapshot[SessionRef(command.token_hash)], now)
+        voucher = owned_voucher(snapshot[VoucherRef(command.serial)], command, session)
         definition = snapshot[DefinitionRef(command.definition_id)]
         if definition is None:  # the importer guarantees it: a data fault, not the member's
             raise RuntimeError(f"definition {command.definition_id!r} of an existing voucher is missing")
@@ -187,7 +178,7 @@ def _issue_and_commit(
     change = StateChange(
         before=voucher,
         after=replace(voucher, status=Status.ACTIVATED, version=voucher.version + 1, activation=activation),
-        event=_event(
+        event=activation_event(
             command, session, voucher, "ACTIVATED", done, {"provider": config.name, "reference": reference}
         ),
         guards=(SessionLive(command.token_hash), held),
@@ -203,11 +194,11 @@ def _issue_and_commit(
     try:
         committed = run(store, lambda: change, refused, policy)
     except Exception:
-        _record_unused(store, command, session, voucher, activation, held, clock, metric)
+        record_unused(store, command, session, voucher, activation, held, clock, metric)
         raise
     if isinstance(committed, Done):
         if committed.value.activation.reference != reference:
-            _record_unused(store, command, session, voucher, activation, held, clock, metric)
+            record_unused(store, command, session, voucher, activation, held, clock, metric)
         return committed.value
     return ActivateResult(activation, definition.product_name, idempotent=False)
 
@@ -217,7 +208,7 @@ def _rejudge(
 ) -> Done[ActivateResult] | None:
     """The voucher changed under us: answer as if we had come second (a replay, or the
     domain error), or None while it is still activatable."""
-    current = _owned(voucher, command, session)
+    current = owned_voucher(voucher, command, session)
     decision = decide_activate(current, now)
     if isinstance(decision, Replay):
         return Done(ActivateResult(decision.activation, definition.product_name, idempotent=True))
@@ -226,59 +217,6 @@ def _rejudge(
 
 def _in_progress() -> Done[ActivateResult]:
     raise ActivationInProgress("the voucher changed while its code was being issued", retry_after=1)
-
-
-def _record_unused(
-    store: VoucherStore,
-    command: ActivateCommand,
-    session: Session,
-    voucher: Voucher,
-    activation: Activation,
-    held: GuardHeld,
-    clock: Callable[[], datetime],
-    metric: Callable[[str], None],
-) -> None:
-    """A code the provider issued but no voucher carries: an audit event, so it can be voided
-    at the provider by its reference (unless the voucher's activation carries that reference)."""
-    metric("ProviderCodesUnused")
-    details = {
-        "provider": activation.provider,
-        "reference": activation.reference,
-        "authorization_code": activation.authorization_code,
-        "code_expiry": activation.code_expiry.isoformat(),
-    }
-    event = _event(command, session, voucher, "ACTIVATION_CODE_UNUSED", clock(), details)
-    try:
-        try:
-            store.commit(Record(event, release=held))
-        except GuardFailed:  # the guard is no longer ours: record without releasing
-            store.commit(Record(event))
-    except Exception:  # never mask the error being answered; the metric alarms
-        metric("ProviderCodesUnrecorded")
-
-
-def _event(
-    command: ActivateCommand,
-    session: Session,
-    voucher: Voucher,
-    kind: str,
-    at: datetime,
-    details: dict[str, str],
-) -> AuditEvent:
-    to_status = Status.ACTIVATED if kind == "ACTIVATED" else voucher.status
-    return AuditEvent(
-        serial=voucher.serial,
-        event_type=kind,
-        channel=CHANNEL,
-        actor_kind=session.kind.value,
-        actor_id=session.principal_id,
-        from_status=voucher.status.value,
-        to_status=to_status.value,
-        at=at,
-        request_id=command.request_id,
-        correlation_id=command.correlation_id,
-        details=details,
-    )
 
 
 def _adapter(
@@ -295,28 +233,3 @@ def _adapter(
         raise ProviderNotConfigured(f"no adapter for provider {definition.provider.name}")
     adapter.prepare()
     return adapter
-
-
-def _authenticate(session: Session | None, now: datetime) -> Session:
-    if session is None:
-        raise Unauthenticated("unknown token", field="token")
-    if not session.is_live(now):
-        raise Unauthenticated("token expired or revoked", field="token")
-    if session.kind is PrincipalKind.ES_CONSOLE:
-        raise ConsoleUser("console users may view activations but never activate")
-    if session.kind is not PrincipalKind.ES_MEMBER or not session.member_id:
-        raise Unauthenticated("token is not an ES member token", field="token")
-    if session.ghost:
-        raise GhostMember("ghost members cannot activate vouchers")
-    return session
-
-
-def _owned(voucher: Voucher | None, command: ActivateCommand, session: Session) -> Voucher:
-    """Missing, of another definition, or of another account: all the same 404."""
-    if (
-        voucher is None
-        or voucher.definition_id != command.definition_id
-        or voucher.owner_member_id != session.member_id
-    ):
-        raise NotFound("voucher not found", what="voucherId")
-    return voucher

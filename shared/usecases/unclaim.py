@@ -34,7 +34,8 @@ from shared.ports import (
     VoucherStore,
 )
 from shared.usecases.commit import CommitPolicy, Done, refuse_with, rejudge, run
-from shared.usecases.spaaza_target import AuthMode, Target, VoucherRequest, resolve
+from shared.usecases.spaaza_rules import AuthMode, VoucherRequest
+from shared.usecases.spaaza_target import Target, resolve
 
 
 @dataclass(frozen=True)

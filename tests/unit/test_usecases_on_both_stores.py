@@ -35,7 +35,7 @@ from shared.store import InMemoryStore
 from shared.usecases.activate import ActivateCommand, activate_voucher
 from shared.usecases.commit import CommitPolicy
 from shared.usecases.consume import ConsumeCommand, consume_voucher
-from shared.usecases.spaaza_target import Caller, VoucherRequest
+from shared.usecases.spaaza_rules import Caller, VoucherRequest
 from shared.usecases.unclaim import unclaim_voucher
 from tests.conftest import demo_document, load_document, serial
 
