@@ -182,9 +182,7 @@ def engine_client(endpoint: str) -> Any:
     return boto3.client(
         "dynamodb",
         region_name="eu-west-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        endpoint_url=endpoint,  # credentials: the fake ones set at the top of this file
         config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
     )
 
