@@ -1,6 +1,6 @@
 """The business rules of every state-changing use case, run against both implementations of
-the port: in memory (no database) and DynamoDB (moto here; Amazon's DynamoDB Local in the
-engine suites). The same assertions, the same round-trip counts through the port."""
+the port: in memory (no database) and DynamoDB, on moto in-process and on Amazon's DynamoDB
+Local. The same assertions, the same round-trip counts through the port."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Counted:
         return self.reads + self.writes
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
+@pytest.fixture(params=["memory", "dynamodb", "dynamodb_local"])
 def port(request: pytest.FixtureRequest) -> Iterator[Counted]:
     if request.param == "memory":
         from shared.importer import validate
@@ -83,10 +83,24 @@ def port(request: pytest.FixtureRequest) -> Iterator[Counted]:
         assert parsed is not None and not problems
         items = [item for g in build_groups(parsed) for item in (*g.items, *([g.event] if g.event else []))]
         yield Counted(InMemoryStore.from_items(items))
-    else:
+    elif request.param == "dynamodb":
         store = request.getfixturevalue("store")
         load_document(store, demo_document())
         yield Counted(store)
+    else:
+        import uuid
+
+        from shared.store import DynamoDBStore
+        from shared.table_schema import create_table
+        from tests.conftest import engine_client
+
+        client = engine_client(request.getfixturevalue("dynamodb_local"))
+        name = f"usecases-{uuid.uuid4().hex[:8]}"
+        create_table(client, name)
+        store = DynamoDBStore(client, name, sleep=lambda _s: None)
+        load_document(store, demo_document())
+        yield Counted(store)
+        client.delete_table(TableName=name)
 
 
 def _voucher(port: Counted, n: int) -> Any:
