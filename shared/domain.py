@@ -117,6 +117,7 @@ class Voucher:
     version: int
     owner_member_id: str | None = None
     expires_at: datetime | None = None
+    issued_at: datetime | None = None  # when it was issued to its member (ES issuedDate); never changes
     locked: bool = False
     # Thalamus identity (from the definition's catalog entry)
     activity_code: str | None = None
@@ -166,6 +167,8 @@ class Definition:
     campaign_title: str | None = None
     chain_id: int | None = None
     allows_end_user_to_claim_voucher: bool = True
+    business_unit: str | None = None  # ES businessUnit
+    voucher_group: str = "basket"  # Spaaza get-user-vouchers group: basket, honour or var_price
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,10 @@ class VoucherNotClaimed(DomainError):
     code = "VOUCHER_NOT_CLAIMED"
 
 
+class VoucherAlreadyClaimed(DomainError):
+    code = "VOUCHER_ALREADY_CLAIMED"
+
+
 class VoucherCodeLive(DomainError):
     """A provider code is live at the terminal; the voucher cannot change hands now."""
 
@@ -451,6 +458,32 @@ def decide_unclaim(
     if end_user and not allows_end_user_to_claim:
         raise EndUserNotAllowed("campaign does not let end users claim or unclaim")
     return Transition(voucher.status, Status.AVAILABLE, voucher.version)
+
+
+def decide_claim(
+    voucher: Voucher, now: datetime, *, end_user: bool, allows_end_user_to_claim: bool
+) -> Transition:
+    """Spaaza claim: the inverse of unclaim. A voucher issued to its member ("generated")
+    becomes CLAIMED; one whose activation code has expired counts as what it was before.
+    Refusals in the same order as unclaim's, so the two read alike."""
+    state = effective_status(voucher, now)
+    if state is Effective.REDEEMED:
+        raise VoucherRedeemed("voucher already redeemed")
+    if state is Effective.INVALIDATED:
+        raise VoucherInvalidated("voucher invalidated")
+    if state is Effective.EXPIRED:
+        raise VoucherExpired("voucher expired")
+    if state is Effective.ACTIVATED:
+        raise VoucherCodeLive("voucher has a live activation code")
+    if state is Effective.CLAIMED:
+        raise VoucherAlreadyClaimed("voucher is already claimed")
+    if state is not Effective.AVAILABLE:
+        raise VoucherNotIssued("voucher not issued to anyone")
+    if end_user and voucher.locked:
+        raise VoucherLocked("voucher is locked")
+    if end_user and not allows_end_user_to_claim:
+        raise EndUserNotAllowed("campaign does not let end users claim or unclaim")
+    return Transition(voucher.status, Status.CLAIMED, voucher.version)
 
 
 def after_activation(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from shared.domain import (
     ActivationGuard,
@@ -217,6 +217,16 @@ class Snapshot:
         return Snapshot({**self._found, **other._found})
 
 
+class Owned(NamedTuple):
+    """One voucher a member owns, as the owner index lists it: only what never changes after
+    issue (which voucher, of which definition, issued when). Its state is always read from
+    the voucher itself (`VoucherRef`), consistently, never from the index."""
+
+    serial: str
+    definition_id: str
+    issued_at: datetime | None
+
+
 # --------------------------------------------------------------------------- guards
 
 
@@ -392,4 +402,11 @@ class VoucherStore(Protocol):
 
     def history(self, serial: str) -> list[AuditEvent]:
         """The voucher's audit events, oldest first."""
+        ...
+
+    def vouchers_of(self, member_id: str) -> list[Owned]:
+        """Every voucher issued to the member, in one round trip for up to ~1,400 vouchers
+        (one index page). The index is eventually consistent, but what it lists never changes
+        after issue (only the importer issues), so a caller's own changes are never missed:
+        their state is read from the vouchers."""
         ...

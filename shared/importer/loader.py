@@ -270,6 +270,7 @@ def build_groups(
             version=1,
             owner_member_id=v.owner_member_id,
             expires_at=v.valid_until,
+            issued_at=v.issued_at,
             locked=v.locked,
             activity_code=definition.activity_code,
             item_code=definition.item_code,
@@ -352,6 +353,8 @@ def _definition(d: DefinitionIn) -> Definition:
         campaign_title=d.spaaza.title if d.spaaza else None,
         chain_id=d.spaaza.chain_id if d.spaaza else None,
         allows_end_user_to_claim_voucher=d.spaaza.allows_end_user_to_claim_voucher if d.spaaza else True,
+        business_unit=d.business_unit,
+        voucher_group=d.spaaza.voucher_group if d.spaaza else "basket",
     )
 
 
@@ -491,9 +494,11 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
                         campaign_type=d.campaign_type,
                         title=d.campaign_title or "",
                         allows_end_user_to_claim_voucher=d.allows_end_user_to_claim_voucher,
+                        voucher_group=d.voucher_group,
                     )
                     if d.campaign_id is not None
                     else None,
+                    business_unit=d.business_unit,
                 )
             )
         elif kind == "member":

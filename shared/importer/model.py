@@ -80,6 +80,7 @@ class SpaazaCampaignIn(Strict):
     campaign_type: Annotated[str, Field(min_length=1, max_length=64)] = "cashback"
     title: Text = ""
     allows_end_user_to_claim_voucher: bool = True
+    voucher_group: Literal["basket", "honour", "var_price"] = "basket"  # get-user-vouchers group
 
 
 class DefinitionIn(Strict):
@@ -89,6 +90,7 @@ class DefinitionIn(Strict):
     provider: ProviderIn | None = None
     thalamus: ThalamusCatalogIn | None = None
     spaaza: SpaazaCampaignIn | None = None
+    business_unit: Code | None = None  # ES businessUnit (the issuances filter)
 
 
 class CardIn(Strict):
@@ -186,6 +188,7 @@ class VoucherIn(Strict):
     status: Status = Status.AVAILABLE
     owner_member_id: Code | None = None
     valid_until: datetime | None = None
+    issued_at: datetime | None = None  # when it was issued to its member (ES issuedDate)
     locked: bool = False
     voucher_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     voucher_id: PositiveInt | None = None
@@ -197,11 +200,11 @@ class VoucherIn(Strict):
     text: Text | None = None
     activation: ActivationIn | None = None
 
-    @field_validator("valid_until")
+    @field_validator("valid_until", "issued_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("valid_until needs a time zone (use Z for UTC)")
+            raise ValueError("needs a time zone (use Z for UTC)")
         return value
 
     @field_validator("serial")
@@ -219,6 +222,8 @@ class VoucherIn(Strict):
             raise ValueError(f"a {self.status.value} voucher needs owner_member_id")
         if (self.status is Status.ACTIVATED) != (self.activation is not None):
             raise ValueError("activation is given exactly when status is ACTIVATED")
+        if self.issued_at and self.valid_until and self.issued_at > self.valid_until:
+            raise ValueError("issued_at is after valid_until")
         if self.amount_redeemed > self.amount_original:
             raise ValueError("amount_redeemed exceeds amount_original")
         return self

@@ -119,6 +119,7 @@ def voucher_to_item(v: Voucher) -> Item:
         "version": v.version,
         "owner_member_id": v.owner_member_id,
         "valid_until": format_instant(v.expires_at) if v.expires_at else None,
+        "issued_at": format_instant(v.issued_at) if v.issued_at else None,
         "locked": v.locked,
         "activity_code": v.activity_code,
         "item_code": v.item_code,
@@ -170,6 +171,7 @@ def item_to_voucher(item: Mapping[str, Any]) -> Voucher:
         version=int(item["version"]),
         owner_member_id=item.get("owner_member_id"),
         expires_at=parse_instant(item["valid_until"]) if item.get("valid_until") else None,
+        issued_at=parse_instant(item["issued_at"]) if item.get("issued_at") else None,
         locked=bool(item.get("locked", False)),
         activity_code=item.get("activity_code"),
         item_code=item.get("item_code"),
@@ -229,6 +231,8 @@ def definition_to_item(d: Definition) -> Item:
         "campaign_title": d.campaign_title,
         "chain_id": d.chain_id,
         "allows_end_user_to_claim_voucher": d.allows_end_user_to_claim_voucher,
+        "business_unit": d.business_unit,
+        "voucher_group": d.voucher_group if d.voucher_group != "basket" else None,
     }
     return {k: v for k, v in item.items() if v is not None}
 
@@ -257,6 +261,8 @@ def item_to_definition(item: Mapping[str, Any]) -> Definition:
         campaign_title=item.get("campaign_title"),
         chain_id=item.get("chain_id"),
         allows_end_user_to_claim_voucher=bool(item.get("allows_end_user_to_claim_voucher", True)),
+        business_unit=item.get("business_unit"),
+        voucher_group=str(item.get("voucher_group", "basket")),
     )
 
 

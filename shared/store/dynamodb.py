@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from shared.domain import AuditEvent, Voucher, format_instant
+from shared.domain import AuditEvent, Voucher, format_instant, parse_instant
 from shared.ports import (
     GrantHeld,
     Guard,
@@ -30,6 +30,7 @@ from shared.ports import (
     GuardFree,
     GuardHeld,
     NoActivationInFlight,
+    Owned,
     Ref,
     SessionLive,
     Snapshot,
@@ -240,6 +241,28 @@ class DynamoDBStore(Table):
 
     def history(self, serial: str) -> list[AuditEvent]:
         return [item_to_event(i) for i in self.voucher_events(serial)]
+
+    def vouchers_of(self, member_id: str) -> list[Owned]:
+        items = self._query(
+            IndexName=GSI1.name,
+            KeyConditionExpression="#g = :g",
+            ProjectionExpression="#serial, #definition, #issued",
+            ExpressionAttributeNames={
+                "#g": GSI1.partition_key,
+                "#serial": "serial",
+                "#definition": "definition_id",
+                "#issued": "issued_at",
+            },
+            ExpressionAttributeValues=serialize({":g": f"MEMBER#{member_id}"}),
+        )
+        return [
+            Owned(
+                str(i["serial"]),
+                str(i["definition_id"]),
+                parse_instant(i["issued_at"]) if i.get("issued_at") else None,
+            )
+            for i in items
+        ]
 
     # ---- building transactions
 

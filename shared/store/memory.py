@@ -23,6 +23,7 @@ from shared.ports import (
     GuardHeld,
     GuardRef,
     NoActivationInFlight,
+    Owned,
     Record,
     Ref,
     SessionLive,
@@ -108,7 +109,17 @@ class InMemoryStore:
 
     def history(self, serial: str) -> list[AuditEvent]:
         with self._lock:
+            self.reads += 1
             return sorted(self.events.get(serial, []), key=lambda e: e.at)
+
+    def vouchers_of(self, member_id: str) -> list[Owned]:
+        with self._lock:
+            self.reads += 1
+            return [
+                Owned(v.serial, v.definition_id, v.issued_at)
+                for v in self.records.values()
+                if isinstance(v, Voucher) and v.owner_member_id == member_id
+            ]
 
     # ---- conditions, as the DynamoDB store writes them
 
