@@ -20,7 +20,8 @@ class FunctionSpec:
     handler: str  # Lambda handler string, relative to the code asset root
     dialect: str  # the vendor wire dialect it speaks
     description: str
-    dynamodb_actions: tuple[str, ...]
+    dynamodb_actions: tuple[str, ...]  # on the table itself
+    index_actions: tuple[str, ...] = ()  # on its secondary indexes ("<table arn>/index/*")
     reads_provider_secret: bool = False
     timeout_seconds: int = 10
     memory_mb: int = 512
@@ -109,6 +110,62 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                 "dynamodb:UpdateItem",
             ),
         ),
+        FunctionSpec(
+            name="view_voucher",
+            construct_id="ViewVoucher",
+            handler="functions.view_voucher.handler.lambda_handler",
+            dialect="thalamus",
+            description="Thalamus v4: operator views a voucher (read only)",
+            dynamodb_actions=("dynamodb:BatchGetItem",),
+        ),
+        FunctionSpec(
+            name="list_issuances",
+            construct_id="ListIssuances",
+            handler="functions.list_issuances.handler.lambda_handler",
+            dialect="es_loyalty",
+            description="ES Loyalty: a member lists their issuances (read only)",
+            dynamodb_actions=("dynamodb:BatchGetItem",),
+            index_actions=("dynamodb:Query",),
+        ),
+        FunctionSpec(
+            name="console_issuances",
+            construct_id="ConsoleIssuances",
+            handler="functions.console_issuances.handler.lambda_handler",
+            dialect="es_loyalty",
+            description="ES Loyalty console: a CSR lists a member's issuances (read only)",
+            dynamodb_actions=("dynamodb:BatchGetItem",),
+            index_actions=("dynamodb:Query",),
+        ),
+        FunctionSpec(
+            name="console_issuance",
+            construct_id="ConsoleIssuance",
+            handler="functions.console_issuance.handler.lambda_handler",
+            dialect="es_loyalty",
+            description="ES Loyalty console: a CSR views one issuance and its history (read only)",
+            dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query"),  # Query: the history
+        ),
+        FunctionSpec(
+            name="claim_voucher",
+            construct_id="ClaimVoucher",
+            handler="functions.claim_voucher.handler.lambda_handler",
+            dialect="spaaza",
+            description="Spaaza: claim a voucher",
+            dynamodb_actions=(
+                "dynamodb:BatchGetItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ),
+        ),
+        FunctionSpec(
+            name="get_user_vouchers",
+            construct_id="GetUserVouchers",
+            handler="functions.get_user_vouchers.handler.lambda_handler",
+            dialect="spaaza",
+            description="Spaaza: a user's vouchers (read only)",
+            dynamodb_actions=("dynamodb:BatchGetItem",),
+            index_actions=("dynamodb:Query",),
+        ),
     )
 }
 
@@ -121,6 +178,17 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/client/users/{correlation_id}/voucher/{voucher_id}/activate", "activate_voucher"),
     Route("POST", "/unclaim-voucher", "unclaim_voucher"),
     Route("PUT", "/unclaim-voucher", "unclaim_voucher"),
+    Route(
+        "GET",
+        "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}",
+        "view_voucher",
+    ),
+    Route("GET", "/client/users/{correlation_id}/issuances", "list_issuances"),
+    Route("GET", "/console/members/{member_id}/issuances", "console_issuances"),
+    Route("GET", "/console/members/{member_id}/issuances/{voucher_id}", "console_issuance"),
+    Route("POST", "/claim-voucher", "claim_voucher"),
+    Route("PUT", "/claim-voucher", "claim_voucher"),
+    Route("GET", "/get-user-vouchers", "get_user_vouchers"),
 )
 
 

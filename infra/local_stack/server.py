@@ -163,6 +163,53 @@ SAMPLES: tuple[SampleRequest, ...] = (
         body="voucher_id=40577&user_id=1001&chain_id=1",
         note="Spaaza: chain-1 admin unclaims voucher 40577 of user 1001",
     ),
+    SampleRequest(
+        "view_voucher",
+        "GET",
+        f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{_serial(1)}",
+        (("Thalamus-Token", "demo-thalamus-operator-anna"), ("Thalamus-Touchpoint", "BACKOFFICE")),
+        note="Thalamus: operator anna views demo voucher 1 (CONSUMED once the sample above ran)",
+    ),
+    SampleRequest(
+        "list_issuances",
+        "GET",
+        "/client/users/corr-123/issuances?rewardType=PRODUCT_AUTHORIZATION_CODE&activatable=true",
+        (("Authorization", "Bearer demo-es-member-alice"),),
+        note="ES Loyalty: member alice lists the PAC vouchers she can activate now",
+    ),
+    SampleRequest(
+        "console_issuances",
+        "GET",
+        "/console/members/alice/issuances?maxResults=5",
+        (("Authorization", "Bearer demo-es-console-csr"),),
+        note="ES console: CSR csr-1 lists alice's issuances (never a live code)",
+    ),
+    SampleRequest(
+        "console_issuance",
+        "GET",
+        f"/console/members/alice/issuances/carwash::{_serial(1)}",
+        (("Authorization", "Bearer demo-es-console-csr"),),
+        note="ES console: CSR csr-1 views voucher 1 of alice with its history from every channel",
+    ),
+    SampleRequest(
+        "claim_voucher",
+        "POST",
+        "/claim-voucher",
+        (
+            ("X-Spaaza-Session-User-Id", "900"),
+            ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ),
+        body="voucher_id=40577&user_id=1001&chain_id=1",
+        note="Spaaza: the admin claims voucher 40577 back for user 1001 (after the unclaim above)",
+    ),
+    SampleRequest(
+        "get_user_vouchers",
+        "GET",
+        "/get-user-vouchers?chain_id=1&member_number=M-1001",
+        (("X-Spaaza-Session-User-Id", "900"), ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1")),
+        note="Spaaza: the chain-1 admin lists the vouchers of member M-1001",
+    ),
 )
 
 

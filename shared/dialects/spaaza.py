@@ -1,11 +1,12 @@
-"""Spaaza API wire format ("unclaim-voucher").
+"""Spaaza API wire format ("unclaim-voucher", "claim-voucher", "get-user-vouchers").
 
 Envelope: success is HTTP 200 `{"result": {"code": 1, "status": "ok"}, "results": {...}}`;
 an error is an HTTP error status with `{"result": {"code": 2, "status": "error"},
 "error": {"code": <int>, "name": "<snake_case>", "description": "..."}}`.
 
 Spaaza's public codes are used where they fit (6, 68, 183, 269); the 900-914 range is this
-implementation's own (docs/dialects/unclaim_voucher.md lists every code and when it happens).
+implementation's own (docs/dialects/unclaim_voucher.md lists every code and when it happens; claim-voucher and
+get-user-vouchers answer the same codes, plus 915 for a voucher that is already claimed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shared.domain import (
     Status,
     Unauthenticated,
     Voucher,
+    VoucherAlreadyClaimed,
     VoucherCodeLive,
     VoucherExpired,
     VoucherInvalidated,
@@ -39,7 +41,9 @@ from shared.domain import (
 )
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
+from shared.usecases.listing import Listed, Position
 from shared.usecases.spaaza_rules import Caller, VoucherRequest
+from shared.usecases.spaaza_vouchers import UserVouchers, UserVouchersRequest
 from shared.usecases.unclaim import UnclaimResult
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends
@@ -58,6 +62,11 @@ END_USER_PARAMETERS = (
     "auxiliary_identifier",
 )
 PARAMETERS = frozenset({"chain_id", *END_USER_PARAMETERS, "voucher_key", "voucher_id", "third_party_id"})
+LIST_PARAMETERS = frozenset({"chain_id", *END_USER_PARAMETERS, "voucher_status", "limit", "page_token"})
+VOUCHER_STATUSES = ("generated", "claimed", "redeemed", "invalidated")
+VOUCHER_GROUPS = ("basket", "honour", "var_price")
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 100
 
 _VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})")
 _INT = re.compile(r"[0-9]{1,19}")
@@ -90,6 +99,7 @@ ERRORS: dict[str, tuple[int, int]] = {
     "concurrent_modification": (912, 409),
     "service_unavailable": (913, 503),
     "internal_error": (914, 500),
+    "voucher_already_claimed": (915, 400),
 }
 
 RETRYABLE = frozenset({"concurrent_modification", "service_unavailable"})
@@ -155,14 +165,17 @@ def domain_error(error: DomainError, request: ApiRequest | None = None) -> Spaaz
     if isinstance(error, VoucherInvalidated):
         return SpaazaError("voucher_invalidated", "The voucher has been invalidated")
     if isinstance(error, VoucherExpired):
-        return SpaazaError("voucher_expired", "The voucher has expired and cannot be unclaimed")
+        return SpaazaError("voucher_expired", f"The voucher has expired and cannot be {_done(request)}")
+    if isinstance(error, VoucherAlreadyClaimed):
+        return SpaazaError("voucher_already_claimed", "The voucher is already claimed")
     if isinstance(error, VoucherCodeLive):
         return SpaazaError("voucher_activation_code_live", "The voucher has a live activation code")
     if isinstance(error, VoucherNotClaimed | VoucherNotIssued):
         return SpaazaError("voucher_not_claimed", "The voucher is not claimed")
     if isinstance(error, VoucherLocked):
         return SpaazaError(
-            "voucher_locked", "The voucher is locked: only an admin or privileged client can unclaim it"
+            "voucher_locked",
+            f"The voucher is locked: only an admin or privileged client can {_verb(request)} it",
         )
     if isinstance(error, EndUserNotAllowed):
         return SpaazaError(
@@ -171,6 +184,16 @@ def domain_error(error: DomainError, request: ApiRequest | None = None) -> Spaaz
     if isinstance(error, Contention):
         return SpaazaError("concurrent_modification", "The voucher was being changed concurrently: retry")
     return SpaazaError("internal_error", "Internal error")
+
+
+def _verb(request: ApiRequest | None) -> str:
+    return (
+        "claim" if request is not None and request.path.rstrip("/").endswith("/claim-voucher") else "unclaim"
+    )
+
+
+def _done(request: ApiRequest | None) -> str:
+    return _verb(request) + "ed"
 
 
 def _required(parameter: str, message: str) -> str:
@@ -335,11 +358,11 @@ def body_fields(request: ApiRequest) -> list[tuple[str, str]]:
     return _parse_urlencoded(body)
 
 
-def _collapse(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+def _collapse(pairs: Iterable[tuple[str, str]], known: frozenset[str] = PARAMETERS) -> dict[str, str]:
     """Known parameters only; blank values are absent; a repeat must repeat the same value."""
     values: dict[str, str] = {}
     for name, raw in pairs:
-        if name not in PARAMETERS:
+        if name not in known:
             continue
         value = raw.strip()
         if not value:
@@ -384,20 +407,7 @@ def parse_command(request: ApiRequest) -> VoucherRequest:
     credentials = parse_credentials(request)
     params = collect_parameters(request)
     new_identifiers = version >= NEW_IDENTIFIERS_SINCE
-    end_user: dict[str, int | str] = {}
-    user_id = _integer(params, "user_id")
-    if user_id is not None:
-        end_user["user_id"] = user_id
-    if new_identifiers:  # before 1.5.3 these are unknown parameters
-        for name in ("member_number", "authentication_point_identifier", "auxiliary_identifier"):
-            text = _text(params, name)
-            if text is not None:
-                end_user[name] = text
-        username = _text(params, "username")
-        if username is not None:
-            if len(username) > 254 or _EMAIL.fullmatch(username) is None:
-                raise SpaazaError("invalid_parameter", "username must be an email address")
-            end_user["username"] = username.lower()
+    end_user = _end_user(params, new_identifiers)
     voucher_key = params.get("voucher_key")
     if voucher_key is not None:
         if _VOUCHER_KEY.fullmatch(voucher_key) is None:
@@ -422,6 +432,63 @@ def parse_command(request: ApiRequest) -> VoucherRequest:
     )
 
 
+def parse_list_command(request: ApiRequest) -> UserVouchersRequest:
+    """get-user-vouchers: the query string only (a GET has no body); the same version,
+    credential and identifier rules as unclaim, plus the list's own parameters."""
+    version = parse_api_version(request)
+    credentials = parse_credentials(request)
+    if request.body is not None and request.body.strip():
+        raise SpaazaError("invalid_parameter", "get-user-vouchers takes its parameters in the query string")
+    params = _collapse(
+        ((name, value) for name, values in request.query.items() for value in values), LIST_PARAMETERS
+    )
+    new_identifiers = version >= NEW_IDENTIFIERS_SINCE
+    statuses: set[str] = set()
+    for part in (params.get("voucher_status") or "").split(","):
+        status = part.strip().lower()
+        if not status:
+            continue
+        if status not in VOUCHER_STATUSES:
+            raise SpaazaError("invalid_parameter", "voucher_status must be " + ", ".join(VOUCHER_STATUSES))
+        statuses.add(status)
+    limit = _integer(params, "limit")
+    token = params.get("page_token")
+    after = Position.from_token(token) if token is not None else None
+    if token is not None and after is None:
+        raise SpaazaError("invalid_parameter", "page_token is not a token this API returned")
+    wanted = frozenset(statuses)
+    return UserVouchersRequest(
+        request=VoucherRequest(
+            caller=credentials,
+            request_id=request.request_id,
+            chain_id=_integer(params, "chain_id"),
+            end_user=_end_user(params, new_identifiers),
+            admin_must_name_chain=new_identifiers,
+        ),
+        limit=min(limit, MAX_LIST_LIMIT) if limit is not None else DEFAULT_LIST_LIMIT,
+        after=after,
+        keep=(lambda v, _d: status_of(v) in wanted) if wanted else (lambda _v, _d: True),
+    )
+
+
+def _end_user(params: dict[str, str], new_identifiers: bool) -> dict[str, int | str]:
+    end_user: dict[str, int | str] = {}
+    user_id = _integer(params, "user_id")
+    if user_id is not None:
+        end_user["user_id"] = user_id
+    if new_identifiers:  # before 1.5.3 these are unknown parameters
+        for name in ("member_number", "authentication_point_identifier", "auxiliary_identifier"):
+            text = _text(params, name)
+            if text is not None:
+                end_user[name] = text
+        username = _text(params, "username")
+        if username is not None:
+            if len(username) > 254 or _EMAIL.fullmatch(username) is None:
+                raise SpaazaError("invalid_parameter", "username must be an email address")
+            end_user["username"] = username.lower()
+    return end_user
+
+
 # --------------------------------------------------------------------------- responses
 
 
@@ -431,13 +498,45 @@ def _number(value: Any) -> Any:
     return value
 
 
-def success_response(result: UnclaimResult, now: datetime) -> dict[str, Any]:
-    voucher, definition, member = result.voucher, result.definition, result.member
+def success_response(
+    result: UnclaimResult, now: datetime, result_type: str = "unclaim-voucher"
+) -> dict[str, Any]:
+    results = {
+        **voucher_fields(Listed(result.voucher, result.definition), now),
+        "user_id": result.member.user_id,
+        "user_entity_card": {"type": result.member.card_type, "code": result.member.card_code},
+        "result_type": result_type,
+    }
+    return json_response(200, {"result": {"code": 1, "status": "ok"}, "results": results})
+
+
+def list_response(result: UserVouchers) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {f"{g}_vouchers": [] for g in VOUCHER_GROUPS}
+    for listed in result.page.items:
+        group = (
+            listed.definition.voucher_group if listed.definition.voucher_group in VOUCHER_GROUPS else "basket"
+        )
+        groups[f"{group}_vouchers"].append(voucher_fields(listed, result.now))
+    member = result.member
+    results = {
+        "user_id": member.user_id,
+        "chain_id": result.chain_id,
+        "user_entity_card": {"type": member.card_type, "code": member.card_code},
+        **groups,
+        "next_page_token": result.page.after.token() if result.page.after is not None else None,
+        "result_type": "get-user-vouchers",
+    }
+    return json_response(200, {"result": {"code": 1, "status": "ok"}, "results": results})
+
+
+def voucher_fields(listed: Listed, now: datetime) -> dict[str, Any]:
+    """The voucher's own fields, as unclaim, claim and get-user-vouchers all answer them."""
+    voucher, definition = listed.voucher, listed.definition
     expires = voucher.expires_at
     original = _number(voucher.amount_original or 0)
     redeemed = _number(voucher.amount_redeemed or 0)
     expiry = expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if expires else None
-    results = {
+    return {
         "voucher_key": voucher.voucher_key,
         "voucher_id": voucher.voucher_id,
         "voucher_status": status_of(voucher),
@@ -454,8 +553,4 @@ def success_response(result: UnclaimResult, now: datetime) -> dict[str, Any]:
         "voucher_amount": _number(round(original - redeemed, 6)),
         "voucher_text": voucher.text,
         "voucher_third_party_id": voucher.third_party_id,
-        "user_id": member.user_id,
-        "user_entity_card": {"type": member.card_type, "code": member.card_code},
-        "result_type": "unclaim-voucher",
     }
-    return json_response(200, {"result": {"code": 1, "status": "ok"}, "results": results})

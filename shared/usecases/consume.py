@@ -85,8 +85,8 @@ def consume_voucher(
     def attempt() -> StateChange:
         now = clock()
         snapshot = store.read(refs)
-        session = _authenticate(snapshot, command, now)
-        voucher, item, grant = _target(snapshot, session, command)
+        session = authenticate_operator(snapshot, command, now)
+        voucher, item, grant = operator_target(snapshot, session, command)
         guard = snapshot[GuardRef(voucher.serial)]
         if guard is not None and guard.is_held(now):
             raise ActivationInProgress("the voucher is being activated")
@@ -134,7 +134,7 @@ def consume_voucher(
     return ConsumeResult(committed.after, item.product_name, item.item_type)
 
 
-def _authenticate(snapshot: Snapshot, command: ConsumeCommand, now: datetime) -> Session:
+def authenticate_operator(snapshot: Snapshot, command: ConsumeCommand, now: datetime) -> Session:
     if snapshot[TouchpointRef(command.touchpoint)] is None:
         raise Unauthenticated("unknown touchpoint", field="touchpoint")
     session = snapshot[SessionRef(command.token_hash)]
@@ -151,7 +151,7 @@ def _authenticate(snapshot: Snapshot, command: ConsumeCommand, now: datetime) ->
     return session
 
 
-def _target(
+def operator_target(
     snapshot: Snapshot, session: Session, command: ConsumeCommand
 ) -> tuple[Voucher, CatalogItem, OperatorGrantRef]:
     """The voucher the operator may act on. No permission reads exactly as not existing."""

@@ -1,9 +1,11 @@
-"""Spaaza "unclaim-voucher": a claimed voucher goes back to AVAILABLE ("generated").
+"""Spaaza "unclaim-voucher" and its inverse "claim-voucher": a claimed voucher goes back to
+AVAILABLE ("generated"), a generated one becomes CLAIMED.
 
 Three round trips on success: the two reads of shared/usecases/spaaza_target.py and one
-commit (the voucher at the version read, its UNCLAIMED event, the session still live, the
-admin's chain grant still held, no activation in flight). A voucher named only by
-third_party_id whose chain is learnt from the first read costs one read more.
+commit (the voucher at the version read, its UNCLAIMED / CLAIMED event, the session still
+live, the admin's chain grant still held, no activation in flight). A voucher named only by
+third_party_id whose chain is learnt from the first read costs one read more. Both share
+one resolution, one judgement order and one commit loop: they differ only in the rule.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from shared.domain import (
     Status,
     Unauthenticated,
     Voucher,
+    decide_claim,
     decide_unclaim,
     utcnow,
 )
@@ -47,6 +50,9 @@ class UnclaimResult:
     chain_id: int
 
 
+ClaimResult = UnclaimResult
+
+
 def unclaim_voucher(
     store: VoucherStore,
     request: VoucherRequest,
@@ -54,10 +60,32 @@ def unclaim_voucher(
     policy: CommitPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> UnclaimResult:
+    return _move(store, request, decide_unclaim, Status.AVAILABLE, "UNCLAIMED", policy, clock)
+
+
+def claim_voucher(
+    store: VoucherStore,
+    request: VoucherRequest,
+    *,
+    policy: CommitPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> ClaimResult:
+    return _move(store, request, decide_claim, Status.CLAIMED, "CLAIMED", policy, clock)
+
+
+def _move(
+    store: VoucherStore,
+    request: VoucherRequest,
+    rule: Callable[..., object],
+    to_status: Status,
+    event_type: str,
+    policy: CommitPolicy | None,
+    clock: Callable[[], datetime],
+) -> UnclaimResult:
     resolved: list[Target] = []
 
     def decide(voucher: Voucher, target: Target, now: datetime) -> object:
-        return decide_unclaim(
+        return rule(
             voucher,
             now,
             end_user=target.mode is AuthMode.USER,
@@ -81,15 +109,16 @@ def unclaim_voucher(
         guards.append(NoActivationInFlight(voucher.serial))
         return StateChange(
             before=voucher,
-            after=replace(voucher, status=Status.AVAILABLE, version=voucher.version + 1, activation=None),
+            # an expired activation goes with the move (its record stays in the history)
+            after=replace(voucher, status=to_status, version=voucher.version + 1, activation=None),
             event=AuditEvent(
                 serial=voucher.serial,
-                event_type="UNCLAIMED",
+                event_type=event_type,
                 channel="spaaza",
                 actor_kind=target.session.kind.value,
                 actor_id=target.session.principal_id,
                 from_status=voucher.status.value,
-                to_status=Status.AVAILABLE.value,
+                to_status=to_status.value,
                 at=now,
                 request_id=request.request_id,
                 details={

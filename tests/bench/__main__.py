@@ -57,6 +57,13 @@ BUDGETS = {
     ("activate_voucher", "first activation"): 3,
     ("activate_voucher", "idempotent replay"): 1,
     ("unclaim_voucher", "success"): 3,
+    ("claim_voucher", "success"): 3,
+    ("view_voucher", "success"): 1,
+    ("list_issuances", "first page"): 3,
+    ("list_issuances", "PAC vouchers to activate"): 3,
+    ("console_issuances", "first page"): 3,
+    ("console_issuance", "issuance + history"): 2,
+    ("get_user_vouchers", "first page"): 3,
 }
 PROVIDER_BUDGETS = {"first activation": 1, "idempotent replay": 0}
 SECRET_NAME = "voucher/bench/provider-credentials"
@@ -128,6 +135,69 @@ def activate_request(n: int, definition: str = "carwash") -> tuple[str, str, str
 def unclaim_request(voucher_id: int, user_id: int = 1001) -> tuple[str, str, str, dict[str, str], str | None]:
     body = f"voucher_id={voucher_id}&user_id={user_id}&chain_id=1"
     return ("unclaim_voucher", "PUT", "/unclaim-voucher", SPAAZA_ADMIN, body)
+
+
+def claim_request(voucher_id: int, user_id: int = 1001) -> tuple[str, str, str, dict[str, str], str | None]:
+    body = f"voucher_id={voucher_id}&user_id={user_id}&chain_id=1"
+    return ("claim_voucher", "POST", "/claim-voucher", SPAAZA_ADMIN, body)
+
+
+def read_requests() -> list[tuple[str, str, tuple[str, str, str, dict[str, str], str | None], int]]:
+    """The read side: (function, case, request, expected status)."""
+    csr = {"Authorization": "Bearer demo-es-console-csr"}
+    admin = {k: v for k, v in SPAAZA_ADMIN.items() if k != "Content-Type"}
+    view = f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial(1)}"
+    return [
+        ("view_voucher", "success", ("view_voucher", "GET", view, THALAMUS, None), 200),
+        (
+            "list_issuances",
+            "first page",
+            ("list_issuances", "GET", "/client/users/b/issuances", ES, None),
+            200,
+        ),
+        (
+            "list_issuances",
+            "PAC vouchers to activate",
+            (
+                "list_issuances",
+                "GET",
+                "/client/users/b/issuances?rewardType=PRODUCT_AUTHORIZATION_CODE&activatable=true",
+                ES,
+                None,
+            ),
+            200,
+        ),
+        (
+            "console_issuances",
+            "first page",
+            ("console_issuances", "GET", "/console/members/alice/issuances", csr, None),
+            200,
+        ),
+        (
+            "console_issuance",
+            "issuance + history",
+            ("console_issuance", "GET", f"/console/members/alice/issuances/carwash::{serial(1)}", csr, None),
+            200,
+        ),
+        (
+            "console_issuance",
+            "unknown member (NOT_FOUND)",
+            ("console_issuance", "GET", f"/console/members/nobody/issuances/carwash::{serial(1)}", csr, None),
+            404,
+        ),
+        (
+            "get_user_vouchers",
+            "first page",
+            ("get_user_vouchers", "GET", "/get-user-vouchers?chain_id=1&user_id=1001", admin, None),
+            200,
+        ),
+        (
+            "get_user_vouchers",
+            "user of another chain (68)",
+            ("get_user_vouchers", "GET", "/get-user-vouchers?chain_id=1&user_id=2001", admin, None),
+            403,
+        ),
+    ]
 
 
 class Environment:
@@ -209,8 +279,9 @@ class Environment:
     def invoke(self, request: tuple[str, str, str, dict[str, str], str | None]) -> tuple[int, dict[str, Any]]:
         from infra.local_stack.apigw import build_event, invoke
 
-        function, method, path, headers, body = request
-        built = build_event(method, path, headers=headers, body=body)
+        function, method, target, headers, body = request
+        path, _, query = target.partition("?")
+        built = build_event(method, path, headers=headers, query_string=query, body=body)
         assert built is not None
         response = invoke(function, built[1])
         return response["statusCode"], json.loads(response["body"])
@@ -246,6 +317,9 @@ def round_trips(env: Environment) -> list[dict[str, Any]]:
         ("unclaim_voucher", "success", unclaim_request(700000), 200),
         ("unclaim_voucher", "not claimed", unclaim_request(40013), None),
         ("unclaim_voucher", "unknown voucher (183)", unclaim_request(99999999), 404),
+        ("claim_voucher", "success", claim_request(700000), 200),
+        ("claim_voucher", "already claimed (915)", claim_request(700000), 400),
+        *read_requests(),
     ]
     rows = []
     for function, case, request, expected in cases:

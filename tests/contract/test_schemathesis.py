@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS: dict[str, dict[str, str]] = {
     "PUT": {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"},
     "activate": {"Authorization": "Bearer demo-es-member-alice"},
+    "console": {"Authorization": "Bearer demo-es-console-csr"},
     "unclaim": {
         "X-Spaaza-Session-User-Id": "900",
         "X-Spaaza-Session-Key": "demo-spaaza-admin-chain1",
@@ -58,8 +59,10 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 def credentials_for(path: str) -> dict[str, str]:
     if path.startswith("/api/v4/operator"):
         return CREDENTIALS["PUT"]
-    if path.endswith("/activate"):
+    if path.startswith("/client/"):
         return CREDENTIALS["activate"]
+    if path.startswith("/console/"):
+        return CREDENTIALS["console"]
     return CREDENTIALS["unclaim"]
 
 

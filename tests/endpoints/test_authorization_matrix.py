@@ -1,5 +1,6 @@
 """Authorization matrix: every principal kind x every endpoint x own / another member's /
-another chain's voucher -> the documented outcome (docs/authorization.md).
+another chain's voucher (or, for lists, member) -> the documented outcome
+(docs/authorization.md).
 
 A token is presented the way the endpoint's dialect takes credentials; a token of another
 API never works (tokens are not interchangeable across dialects)."""
@@ -64,6 +65,105 @@ def activate(principal: str, target: str) -> tuple[int, Any]:
         headers={"Authorization": f"Bearer {TOKENS[principal]}"},
     )
     return status, body.get("errorCode")
+
+
+def view(principal: str, target: str) -> tuple[int, Any]:
+    activity, item, code = TARGETS[target][0]
+    status, body, _ = call(
+        "view_voucher",
+        "GET",
+        f"/api/v4/operator/activity/{activity}/item/{item}/voucher/{code}",
+        headers={"Thalamus-Token": TOKENS[principal], "Thalamus-Touchpoint": "BACKOFFICE"},
+    )
+    return status, body["errors"]
+
+
+def issuances(principal: str, target: str) -> tuple[int, Any]:
+    """The member list has no target (the account is the token's): every column is the same."""
+    status, body, _ = call(
+        "list_issuances",
+        "GET",
+        "/client/users/matrix-1/issuances",
+        headers={"Authorization": f"Bearer {TOKENS[principal]}"},
+    )
+    return status, body.get("errorCode") if status != 200 else None
+
+
+CONSOLE_TARGETS = {
+    "own": ("alice", f"carwash::{serial(1)}"),
+    "other member": ("bob", f"carwash::{serial(8)}"),
+    "other chain": ("carol", f"other-gift::{serial(18)}"),
+}
+
+
+def console_list(principal: str, target: str) -> tuple[int, Any]:
+    member, _ = CONSOLE_TARGETS[target]
+    status, body, _ = call(
+        "console_issuances",
+        "GET",
+        f"/console/members/{member}/issuances",
+        headers={"Authorization": f"Bearer {TOKENS[principal]}"},
+    )
+    return status, body.get("errorCode") if status != 200 else None
+
+
+def console_view(principal: str, target: str) -> tuple[int, Any]:
+    member, voucher = CONSOLE_TARGETS[target]
+    status, body, _ = call(
+        "console_issuance",
+        "GET",
+        f"/console/members/{member}/issuances/{voucher}",
+        headers={"Authorization": f"Bearer {TOKENS[principal]}"},
+    )
+    return status, body.get("errorCode") if status != 200 else None
+
+
+def _spaaza(principal: str, form: str) -> tuple[dict[str, str], str]:
+    headers = {"X-Spaaza-API-Version": "1.6.3"}
+    if principal == "spaaza user":
+        form = "&".join(p for p in form.split("&") if not p.startswith(("user_id", "chain_id")))
+        headers["X-Spaaza-MyPrice-App-Hostname"] = "demo.myprice.app"
+    if principal in SPAAZA_USER_IDS:
+        headers["X-Spaaza-Session-User-Id"] = SPAAZA_USER_IDS[principal]
+        headers["X-Spaaza-Session-Key"] = TOKENS[principal]
+    elif principal == "spaaza privileged":
+        headers["Authorization"] = f"Bearer {TOKENS[principal]}"
+        headers["X-Spaaza-MyPrice-App-Hostname"] = "demo.myprice.app"
+        form = "&".join(p for p in form.split("&") if not p.startswith("chain_id"))
+    else:  # a token of another API, presented as a Spaaza session key
+        headers["X-Spaaza-Session-User-Id"] = "1001"
+        headers["X-Spaaza-Session-Key"] = TOKENS[principal]
+    return headers, form
+
+
+def claim(principal: str, target: str) -> tuple[int, Any]:
+    """The targets are claimed already: getting past authorization answers 915."""
+    headers, form = _spaaza(principal, TARGETS[target][2])
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    status, body, _ = call("claim_voucher", "POST", "/claim-voucher", headers=headers, body=form)
+    return status, body["error"]["name"] if status != 200 else None
+
+
+LIST_USERS = {
+    "own": "user_id=1001&chain_id=1",
+    "other member": "user_id=1002&chain_id=1",
+    "other chain": "user_id=2001&chain_id=2",
+}
+
+
+def user_vouchers(principal: str, target: str) -> tuple[int, Any]:
+    form = LIST_USERS[target]
+    if principal == "spaaza user":  # an end user names whom they like: only themselves work
+        form = "&".join(p for p in form.split("&") if not p.startswith("chain_id"))
+        headers = {
+            "X-Spaaza-Session-User-Id": "1001",
+            "X-Spaaza-Session-Key": TOKENS[principal],
+            "X-Spaaza-MyPrice-App-Hostname": "demo.myprice.app",
+        }
+    else:
+        headers, form = _spaaza(principal, form)
+    status, body, _ = call("get_user_vouchers", "GET", "/get-user-vouchers", headers=headers, query=form)
+    return status, body["error"]["name"] if status != 200 else None
 
 
 def unclaim(principal: str, target: str) -> tuple[int, Any]:
@@ -132,9 +232,102 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[int, Any]]] = {
     },
     **{("unclaim", p): dict.fromkeys(TARGETS, SPAAZA_401) for p in TOKENS if not p.startswith("spaaza")},
 }
+# view: exactly consume's rule (a view never tells more than a consume attempt would)
+MATRIX.update({("view", p): row for (e, p), row in list(MATRIX.items()) if e == "consume"})
+# claim: exactly unclaim's rule; the claimed targets answer 915 where unclaim succeeds
+ALREADY_CLAIMED = (400, "voucher_already_claimed")
+MATRIX.update(
+    {
+        ("claim", p): {t: ALREADY_CLAIMED if r == (200, None) else r for t, r in row.items()}
+        for (e, p), row in list(MATRIX.items())
+        if e == "unclaim"
+    }
+)
+MATRIX.update(
+    {
+        # the member's own list: no target (every column is the member's own list)
+        ("issuances", "es member"): dict.fromkeys(TARGETS, (200, None)),
+        ("issuances", "es ghost member"): dict.fromkeys(TARGETS, (200, None)),
+        ("issuances", "es console user"): dict.fromkeys(TARGETS, (403, "FORBIDDEN")),
+        **{("issuances", p): dict.fromkeys(TARGETS, ES_401) for p in TOKENS if not p.startswith("es ")},
+        # the console: any member, console users only
+        **{
+            (view, "es console user"): dict.fromkeys(TARGETS, (200, None))
+            for view in ("console list", "console view")
+        },
+        **{
+            (view, p): dict.fromkeys(TARGETS, (403, "FORBIDDEN"))
+            for view in ("console list", "console view")
+            for p in ("es member", "es ghost member")
+        },
+        **{
+            (view, p): dict.fromkeys(TARGETS, ES_401)
+            for view in ("console list", "console view")
+            for p in TOKENS
+            if not p.startswith("es ")
+        },
+        # get-user-vouchers: unclaim's rule on the user named
+        ("user vouchers", "spaaza user"): {
+            "own": (200, None),
+            "other member": (403, "permission_denied_or_non_existent"),
+            "other chain": (403, "permission_denied_or_non_existent"),
+        },
+        ("user vouchers", "spaaza admin chain 1"): {
+            "own": (200, None),
+            "other member": (200, None),
+            "other chain": (403, "permission_denied_or_non_existent"),
+        },
+        ("user vouchers", "spaaza admin chain 2"): {
+            "own": (403, "permission_denied_or_non_existent"),
+            "other member": (403, "permission_denied_or_non_existent"),
+            "other chain": (200, None),
+        },
+        ("user vouchers", "spaaza privileged"): {
+            "own": (200, None),
+            "other member": (200, None),
+            "other chain": (403, "permission_denied_or_non_existent"),
+        },
+        **{
+            ("user vouchers", p): dict.fromkeys(TARGETS, SPAAZA_401)
+            for p in TOKENS
+            if not p.startswith("spaaza")
+        },
+    }
+)
 
 CASES = [(endpoint, principal, target) for (endpoint, principal), row in MATRIX.items() for target in row]
-CALLS = {"consume": consume, "activate": activate, "unclaim": unclaim}
+CALLS = {
+    "consume": consume,
+    "view": view,
+    "activate": activate,
+    "issuances": issuances,
+    "console list": console_list,
+    "console view": console_view,
+    "unclaim": unclaim,
+    "claim": claim,
+    "user vouchers": user_vouchers,
+}
+
+
+def _cell(outcome: tuple[int, Any]) -> str:
+    status, code = outcome
+    if status == 200:
+        return "200"
+    if isinstance(code, dict):
+        return f"{status} " + ", ".join(f"{k}: {v}" for k, v in code.items())
+    return f"{status} {code}"
+
+
+def test_the_documented_table_is_this_matrix() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "authorization.md").read_text(encoding="utf-8")
+    rows = {line for line in doc.splitlines() if line.startswith("| ") and not line.startswith("| endpoint")}
+    expected = {
+        f"| {e} | {p} | " + " | ".join(_cell(row[t]) for t in TARGETS) + " |"
+        for (e, p), row in MATRIX.items()
+    }
+    assert rows >= expected, sorted(expected - rows)
 
 
 def test_matrix_covers_every_principal_and_endpoint() -> None:

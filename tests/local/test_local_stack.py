@@ -24,7 +24,7 @@ from infra.local_stack.server import (
     demo_tokens,
     sample_curls,
 )
-from shared.routes import ROUTES
+from shared.routes import FUNCTIONS, ROUTES
 from tests.conftest import ROOT, demo_document
 from tests.local.helpers import request
 
@@ -103,7 +103,7 @@ def test_consume_sample_works_then_second_call_is_invalid_state(stack: LocalStac
     [
         ("GET", "/nope"),
         ("POST", "/"),  # GET / is the local stack's index (test_root_is_an_index_not_a_bare_403)
-        ("GET", consume_path("00000000-0000-4000-8000-000000000001")),  # right path, wrong method
+        ("POST", consume_path("00000000-0000-4000-8000-000000000001")),  # right path, wrong method
         ("DELETE", "/unclaim-voucher"),
         ("PUT", "/api/v4/operator/activity/MILES/item/CARWASH/voucher/"),  # empty {param}
         ("POST", "/docs"),
@@ -300,11 +300,11 @@ def test_eight_concurrent_consumes_through_http_have_one_winner(stack: LocalStac
 # --------------------------------------------------------------------------- samples and banner
 
 
-def test_banner_lists_endpoints_tokens_and_three_curls() -> None:
+def test_banner_lists_endpoints_tokens_and_a_curl_per_function() -> None:
     url = "http://127.0.0.1:3000"
     curls = sample_curls(url)
-    assert len(curls) == 3
-    consume, activate, unclaim = curls
+    assert len(curls) == len(FUNCTIONS)
+    consume, activate, unclaim = curls[:3]
     assert consume.startswith(f"curl -i -X PUT '{url}{consume_path('00000000-0000-4000-8000-000000000001')}'")
     assert "-H 'Thalamus-Token: demo-thalamus-operator-anna'" in consume
     assert "-H 'Thalamus-Touchpoint: BACKOFFICE'" in consume

@@ -1,0 +1,203 @@
+"""ES Loyalty's read side: a member's own issuances, and the customer-service console's view
+of any member's issuances and of one issuance with its history.
+
+Round trips. Member list: 3 (the session, the owner index, one batch of vouchers and
+definitions). Console list: 3 (the session with the named member, the index, the batch).
+Console issuance: 2 (session + member + voucher + definition in one batch, then the
+voucher's history, a query its keys force). A request refused at authentication costs its
+one read whatever it names, so nobody learns from the count what exists.
+
+Nothing here knows the wire: the dialect turns ES parameters into an `IssuanceFilter` and
+the results into ES bodies (and decides what a console may never see: the live code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.domain import (
+    AuditEvent,
+    Definition,
+    Effective,
+    Forbidden,
+    Member,
+    NotFound,
+    PrincipalKind,
+    Session,
+    Unauthenticated,
+    Voucher,
+    effective_status,
+    utcnow,
+)
+from shared.ports import DefinitionRef, MemberRef, Owned, SessionRef, VoucherRef, VoucherStore
+from shared.usecases.listing import Page, Position, page_of
+
+PAC_REWARD_TYPE = "PRODUCT_AUTHORIZATION_CODE"
+ACTIVATABLE = frozenset({Effective.AVAILABLE, Effective.CLAIMED})
+
+
+@dataclass(frozen=True)
+class IssuanceFilter:
+    """What to list. None / empty: no restriction on that attribute."""
+
+    limit: int = 20
+    after: Position | None = None
+    statuses: frozenset[Effective] = frozenset()
+    reward_type: str | None = None
+    business_units: frozenset[str] = frozenset()
+    issued_from: datetime | None = None  # inclusive
+    issued_to: datetime | None = None  # inclusive
+    activatable: bool | None = None
+
+
+@dataclass(frozen=True)
+class IssuancePage:
+    member_id: str
+    page: Page
+    now: datetime
+    viewer: Session
+
+
+@dataclass(frozen=True)
+class IssuanceDetail:
+    member: Member
+    voucher: Voucher
+    definition: Definition
+    history: list[AuditEvent]
+    now: datetime
+    viewer: Session
+
+
+def activatable(voucher: Voucher, definition: Definition, now: datetime) -> bool:
+    """Whether the member could activate it now: a PAC voucher with a provider, issued and
+    usable, and no live code (a code that expired makes it activatable again)."""
+    return (
+        definition.reward_type == PAC_REWARD_TYPE
+        and definition.provider is not None
+        and effective_status(voucher, now) in ACTIVATABLE
+    )
+
+
+def _keep_owned(wanted: IssuanceFilter) -> Callable[[Owned], bool]:
+    def keep(owned: Owned) -> bool:
+        if wanted.issued_from is None and wanted.issued_to is None:
+            return True
+        if owned.issued_at is None:
+            return False
+        if wanted.issued_from is not None and owned.issued_at < wanted.issued_from:
+            return False
+        return not (wanted.issued_to is not None and owned.issued_at > wanted.issued_to)
+
+    return keep
+
+
+def _keep(wanted: IssuanceFilter, now: datetime) -> Callable[[Voucher, Definition], bool]:
+    def keep(voucher: Voucher, definition: Definition) -> bool:
+        if wanted.statuses and effective_status(voucher, now) not in wanted.statuses:
+            return False
+        if wanted.reward_type is not None and definition.reward_type != wanted.reward_type:
+            return False
+        if wanted.business_units and definition.business_unit not in wanted.business_units:
+            return False
+        return wanted.activatable is None or activatable(voucher, definition, now) is wanted.activatable
+
+    return keep
+
+
+def _live(session: Session | None, now: datetime) -> Session:
+    if session is None:
+        raise Unauthenticated("unknown token", field="token")
+    if not session.is_live(now):
+        raise Unauthenticated("token expired or revoked", field="token")
+    return session
+
+
+def _member_session(session: Session | None, now: datetime) -> Session:
+    session = _live(session, now)
+    if session.kind is PrincipalKind.ES_CONSOLE:
+        raise Forbidden("console users list a member's issuances through the console API", what="console")
+    if session.kind is not PrincipalKind.ES_MEMBER or not session.member_id:
+        raise Unauthenticated("token is not an ES member token", field="token")
+    return session  # ghost members may list (they may not activate)
+
+
+def _console_session(session: Session | None, now: datetime) -> Session:
+    session = _live(session, now)
+    if session.kind is PrincipalKind.ES_MEMBER:
+        raise Forbidden("only customer-service console users may view other members", what="console")
+    if session.kind is not PrincipalKind.ES_CONSOLE:  # another API's token never works here
+        raise Unauthenticated("token is not an ES token", field="token")
+    return session
+
+
+def member_issuances(
+    store: VoucherStore, token_hash: str, wanted: IssuanceFilter, *, clock: Callable[[], datetime] = utcnow
+) -> IssuancePage:
+    now = clock()
+    session = _member_session(store.read([SessionRef(token_hash)])[SessionRef(token_hash)], now)
+    member_id = str(session.member_id)
+    return IssuancePage(member_id, _page(store, member_id, wanted, now), now, session)
+
+
+def console_issuances(
+    store: VoucherStore,
+    token_hash: str,
+    member_id: str,
+    wanted: IssuanceFilter,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    on_viewer: Callable[[Session], None] = lambda _s: None,
+) -> IssuancePage:
+    """`on_viewer` is told who the CSR is as soon as that is known (every view is logged with
+    the CSR's id, refused ones too)."""
+    now = clock()
+    snapshot = store.read([SessionRef(token_hash), MemberRef(member_id)])
+    session = _console_session(snapshot[SessionRef(token_hash)], now)
+    on_viewer(session)
+    if snapshot[MemberRef(member_id)] is None:
+        raise NotFound("no such member", what="member")
+    return IssuancePage(member_id, _page(store, member_id, wanted, now), now, session)
+
+
+def console_issuance(
+    store: VoucherStore,
+    token_hash: str,
+    member_id: str,
+    definition_id: str,
+    serial: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    on_viewer: Callable[[Session], None] = lambda _s: None,
+) -> IssuanceDetail:
+    """An unknown member, an unknown voucher and another member's voucher read alike."""
+    now = clock()
+    refs = (SessionRef(token_hash), MemberRef(member_id), VoucherRef(serial), DefinitionRef(definition_id))
+    snapshot = store.read(refs)
+    session = _console_session(snapshot[SessionRef(token_hash)], now)
+    on_viewer(session)
+    member = snapshot[MemberRef(member_id)]
+    voucher = snapshot[VoucherRef(serial)]
+    definition = snapshot[DefinitionRef(definition_id)]
+    if (
+        member is None
+        or voucher is None
+        or definition is None
+        or voucher.owner_member_id != member_id
+        or voucher.definition_id != definition_id
+    ):
+        raise NotFound("no such member or issuance", what="member")
+    return IssuanceDetail(member, voucher, definition, store.history(serial), now, session)
+
+
+def _page(store: VoucherStore, member_id: str, wanted: IssuanceFilter, now: datetime) -> Page:
+    return page_of(
+        store,
+        store.vouchers_of(member_id),
+        member_id=member_id,
+        limit=wanted.limit,
+        after=wanted.after,
+        keep_owned=_keep_owned(wanted),
+        keep=_keep(wanted, now),
+    )

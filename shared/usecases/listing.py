@@ -1,0 +1,132 @@
+"""One page of a member's vouchers: the read side every list endpoint shares (ES issuances,
+the CSR console, Spaaza get-user-vouchers).
+
+    index    store.vouchers_of(member): which vouchers, of which definition, issued when —
+             what never changes after issue, so the index's eventual consistency cannot hide
+             a caller's own change
+    order    newest issue first, then serial (vouchers without an issue date last): a total
+             order on immutable fields, so a page position stays valid while states change
+    hydrate  the page's vouchers and their definitions in ONE consistent BatchGetItem (at
+             most 100 keys: as many candidates as fit beside their definitions)
+    filter   on the hydrated state only (status, reward type, ...), so a list never shows a
+             stale status and a filter never misses a voucher that just changed
+
+A page therefore costs exactly one index query and one batch read, whatever it finds; it
+may hold fewer than `limit` matches while `after` says more candidates remain (the caller
+pages on until `after` is None), the contract DynamoDB's own filtered queries have.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain import Definition, Voucher
+from shared.ports import DefinitionRef, Owned, Ref, Snapshot, VoucherRef, VoucherStore
+
+BATCH_KEYS = 100  # one BatchGetItem
+MAX_TOKEN = 512  # characters of a page token
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Where a page ended, in the list's order (issued_ms None sorts last)."""
+
+    missing_issue: bool
+    minus_issued_ms: int
+    serial: str
+
+    def token(self) -> str:
+        """An opaque page token (it only names a place in the caller's own list)."""
+        raw = json.dumps([self.missing_issue, self.minus_issued_ms, self.serial], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def from_token(cls, token: str) -> Position | None:
+        """The position a token names, or None when it is not one of ours."""
+        if not 0 < len(token) <= MAX_TOKEN or not token.isascii():
+            return None
+        try:
+            value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        if (
+            not isinstance(value, list)
+            or len(value) != 3
+            or not isinstance(value[0], bool)
+            or type(value[1]) is not int
+            or not isinstance(value[2], str)
+            or not 0 < len(value[2]) <= 128
+        ):
+            return None
+        return cls(value[0], value[1], value[2])
+
+    @classmethod
+    def of(cls, owned: Owned) -> Position:
+        if owned.issued_at is None:
+            return cls(True, 0, owned.serial)
+        return cls(False, -int(owned.issued_at.timestamp() * 1000), owned.serial)
+
+
+@dataclass(frozen=True)
+class Listed:
+    voucher: Voucher
+    definition: Definition
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Listed]
+    after: Position | None  # None: nothing more to list
+    snapshot: Snapshot  # what the batch read found (extra refs included)
+
+
+def page_of(
+    store: VoucherStore,
+    owned: Sequence[Owned],
+    *,
+    member_id: str,
+    limit: int,
+    after: Position | None = None,
+    keep_owned: Callable[[Owned], bool] = lambda _o: True,
+    keep: Callable[[Voucher, Definition], bool] = lambda _v, _d: True,
+    extra_refs: Iterable[Ref[Any]] = (),
+) -> Page:
+    """The next page after `after`: `limit` matches at most, from one batch read that also
+    fetches `extra_refs` (so a caller's last read costs no round trip of its own)."""
+    extra = list(dict.fromkeys(extra_refs))
+    candidates = sorted(
+        (o for o in owned if keep_owned(o) and (after is None or Position.of(o) > after)),
+        key=Position.of,
+    )
+    budget = BATCH_KEYS - len(extra)
+    chunk: list[Owned] = []
+    definitions: set[str] = set()
+    for candidate in candidates:
+        cost = 1 + (candidate.definition_id not in definitions)
+        if cost > budget:
+            break
+        budget -= cost
+        chunk.append(candidate)
+        definitions.add(candidate.definition_id)
+    refs: list[Ref[Any]] = [*extra, *(VoucherRef(o.serial) for o in chunk)]
+    refs += [DefinitionRef(d) for d in sorted(definitions)]
+    snapshot = store.read(refs) if refs else Snapshot()
+    items: list[Listed] = []
+    for index, candidate in enumerate(chunk):
+        voucher = snapshot[VoucherRef(candidate.serial)]
+        definition = snapshot[DefinitionRef(candidate.definition_id)]
+        if voucher is None or definition is None or voucher.owner_member_id != member_id:
+            continue  # the index lagged behind the table: the table is the truth
+        if not keep(voucher, definition):
+            continue
+        items.append(Listed(voucher, definition))
+        if len(items) == limit:
+            more = index + 1 < len(candidates)
+            return Page(items, Position.of(candidate) if more else None, snapshot)
+    more = len(chunk) < len(candidates)
+    return Page(items, Position.of(chunk[-1]) if more and chunk else None, snapshot)
