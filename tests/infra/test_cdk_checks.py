@@ -148,6 +148,8 @@ def test_pinned_cdk_cli_synthesizes_offline(tmp_path):
         timeout=120,
     )
     assert synth.returncode == 0, synth.stdout + synth.stderr
+    # cdk.json sets every recommended flag: the CLI has none to report (test_cdk_feature_flags.py).
+    assert "feature flags are not configured" not in synth.stdout + synth.stderr
     api_template = json.loads((outdir / "VoucherApi-dev.template.json").read_text())
     assert {f"{s.construct_id}Function" for s in FUNCTIONS.values()} <= set(api_template["Resources"])
     assert (outdir / "VoucherData-dev.template.json").exists()

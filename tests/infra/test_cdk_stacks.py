@@ -297,7 +297,23 @@ def test_api_stage_settings(synth):
                 "Format": Match.serialized_json(
                     Match.object_like({field: Match.any_value() for field in ACCESS_LOG_FIELDS})
                 ),
-                "DestinationArn": {"Fn::GetAtt": [access_log_group, "Arn"]},
+                # The group's ARN without the trailing ":*" of its Arn attribute, as API Gateway
+                # stores it (@aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
+                "DestinationArn": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":logs:",
+                            {"Ref": "AWS::Region"},
+                            ":",
+                            {"Ref": "AWS::AccountId"},
+                            ":log-group:",
+                            {"Ref": access_log_group},
+                        ],
+                    ]
+                },
             },
         },
     )
