@@ -79,7 +79,7 @@ def _json(status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) ->
 
 
 class LocalApp:
-    """The WSGI app: local pages (/, /_health, /openapi.json, /docs) on GET and
+    """The WSGI app: local pages (/, /_health, /openapi.json, /docs and its assets) on GET and
     HEAD, every other request through shared/routes.py to the real handler."""
 
     def __init__(self, stack: Stack) -> None:
@@ -131,6 +131,10 @@ class LocalApp:
             return _json(200, self.stack.openapi_document())
         if raw_path in ("/docs", "/docs/"):
             return 200, [("Content-Type", "text/html; charset=utf-8")], swagger.DOCS_HTML.encode("utf-8")
+        asset = swagger.asset(raw_path)
+        if asset is not None:
+            content_type, data = asset
+            return 200, [("Content-Type", content_type)], data
         return None
 
 
