@@ -202,7 +202,12 @@ def _latin1(value: str) -> bool:
     return True
 
 
+_PHRASES = {414: "URI Too Long"}  # the RFC 9110 name; Python 3.11 says "Request-URI Too Long"
+
+
 def _phrase(status: int) -> str:
+    if status in _PHRASES:
+        return _PHRASES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:
