@@ -8,7 +8,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test pr lint typecheck bench synth deploy destroy openapi openapi-check replay fuzz load clean
+.PHONY: help run test pr lint typecheck bench synth deploy destroy openapi openapi-check replay fuzz load lock compile-locks clean
 
 help:
 	@echo "make run      - local stack: DynamoDB Local (Java 17+, else moto) + provider simulator + API on http://127.0.0.1:3000"
@@ -19,11 +19,32 @@ help:
 	@echo "make deploy   - cdk deploy --all (needs AWS credentials)"
 	@echo "make replay   - replay events/*.json through the handlers in-process"
 	@echo "make fuzz     - longer property/fuzz runs than the test suite does"
+	@echo "make lock     - regenerate requirements/*.txt (hashed locks) from pyproject.toml with uv"
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	@touch $(STAMP)
+
+# The locks: generated from pyproject.toml (the only place direct dependencies are declared) by
+# uv, pinned (and hashed) in the dev venv like every other tool. One universal resolution for
+# Python 3.11+ on every platform, with the hashes of every wheel of each pinned release (Linux
+# x86_64 and aarch64 included: the layer is built for Lambda arm64). dev.txt is constrained by
+# runtime.txt, so the runtime pins are identical in both. The existing locks are uv's
+# preferences: nothing moves unless pyproject.toml asks for it, or ARGS does
+# (ARGS="--upgrade-package boto3"). tests/unit/test_locks.py fails when a lock is stale (it
+# runs compile-locks into a copy of requirements/ and compares).
+LOCK_DIR ?= requirements
+UV ?= $(BIN)/uv
+UV_COMPILE = $(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(ARGS)
+
+lock: $(STAMP)
+	@$(MAKE) --no-print-directory compile-locks
+
+compile-locks:
+	$(UV_COMPILE) -o $(LOCK_DIR)/runtime.txt
+	$(UV_COMPILE) --extra dev --constraints $(LOCK_DIR)/runtime.txt -o $(LOCK_DIR)/dev.txt
 
 $(CDK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
