@@ -6,8 +6,10 @@
 
 Paths and methods come from shared/routes.py (ROUTES) and must match it exactly; each
 function's operations, schemas and examples come from infra/openapi_parts/<function>.py
-(`PATHS`, `SCHEMAS`). A function without a part, or a part that does not match the route
-table, is an error: the document always describes every deployed route.
+(`PATHS`, `SCHEMAS`), whose bodies are pydantic models built from the dialect modules' own
+limits (infra/openapi_models.py; hand-written schema dicts are still accepted). A function
+without a part, or a part that does not match the route table, is an error: the document
+always describes every deployed route.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ def project_version() -> str:
 
 
 def load_part(function_name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(PATHS, SCHEMAS) of the function's part, or None when the module does not exist."""
+    """(PATHS, SCHEMAS) of the function's part, or None when the module does not exist.
+
+    SCHEMAS may be hand-written schema dicts, pydantic models or a mix (see
+    infra.openapi_models.component_schemas); it comes back as name -> schema dict."""
     module_name = f"{PARTS_PACKAGE}.{function_name}"
     try:
         module = importlib.import_module(module_name)
@@ -69,9 +74,15 @@ def load_part(function_name: str) -> tuple[dict[str, Any], dict[str, Any]] | Non
             return None
         raise
     paths = getattr(module, "PATHS", None)
-    schemas = getattr(module, "SCHEMAS", None)
-    if not isinstance(paths, dict) or not isinstance(schemas, dict):
-        raise OpenApiError(f"{module_name} must expose PATHS and SCHEMAS dicts")
+    declared = getattr(module, "SCHEMAS", None)
+    if not isinstance(paths, dict):
+        raise OpenApiError(f"{module_name} must expose a PATHS dict")
+    from infra.openapi_models import component_schemas
+
+    try:
+        schemas = component_schemas(declared)
+    except (TypeError, ValueError) as error:
+        raise OpenApiError(f"{module_name}.SCHEMAS: {error}") from error
     return copy.deepcopy(paths), copy.deepcopy(schemas)
 
 
@@ -121,6 +132,8 @@ def build() -> dict[str, Any]:
         for method, path in sorted(expected - found):
             problems.append(f"{function_name}: part has no operation for route {method} {path}")
         for name, schema in part_schemas.items():
+            if name in schemas and schemas[name] == schema:
+                continue  # a model another part also references (e.g. a shared envelope)
             if name in schemas:
                 problems.append(f"{function_name}: schema {name} already defined by {schema_owner[name]}")
                 continue

@@ -1,7 +1,8 @@
 """The local stack in one object: moto's DynamoDB + Secrets Manager server, the demo data
-loaded through the real importer, the provider simulator, and an HTTP server that turns each
-request into the API Gateway REST proxy event for the real handler (routes come only from
-shared/routes.py, through infra.local_stack.apigw).
+loaded through the real importer, the provider simulator, and werkzeug's threaded HTTP server
+with a WSGI app that turns each request into the API Gateway REST proxy event for the real
+handler (infra.local_stack.http_server; routes come only from shared/routes.py, through
+infra.local_stack.apigw).
 
     stack = LocalStack(port=0).start()   # free port; stack.url, stack.simulator, stack.store
     ...
@@ -12,21 +13,19 @@ shared/routes.py, through infra.local_stack.apigw).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
 import threading
-import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from infra.local_stack import apigw
-from infra.local_stack.swagger import DOCS_HTML
+from werkzeug.serving import BaseWSGIServer
+
+from infra.local_stack.http_server import MAX_BODY_BYTES as MAX_BODY_BYTES  # the stack's limit
+from infra.local_stack.http_server import LocalApp, serve
 from shared.routes import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +36,6 @@ DEFAULT_REGION = "eu-west-1"
 SECRET_NAME = "voucher/local/provider-credentials"  # noqa: S105 - a name, not a secret
 SIMULATOR_API_KEY = "local-simulator-key"
 PROVIDER_NAME = "KESSELTRONICS"
-MAX_BODY_BYTES = 1024 * 1024  # API Gateway allows 10 MB; the local stack refuses above 1 MiB
-
-MISSING_TOKEN = {"message": "Missing Authentication Token"}
-TOO_LARGE = {"message": "Request Too Long"}
-BAD_GATEWAY = {"message": "Internal server error"}
 
 
 class DataError(Exception):
@@ -263,169 +257,6 @@ def banner(
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- HTTP
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    stack: LocalStack
-
-
-class RequestHandler(BaseHTTPRequestHandler):
-    """Each request -> API Gateway REST proxy event -> the real handler -> HTTP response."""
-
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    server_version = "voucher-local-stack"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the stack's access log says method, path and status; never headers or query
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    # ---------------------------------------------------------------- plumbing
-
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        headers: Sequence[tuple[str, str]] = (),
-        content_type: str | None = "application/json",
-    ) -> None:
-        self.send_response(status)
-        names = {name.lower() for name, _ in headers}
-        if content_type and "content-type" not in names:
-            self.send_header("Content-Type", content_type)
-        for name, value in headers:
-            if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _send_json(self, status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), headers)
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when it exceeds MAX_BODY_BYTES (the caller answers 413)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY_BYTES:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY_BYTES:
-            return None
-        return self.rfile.read(length) if length > 0 else b""
-
-    # ---------------------------------------------------------------- requests
-
-    def _dispatch(self) -> None:
-        stack = self.server.stack
-        started = time.perf_counter()
-        raw_path, _, query = self.path.partition("?")
-        status = 500
-        try:
-            status = self._serve(stack, raw_path, query)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        finally:
-            stack.access(self.command, raw_path, status, (time.perf_counter() - started) * 1000)
-
-    def _serve(self, stack: LocalStack, raw_path: str, query: str) -> int:
-        try:
-            body = self._read_body()
-        except ValueError:  # a malformed chunk size
-            self.close_connection = True
-            self._send_json(400, {"message": "Bad Request"})
-            return 400
-        if body is None:
-            self.close_connection = True  # the unread body makes the connection unusable
-            self._send_json(413, TOO_LARGE)
-            return 413
-        if self.command in ("GET", "HEAD"):
-            local = self._local_resource(stack, raw_path)
-            if local is not None:
-                return local
-        headers = list(self.headers.items())  # every header line, repeated names included
-        built = apigw.build_event(
-            self.command, raw_path, headers=headers, query_string=query, body=body or None
-        )
-        if built is None:
-            self._send_json(403, MISSING_TOKEN, [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
-            return 403
-        route, event = built
-        request_id = event["requestContext"]["requestId"]
-        try:
-            response = apigw.invoke(route.function, event)
-            status, response_headers, response_body = _proxy_response(response)
-        except Exception:
-            stack.report_crash(route.function, traceback.format_exc())
-            self._send_json(502, BAD_GATEWAY, [("x-amzn-RequestId", request_id)])
-            return 502
-        self._send(status, response_body, [*response_headers, ("x-amzn-RequestId", request_id)], None)
-        return status
-
-    def _local_resource(self, stack: LocalStack, raw_path: str) -> int | None:
-        if raw_path == "/":  # what a newcomer opens first: where to go from here
-            self._send_json(200, stack.index())
-            return 200
-        if raw_path == "/_health":
-            self._send_json(200, stack.health())
-            return 200
-        if raw_path == "/openapi.json":
-            self._send_json(200, stack.openapi_document())
-            return 200
-        if raw_path in ("/docs", "/docs/"):
-            self._send(200, DOCS_HTML.encode("utf-8"), content_type="text/html; charset=utf-8")
-            return 200
-        return None
-
-
-def _proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """What API Gateway makes of a Lambda proxy response; ValueError when it is malformed
-    (API Gateway answers those with 502)."""
-    if not isinstance(response, dict) or not isinstance(response.get("statusCode"), int):
-        raise ValueError(f"malformed Lambda proxy response: {str(response)[:200]}")
-    headers: list[tuple[str, str]] = []
-    multi = response.get("multiValueHeaders") or {}
-    for name, values in multi.items():
-        headers += [(str(name), str(value)) for value in values or []]
-    multi_names = {str(name).lower() for name in multi}
-    for name, value in (response.get("headers") or {}).items():
-        if str(name).lower() not in multi_names and value is not None:
-            headers.append((str(name), str(value)))
-    body = response.get("body")
-    if body is None:
-        data = b""
-    elif response.get("isBase64Encoded"):
-        data = base64.b64decode(body)
-    else:
-        data = str(body).encode("utf-8")
-    return int(response["statusCode"]), headers, data
-
-
 # --------------------------------------------------------------------------- the stack
 
 
@@ -458,7 +289,7 @@ class LocalStack:
     moto_url: str | None = field(default=None, init=False)
     _moto: Any = field(default=None, init=False, repr=False)
     _dynamodb_local: Any = field(default=None, init=False, repr=False)
-    _http: _Server | None = field(default=None, init=False, repr=False)
+    _http: BaseWSGIServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
 
@@ -576,8 +407,7 @@ class LocalStack:
         self._put_secret(region)
 
         reset_handler_state()  # the handlers create their clients lazily, from the variables above
-        self._http = _Server((self.host, self.port), RequestHandler)
-        self._http.stack = self
+        self._http = serve(self.host, self.port, LocalApp(self))
         self._thread = threading.Thread(target=self._http.serve_forever, name="local-stack-http", daemon=True)
         self._thread.start()
 
@@ -660,6 +490,10 @@ class LocalStack:
         if self.error_log is None:
             return
         self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
+
+    def report_server_error(self, details: str) -> None:
+        if self.error_log is not None:
+            self.error_log(f"local stack: request failed (answered 500):\n{details}")
 
     def index(self) -> dict[str, Any]:
         """`GET /`: the local stack's own pages and every API route (API Gateway answers 403

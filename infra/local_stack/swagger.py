@@ -1,18 +1,45 @@
-"""The local stack's /docs page: Swagger UI when the browser can reach its CDN, otherwise a
-plain list of the operations in /openapi.json rendered with a few lines of JavaScript (the
-page works offline and needs nothing served besides /openapi.json)."""
+"""The local stack's /docs page: Swagger UI from the copy aws-lambda-powertools ships (its
+event handler serves the same files), so the page needs no network at all. The stack serves
+the two files under /docs/; should a Powertools release move them, the page falls back to a
+plain list of the operations in /openapi.json rendered with a few lines of JavaScript."""
 
 from __future__ import annotations
 
-SWAGGER_UI_VERSION = "5.17.14"
+from functools import cache
+from importlib import resources
+
+SWAGGER_UI_PACKAGE = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
+
+# URL path -> (file in SWAGGER_UI_PACKAGE, content type)
+ASSETS = {
+    "/docs/swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "application/javascript; charset=utf-8"),
+    "/docs/swagger-ui.css": ("swagger-ui.min.css", "text/css; charset=utf-8"),
+}
+
+
+@cache
+def _read(file_name: str) -> bytes | None:
+    try:
+        return resources.files(SWAGGER_UI_PACKAGE).joinpath(file_name).read_bytes()
+    except (ModuleNotFoundError, OSError):
+        return None
+
+
+def asset(path: str) -> tuple[str, bytes] | None:
+    """(content type, bytes) of a Swagger UI file served under /docs/, or None."""
+    if path not in ASSETS:
+        return None
+    file_name, content_type = ASSETS[path]
+    data = _read(file_name)
+    return None if data is None else (content_type, data)
+
 
 DOCS_HTML = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Voucher service - API docs (local stack)</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@__VERSION__/swagger-ui.css"
-      onerror="this.remove()">
+<link rel="stylesheet" href="/docs/swagger-ui.css">
 <style>
   body { font-family: system-ui, sans-serif; margin: 0; }
   #fallback { max-width: 960px; margin: 1.5em auto; padding: 0 1em; }
@@ -27,10 +54,11 @@ DOCS_HTML = """<!doctype html>
 <div id="swagger"></div>
 <div id="fallback">
   <h1>Voucher service (local stack)</h1>
-  <p>Swagger UI could not be loaded (offline?). Operations from
+  <p>Swagger UI could not be loaded from /docs/swagger-ui-bundle.js. Operations from
      <a href="/openapi.json">/openapi.json</a>:</p>
   <div id="ops">loading...</div>
 </div>
+<script src="/docs/swagger-ui-bundle.js"></script>
 <script>
 function esc(s) {
   return String(s === undefined || s === null ? "" : s).replace(/[&<>"]/g, function (c) {
@@ -59,17 +87,16 @@ function renderFallback(doc) {
   });
   document.getElementById("ops").innerHTML = html || "no operations";
 }
-fetch("/openapi.json").then(function (r) { return r.json(); }).then(renderFallback).catch(function (e) {
-  document.getElementById("ops").textContent = "cannot load /openapi.json: " + e;
-});
-function startSwagger() {
-  if (!window.SwaggerUIBundle) { return; }
-  document.getElementById("fallback").style.display = "none";
-  window.SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger"});
+if (window.SwaggerUIBundle) {
+  document.getElementById("fallback").remove();
+  // validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io
+  window.SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger", validatorUrl: null});
+} else {
+  fetch("/openapi.json").then(function (r) { return r.json(); }).then(renderFallback).catch(function (e) {
+    document.getElementById("ops").textContent = "cannot load /openapi.json: " + e;
+  });
 }
 </script>
-<script src="https://unpkg.com/swagger-ui-dist@__VERSION__/swagger-ui-bundle.js"
-        onload="startSwagger()" async></script>
 </body>
 </html>
-""".replace("__VERSION__", SWAGGER_UI_VERSION)
+"""

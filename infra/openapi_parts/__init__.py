@@ -1,10 +1,15 @@
 """OpenAPI fragments, one module per function: `infra/openapi_parts/<function_name>.py`.
 
-Each module exposes two plain dicts (no imports from Lambda code):
+Each module exposes (build time only: the Lambdas never import these, nor pydantic):
 
-- `PATHS`: OpenAPI 3.0 `paths` entries for exactly that function's routes in shared/routes.py
-- `SCHEMAS`: `components/schemas` entries it references as `#/components/schemas/<Name>`,
-  named with the dialect as prefix (`Thalamus...`, `EsActivation...`, `Spaaza...`)
+- `PATHS`: OpenAPI 3.0 `paths` entries for exactly that function's routes in shared/routes.py.
+  Parameters are small dicts built from the dialect module's constants.
+- `SCHEMAS`: the bodies it references as `#/components/schemas/<Name>`, named with the
+  dialect as prefix (`Thalamus...`, `EsActivation...`, `Spaaza...`). Either a list of pydantic
+  models (the models they reference come along; every limit is a constant imported from
+  shared/dialects/<dialect>.py, never a repeated literal) or, the older style, a dict of
+  name -> hand-written OpenAPI 3.0 schema dict (or -> model). infra/openapi_models.py has the
+  helpers (`ref`, `pattern`, `OneOf`, `omittable`) and the conversion to OpenAPI 3.0.
 
 `python -m infra.openapi --write` merges them into openapi.json; `--check` detects drift.
 """

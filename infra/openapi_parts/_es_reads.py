@@ -4,8 +4,12 @@ built from shared/dialects/es_issuances.py's own constants."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from infra.openapi_models import OneOf, omittable
 from shared.dialects import es_issuances as es
 
 VOUCHER_ID = "carwash::00000000-0000-4000-8000-000000000001"
@@ -159,61 +163,51 @@ ISSUANCE_EXAMPLE = {
     "activation": None,
 }
 
-_NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
-_NULLABLE_EPOCH = {"type": "integer", "nullable": True}
 
-SCHEMAS: dict[str, Any] = {
-    "EsIssuanceActivation": {
-        "type": "object",
-        "nullable": True,
-        "required": ["activatedAt", "provider", "codeExpiry", "codeLive"],
-        "properties": {
-            "activatedAt": {"type": "string", "format": "date-time"},
-            "provider": {"type": "string"},
-            "codeExpiry": {"type": "string", "format": "date-time"},
-            "codeLive": {"type": "boolean", "description": "The code can still be used at the terminal"},
-            "authorizationCode": {
-                "type": "string",
-                "description": "Only to the member, only while the code is live; never to a console",
-            },
-        },
-        "additionalProperties": False,
-    },
-    "EsIssuance": {
-        "type": "object",
-        "required": list(ISSUANCE_EXAMPLE),
-        "properties": {
-            "accountID": {"type": "string"},
-            "metadataType": {"type": "string", "enum": ["ISSUANCE"]},
-            "issuanceType": {"type": "string", "enum": sorted(es.ISSUANCE_TYPES)},
-            "businessUnit": {"type": "string", "nullable": True},
-            "issuanceCode": {"type": "string", "description": "Short description (the product name)"},
-            "issuedDate": _NULLABLE_TIME,
-            "issuedDateEpoch": _NULLABLE_EPOCH,
-            "expiryDate": _NULLABLE_TIME,
-            "expiryDateEpoch": _NULLABLE_EPOCH,
-            "voucherId": {
-                "type": "string",
-                "description": "{definitionId}::{issuanceUuid}: activate it with this",
-            },
-            "definitionId": {"type": "string"},
-            "rewardType": {"type": "string"},
-            "productName": {"type": "string"},
-            "status": {"type": "string", "enum": sorted(es.STATUS_FILTER)},
-            "activatable": {"type": "boolean", "description": "A PAC voucher that can be activated now"},
-            "activation": ref("EsIssuanceActivation"),
-        },
-        "additionalProperties": False,
-    },
-    "EsIssuanceList": {"type": "array", "items": ref("EsIssuance"), "maxItems": es.MAX_LIMIT},
-    "EsReadError": {
-        "type": "object",
-        "required": ["errorCode", "message", "correlationId"],
-        "properties": {
-            "errorCode": {"type": "string", "enum": list(es.ERROR_CODES)},
-            "message": {"type": "string"},
-            "correlationId": {"type": "string", "nullable": True},
-        },
-        "additionalProperties": False,
-    },
-}
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EsIssuanceActivation(_Closed):
+    # nullable on the component itself: OpenAPI 3.0 validators ignore a `nullable` beside an allOf $ref
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"nullable": True})
+
+    activatedAt: datetime
+    provider: str
+    codeExpiry: datetime
+    codeLive: bool = Field(description="The code can still be used at the terminal")
+    authorizationCode: str = omittable(
+        description="Only to the member, only while the code is live; never to a console"
+    )
+
+
+class EsIssuance(_Closed):
+    accountID: str
+    metadataType: Literal["ISSUANCE"]
+    issuanceType: Annotated[str, OneOf(sorted(es.ISSUANCE_TYPES))]
+    businessUnit: str | None
+    issuanceCode: str = Field(description="Short description (the product name)")
+    issuedDate: datetime | None
+    issuedDateEpoch: int | None
+    expiryDate: datetime | None
+    expiryDateEpoch: int | None
+    voucherId: str = Field(description="{definitionId}::{issuanceUuid}: activate it with this")
+    definitionId: str
+    rewardType: str
+    productName: str
+    status: Annotated[str, OneOf(sorted(es.STATUS_FILTER))]
+    activatable: bool = Field(description="A PAC voucher that can be activated now")
+    activation: EsIssuanceActivation | None
+
+
+class EsIssuanceList(RootModel[list[EsIssuance]]):
+    root: list[EsIssuance] = Field(max_length=es.MAX_LIMIT)
+
+
+class EsReadError(_Closed):
+    errorCode: Annotated[str, OneOf(es.ERROR_CODES)]
+    message: str
+    correlationId: str | None
+
+
+SCHEMAS = [EsIssuanceList, EsReadError]

@@ -7,7 +7,13 @@ error code with the HTTP status the dialect gives it.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.openapi_models import OneOf, omittable, pattern, ref
+from shared.dialects import es_loyalty
 
 PATH = "/client/users/{correlation_id}/voucher/{voucher_id}/activate"
 
@@ -15,8 +21,37 @@ _VOUCHER_ID = "carwash::00000000-0000-4000-8000-000000000001"
 _CORRELATION = "sess-7f3a9c"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+# --------------------------------------------------------------------------- bodies (models)
+
+
+class EsActivationResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authorizationCode: str = Field(description="PAC returned by the provider")
+    voucherId: str = Field(description="Echo of the path parameter")
+    status: Literal["ACTIVATED"]
+    provider: str = Field(examples=["KESSELTRONICS"])
+    productName: str = Field(examples=["Car Wash"])
+    activatedAt: datetime
+    codeExpiry: datetime = Field(description="When the code is no longer usable at the terminal")
+    idempotent: Literal[True] = omittable(
+        description="Present (true) only when a live activation was returned, no provider call"
+    )
+
+
+class EsActivationError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    errorCode: Annotated[str, OneOf(es_loyalty.ERRORS)]
+    message: str
+    correlationId: str | None = Field(
+        description="The path's correlation_id; null when it was itself invalid"
+    )
+
+
+SCHEMAS = [EsActivationResponse, EsActivationError]
+
+# --------------------------------------------------------------------------- operation
 
 
 def _example(code: str, message: str, correlation: str | None = _CORRELATION) -> dict[str, Any]:
@@ -28,7 +63,7 @@ def _error(
 ) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": {"application/json": {"schema": _ref("EsActivationError"), "examples": examples}},
+        "content": {"application/json": {"schema": ref(EsActivationError), "examples": examples}},
     }
     if headers:
         response["headers"] = headers
@@ -38,7 +73,7 @@ def _error(
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds after which a retry may succeed",
-        "schema": {"type": "string", "example": "1"},
+        "schema": {"type": "string", "example": es_loyalty.RETRY_AFTER_SECONDS},
     }
 }
 
@@ -74,7 +109,7 @@ PATHS: dict[str, Any] = {
                     "in": "path",
                     "required": True,
                     "description": "Session correlation id: echoed in errors, logged, in the audit event",
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                    "schema": {"type": "string", "pattern": pattern(es_loyalty.CORRELATION_ID)},
                     "example": _CORRELATION,
                 },
                 {
@@ -85,13 +120,7 @@ PATHS: dict[str, Any] = {
                         "`{definitionId}::{issuanceUuid}`; the UUID in any case (matched lower-case), "
                         "echoed as sent"
                     ),
-                    "schema": {
-                        "type": "string",
-                        "pattern": (
-                            "^[A-Za-z0-9_.-]{1,64}::[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
-                            "[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
-                        ),
-                    },
+                    "schema": {"type": "string", "pattern": pattern(es_loyalty.VOUCHER_ID)},
                     "example": _VOUCHER_ID,
                 },
                 {
@@ -111,7 +140,7 @@ PATHS: dict[str, Any] = {
                     "description": "Activated (or the live activation, replayed)",
                     "content": {
                         "application/json": {
-                            "schema": _ref("EsActivationResponse"),
+                            "schema": ref(EsActivationResponse),
                             "examples": {
                                 "activated": {"value": _SUCCESS},
                                 "replay": {
@@ -150,7 +179,7 @@ PATHS: dict[str, Any] = {
                     {
                         "WWW-Authenticate": {
                             "description": "Bearer challenge (RFC 6750)",
-                            "schema": {"type": "string", "example": 'Bearer realm="es-loyalty"'},
+                            "schema": {"type": "string", "example": es_loyalty.WWW_AUTHENTICATE},
                         }
                     },
                 ),
@@ -228,70 +257,4 @@ PATHS: dict[str, Any] = {
             },
         }
     }
-}
-
-SCHEMAS: dict[str, Any] = {
-    "EsActivationResponse": {
-        "type": "object",
-        "required": [
-            "authorizationCode",
-            "voucherId",
-            "status",
-            "provider",
-            "productName",
-            "activatedAt",
-            "codeExpiry",
-        ],
-        "properties": {
-            "authorizationCode": {"type": "string", "description": "PAC returned by the provider"},
-            "voucherId": {"type": "string", "description": "Echo of the path parameter"},
-            "status": {"type": "string", "enum": ["ACTIVATED"]},
-            "provider": {"type": "string", "example": "KESSELTRONICS"},
-            "productName": {"type": "string", "example": "Car Wash"},
-            "activatedAt": {"type": "string", "format": "date-time"},
-            "codeExpiry": {
-                "type": "string",
-                "format": "date-time",
-                "description": "When the code is no longer usable at the terminal",
-            },
-            "idempotent": {
-                "type": "boolean",
-                "enum": [True],
-                "description": "Present (true) only when a live activation was returned, no provider call",
-            },
-        },
-        "additionalProperties": False,
-    },
-    "EsActivationError": {
-        "type": "object",
-        "required": ["errorCode", "message", "correlationId"],
-        "properties": {
-            "errorCode": {
-                "type": "string",
-                "enum": [
-                    "INVALID_VOUCHER_ID",
-                    "INVALID_CORRELATION_ID",
-                    "INVALID_VOUCHER_TYPE",
-                    "UNAUTHORIZED",
-                    "CONSOLE_ACTIVATION_FORBIDDEN",
-                    "GHOST_MEMBER_NOT_ALLOWED",
-                    "VOUCHER_NOT_FOUND",
-                    "VOUCHER_NOT_AVAILABLE",
-                    "ACTIVATION_IN_PROGRESS",
-                    "PROVIDER_NOT_CONFIGURED",
-                    "INTERNAL_ERROR",
-                    "EXTERNAL_SERVICE_RESPONSE_ERROR",
-                    "SERVICE_UNAVAILABLE",
-                    "EXTERNAL_SERVICE_TIMEOUT",
-                ],
-            },
-            "message": {"type": "string"},
-            "correlationId": {
-                "type": "string",
-                "nullable": True,
-                "description": "The path's correlation_id; null when it was itself invalid",
-            },
-        },
-        "additionalProperties": False,
-    },
 }

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, VOUCHER_ID, errors, ref
-from infra.openapi_parts._es_reads import SCHEMAS as ES_SCHEMAS
+from pydantic import Field
+
+from infra.openapi_parts._es_reads import (
+    BEARER,
+    ISSUANCE_EXAMPLE,
+    VOUCHER_ID,
+    EsIssuance,
+    _Closed,
+    errors,
+    ref,
+)
 from infra.openapi_parts.console_issuances import FORBIDDEN, MEMBER, NOT_FOUND
 
 PATH = "/console/members/{member_id}/issuances/{voucher_id}"
@@ -91,32 +100,24 @@ PATHS: dict[str, Any] = {
     }
 }
 
-SCHEMAS: dict[str, Any] = {
-    "EsHistoryEntry": {
-        "type": "object",
-        "required": list(_HISTORY[0]),
-        "properties": {
-            "eventType": {"type": "string", "example": "CONSUMED"},
-            "channel": {"type": "string", "enum": ["import", "thalamus", "es_loyalty", "spaaza"]},
-            "principalKind": {"type": "string"},
-            "principalId": {"type": "string"},
-            "fromStatus": {"type": "string", "nullable": True},
-            "toStatus": {"type": "string"},
-            "at": {"type": "string", "format": "date-time"},
-            "atEpoch": {"type": "integer"},
-            "requestId": {"type": "string"},
-            "correlationId": {"type": "string", "nullable": True},
-            "description": {"type": "string"},
-            "details": {"type": "object", "additionalProperties": True},
-        },
-        "additionalProperties": False,
-    },
-    "EsIssuanceDetail": {
-        **copy.deepcopy(ES_SCHEMAS["EsIssuance"]),
-        "required": [*ES_SCHEMAS["EsIssuance"]["required"], "history"],
-        "properties": {
-            **copy.deepcopy(ES_SCHEMAS["EsIssuance"]["properties"]),
-            "history": {"type": "array", "items": ref("EsHistoryEntry")},
-        },
-    },
-}
+
+class EsHistoryEntry(_Closed):
+    eventType: str = Field(examples=["CONSUMED"])
+    channel: Literal["import", "thalamus", "es_loyalty", "spaaza"]
+    principalKind: str
+    principalId: str
+    fromStatus: str | None
+    toStatus: str
+    at: datetime
+    atEpoch: int
+    requestId: str
+    correlationId: str | None
+    description: str
+    details: dict[str, Any]
+
+
+class EsIssuanceDetail(EsIssuance):
+    history: list[EsHistoryEntry]
+
+
+SCHEMAS = [EsIssuanceDetail]

@@ -7,15 +7,89 @@ and every error code with the HTTP status the dialect gives it.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from infra.openapi_models import OneOf, omittable, ref
+from shared.dialects import thalamus
 
 PATH = "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}"
 
 _SERIAL = "00000000-0000-4000-8000-000000000001"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+# --------------------------------------------------------------------------- bodies (models)
+
+Parameter = Annotated[str, Field(max_length=thalamus.MAX_PARAMETER_LENGTH)]
+
+# The request body: exactly thalamus.PARAMETER_FIELDS, each optional (null is the same as
+# absent), nothing else (any other field is UnknownField).
+ThalamusConsumeParameters = create_model(
+    "ThalamusConsumeParameters",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Free-form consumption parameters stored with the consumption",
+    **{name: (Parameter | None, None) for name in thalamus.PARAMETER_FIELDS},  # type: ignore[call-overload]
+)
+
+# In the response every parameter is present, null when it was not sent.
+ThalamusConsumedParameters = create_model(
+    "ThalamusConsumedParameters",
+    **{name: (Parameter | None, ...) for name in thalamus.PARAMETER_FIELDS},  # type: ignore[call-overload]
+)
+
+
+class ThalamusLink(BaseModel):
+    """Hypermedia link (the service currently returns none)"""
+
+    model_config = ConfigDict(extra="allow")
+
+    rel: str = omittable()
+    href: str = omittable()
+
+
+class ThalamusConsumer(BaseModel):
+    operator: str
+    touchpoint: str
+
+
+class ThalamusConsumedVoucher(BaseModel):
+    activityCode: str
+    voucherItemCode: str
+    voucherCode: str
+    status: Annotated[str, OneOf(thalamus.STATUS.values())] = Field(
+        description="Thalamus view of the voucher's lifecycle status (CONSUMED after success)"
+    )
+    productName: str | None
+    itemType: str | None = Field(description="PHYSICAL_ITEM, VIRTUAL_ITEM or VIRTUAL_VOUCHER_ITEM")
+    expirationDate: datetime | None
+    consumedAt: datetime = omittable()
+    consumedBy: ThalamusConsumer = omittable()
+    parameters: ThalamusConsumedParameters = omittable()  # type: ignore[valid-type]
+
+
+class ThalamusConsumeResponse(BaseModel):
+    links: list[ThalamusLink]
+    data: ThalamusConsumedVoucher
+    errors: dict[str, Any] = Field(max_length=0, description="Always empty on success")
+
+
+class ThalamusErrorResponse(BaseModel):
+    links: list[ThalamusLink]
+    data: dict[str, Any] | None = Field(description="Always null on errors")
+    errors: dict[str, str] = Field(
+        min_length=1,
+        description=(
+            "Flat object: the part of the request at fault (a field name or a dotted key "
+            "such as `error.message`) -> a Thalamus error code"
+        ),
+    )
+
+
+SCHEMAS = [ThalamusConsumeParameters, ThalamusConsumeResponse, ThalamusErrorResponse]
+
+# --------------------------------------------------------------------------- operation
 
 
 def _code(name: str, description: str, example: str) -> dict[str, Any]:
@@ -24,7 +98,7 @@ def _code(name: str, description: str, example: str) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "schema": {"type": "string", "minLength": 1, "maxLength": thalamus.MAX_CODE_LENGTH},
         "example": example,
     }
 
@@ -36,7 +110,7 @@ def _error(errors: dict[str, str]) -> dict[str, Any]:
 def _error_response(description: str, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": _ref("ThalamusErrorResponse"), "examples": examples}},
+        "content": {"application/json": {"schema": ref(ThalamusErrorResponse), "examples": examples}},
     }
 
 
@@ -81,7 +155,7 @@ PATHS: dict[str, Any] = {
                     "in": "header",
                     "required": False,
                     "description": "Operator-session token (required here or as the `token` query parameter)",
-                    "schema": {"type": "string", "maxLength": 512},
+                    "schema": {"type": "string", "maxLength": thalamus.MAX_TOKEN_LENGTH},
                     "example": "demo-thalamus-operator-anna",
                 },
                 {
@@ -89,7 +163,7 @@ PATHS: dict[str, Any] = {
                     "in": "header",
                     "required": False,
                     "description": "Touchpoint code (required here or as the `touchpoint` query parameter)",
-                    "schema": {"type": "string", "maxLength": 128},
+                    "schema": {"type": "string", "maxLength": thalamus.MAX_CODE_LENGTH},
                     "example": "BACKOFFICE",
                 },
                 {
@@ -97,31 +171,33 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "description": "Operator-session token, when the header is not sent",
-                    "schema": {"type": "string", "maxLength": 512},
+                    "schema": {"type": "string", "maxLength": thalamus.MAX_TOKEN_LENGTH},
                 },
                 {
                     "name": "touchpoint",
                     "in": "query",
                     "required": False,
                     "description": "Touchpoint code, when the header is not sent",
-                    "schema": {"type": "string", "maxLength": 128},
+                    "schema": {"type": "string", "maxLength": thalamus.MAX_CODE_LENGTH},
                 },
                 {
                     "name": "Content-Type",
                     "in": "header",
                     "required": False,
                     "description": (
-                        "`application/json` when a body is sent (anything else: UnsupportedMediaType)"
+                        f"`{thalamus.MEDIA_TYPE}` when a body is sent (anything else: UnsupportedMediaType)"
                     ),
-                    "schema": {"type": "string", "enum": ["application/json"]},
+                    "schema": {"type": "string", "enum": [thalamus.MEDIA_TYPE]},
                 },
             ],
             "requestBody": {
                 "required": False,
-                "description": "Optional consumption parameters (at most 16 KiB)",
+                "description": (
+                    f"Optional consumption parameters (at most {thalamus.MAX_BODY_BYTES // 1024} KiB)"
+                ),
                 "content": {
-                    "application/json": {
-                        "schema": _ref("ThalamusConsumeParameters"),
+                    thalamus.MEDIA_TYPE: {
+                        "schema": ref(ThalamusConsumeParameters),
                         "example": {"parameter1": "lane 3"},
                     }
                 },
@@ -131,7 +207,7 @@ PATHS: dict[str, Any] = {
                     "description": "The voucher is now consumed",
                     "content": {
                         "application/json": {
-                            "schema": _ref("ThalamusConsumeResponse"),
+                            "schema": ref(ThalamusConsumeResponse),
                             "example": _CONSUMED_EXAMPLE,
                         }
                     },
@@ -180,91 +256,4 @@ PATHS: dict[str, Any] = {
             },
         }
     }
-}
-
-_PARAMETER = {"type": "string", "maxLength": 255, "nullable": True}
-
-SCHEMAS: dict[str, Any] = {
-    "ThalamusConsumeParameters": {
-        "type": "object",
-        "description": "Free-form consumption parameters stored with the consumption",
-        "additionalProperties": False,
-        "properties": {
-            "parameter1": {"type": "string", "maxLength": 255},
-            "parameter2": {"type": "string", "maxLength": 255},
-            "parameter3": {"type": "string", "maxLength": 255},
-        },
-    },
-    "ThalamusLink": {
-        "type": "object",
-        "description": "Hypermedia link (the service currently returns none)",
-        "additionalProperties": True,
-        "properties": {"rel": {"type": "string"}, "href": {"type": "string"}},
-    },
-    "ThalamusConsumedVoucher": {
-        "type": "object",
-        "required": [
-            "activityCode",
-            "voucherItemCode",
-            "voucherCode",
-            "status",
-            "productName",
-            "itemType",
-            "expirationDate",
-        ],
-        "properties": {
-            "activityCode": {"type": "string"},
-            "voucherItemCode": {"type": "string"},
-            "voucherCode": {"type": "string"},
-            "status": {
-                "type": "string",
-                "enum": ["NOT_ISSUED", "ACTIVE", "CONSUMED", "VOIDED", "EXPIRED"],
-                "description": "Thalamus view of the voucher's lifecycle status (CONSUMED after success)",
-            },
-            "productName": {"type": "string", "nullable": True},
-            "itemType": {
-                "type": "string",
-                "nullable": True,
-                "description": "PHYSICAL_ITEM, VIRTUAL_ITEM or VIRTUAL_VOUCHER_ITEM",
-            },
-            "expirationDate": {"type": "string", "format": "date-time", "nullable": True},
-            "consumedAt": {"type": "string", "format": "date-time"},
-            "consumedBy": {
-                "type": "object",
-                "required": ["operator", "touchpoint"],
-                "properties": {"operator": {"type": "string"}, "touchpoint": {"type": "string"}},
-            },
-            "parameters": {
-                "type": "object",
-                "required": ["parameter1", "parameter2", "parameter3"],
-                "properties": {"parameter1": _PARAMETER, "parameter2": _PARAMETER, "parameter3": _PARAMETER},
-            },
-        },
-    },
-    "ThalamusConsumeResponse": {
-        "type": "object",
-        "required": ["links", "data", "errors"],
-        "properties": {
-            "links": {"type": "array", "items": _ref("ThalamusLink")},
-            "data": _ref("ThalamusConsumedVoucher"),
-            "errors": {"type": "object", "maxProperties": 0, "description": "Always empty on success"},
-        },
-    },
-    "ThalamusErrorResponse": {
-        "type": "object",
-        "required": ["links", "data", "errors"],
-        "properties": {
-            "links": {"type": "array", "items": _ref("ThalamusLink")},
-            "data": {"type": "object", "nullable": True, "description": "Always null on errors"},
-            "errors": {
-                "type": "object",
-                "description": (
-                    "Flat object: the part of the request at fault (a field name or a dotted key "
-                    "such as `error.message`) -> a Thalamus error code"
-                ),
-                "additionalProperties": {"type": "string"},
-                "minProperties": 1,
-            },
-        },
-    },
 }

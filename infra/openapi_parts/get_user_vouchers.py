@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from infra.openapi_parts.claim_voucher import SCHEMAS as CLAIM_SCHEMAS
+from pydantic import BaseModel, create_model
+
+from infra.openapi_models import OneOf
 from infra.openapi_parts.unclaim_voucher import PATH as UNCLAIM_PATH
 from infra.openapi_parts.unclaim_voucher import PATHS as UNCLAIM
+from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher, SpaazaUserEntityCard
 from shared.dialects import spaaza
 
 PATH = "/get-user-vouchers"
@@ -55,7 +58,7 @@ def _parameters() -> list[dict[str, Any]]:
 
 def _responses() -> dict[str, Any]:
     responses = copy.deepcopy(_UNCLAIM["responses"])
-    for status, response in responses.items():
+    for response in responses.values():
         examples = response.get("content", {}).get("application/json", {}).get("examples")
         if examples:  # only the errors a read can meet
             for name in list(examples):
@@ -64,10 +67,6 @@ def _responses() -> dict[str, Any]:
                     "unsupported_media_type",
                 ):
                     examples.pop(name)
-        if status != "200":
-            response["content"]["application/json"]["schema"] = {
-                "$ref": "#/components/schemas/SpaazaClaimErrorResponse"
-            }
     responses = {
         s: r for s, r in responses.items() if s == "200" or r["content"]["application/json"]["examples"]
     }
@@ -113,42 +112,37 @@ PATHS: dict[str, Any] = {
     }
 }
 
-_voucher_schema = copy.deepcopy(CLAIM_SCHEMAS["SpaazaClaimedVoucher"])
-for _user_field in ("user_id", "user_entity_card", "result_type"):
-    _voucher_schema["properties"].pop(_user_field)
-_voucher_schema["required"] = [r for r in _voucher_schema["required"] if r in _voucher_schema["properties"]]
-_voucher_schema["properties"]["voucher_status"] = {"type": "string", "enum": list(spaaza.VOUCHER_STATUSES)}
-_list = {"type": "array", "items": {"$ref": "#/components/schemas/SpaazaListedVoucher"}}
+_USER_FIELDS = ("user_id", "user_entity_card", "result_type")
+SpaazaListedVoucher = create_model(  # type: ignore[call-overload]  # unclaim's voucher fields, no user's
+    "SpaazaListedVoucher",
+    __base__=BaseModel,
+    **{
+        name: (field.annotation, field)
+        for name, field in SpaazaUnclaimedVoucher.model_fields.items()
+        if name not in _USER_FIELDS and name != "voucher_status"
+    },
+    voucher_status=(Annotated[str, OneOf(spaaza.VOUCHER_STATUSES)], ...),
+)
 
-SCHEMAS: dict[str, Any] = {
-    "SpaazaListedVoucher": _voucher_schema,
-    "SpaazaUserVouchers": {
-        "type": "object",
-        "required": [
-            "user_id",
-            "chain_id",
-            "user_entity_card",
-            *(f"{g}_vouchers" for g in spaaza.VOUCHER_GROUPS),
-            "next_page_token",
-            "result_type",
-        ],
-        "properties": {
-            "user_id": {"type": "integer", "nullable": True},
-            "chain_id": {"type": "integer"},
-            "user_entity_card": copy.deepcopy(
-                CLAIM_SCHEMAS["SpaazaClaimedVoucher"]["properties"]["user_entity_card"]
-            ),
-            **{f"{g}_vouchers": copy.deepcopy(_list) for g in spaaza.VOUCHER_GROUPS},
-            "next_page_token": {"type": "string", "nullable": True},
-            "result_type": {"type": "string", "enum": ["get-user-vouchers"]},
-        },
-    },
-    "SpaazaUserVouchersResponse": {
-        "type": "object",
-        "required": ["result", "results"],
-        "properties": {
-            "result": {"$ref": "#/components/schemas/SpaazaResult"},
-            "results": {"$ref": "#/components/schemas/SpaazaUserVouchers"},
-        },
-    },
-}
+
+class SpaazaUserVouchers(BaseModel):
+    user_id: int | None
+    chain_id: int
+    user_entity_card: SpaazaUserEntityCard
+    basket_vouchers: list[SpaazaListedVoucher]  # type: ignore[valid-type]
+    honour_vouchers: list[SpaazaListedVoucher]  # type: ignore[valid-type]
+    var_price_vouchers: list[SpaazaListedVoucher]  # type: ignore[valid-type]
+    next_page_token: str | None
+    result_type: Literal["get-user-vouchers"]
+
+
+if {f"{g}_vouchers" for g in spaaza.VOUCHER_GROUPS} - set(SpaazaUserVouchers.model_fields):
+    raise ValueError("SpaazaUserVouchers must have a list per spaaza.VOUCHER_GROUPS")
+
+
+class SpaazaUserVouchersResponse(BaseModel):
+    result: SpaazaResult
+    results: SpaazaUserVouchers
+
+
+SCHEMAS = [SpaazaUserVouchersResponse]

@@ -9,62 +9,48 @@ urlencoded or multipart body or in the query string (the body wins), the
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from infra.openapi_models import OneOf, omittable, pattern, ref, schemas_of
+from shared.dialects import spaaza
 
 PATH = "/unclaim-voucher"
 
 KEY = "a8c34c86c136e5ddf0ad374e140aa1e3504ebbf23d76d84788677268fd99b809"
 
-# name -> (code, HTTP status, when)
-ERRORS: dict[str, tuple[int, int, str]] = {
-    "no_valid_session": (
-        6,
-        401,
-        "Missing, unknown, expired or revoked session, user-id mismatch, other kind",
-    ),
+# name -> when it happens (code and HTTP status: shared.dialects.spaaza.ERRORS)
+WHEN: dict[str, str] = {
+    "no_valid_session": "Missing, unknown, expired or revoked session, user-id mismatch, other kind",
     "permission_denied_or_non_existent": (
-        68,
-        403,
-        "No write access to the chain, app of another chain, unknown end user, or a user naming another user",
+        "No write access to the chain, app of another chain, unknown end user, or a user naming another user"
     ),
-    "voucher_not_found": (183, 404, "No such voucher for this end user in this chain"),
-    "no_myprice_app": (269, 400, "App hostname header missing (user/privileged auth) or naming no app"),
-    "missing_parameter": (900, 400, "A required parameter is missing"),
-    "invalid_parameter": (
-        901,
-        400,
-        "A parameter or the body is malformed, or third_party_id is unused by the chain",
-    ),
-    "unsupported_media_type": (902, 415, "A body that is neither urlencoded nor multipart/form-data"),
-    "invalid_api_version": (903, 400, "X-Spaaza-API-Version is not major.minor.fix"),
-    "identifier_mismatch": (
-        904,
-        400,
-        "Several identifiers name different vouchers/users, or chain_id contradicts",
-    ),
-    "voucher_not_claimed": (905, 400, "The voucher is not claimed"),
-    "voucher_already_redeemed": (906, 400, "The voucher is redeemed (final)"),
-    "voucher_invalidated": (907, 400, "The voucher is invalidated (final)"),
-    "voucher_expired": (908, 400, "The voucher is past its expiry"),
-    "voucher_locked": (909, 403, "A locked voucher, with user auth"),
-    "end_user_not_allowed": (
-        910,
-        403,
-        "Campaign with allows_end_user_to_claim_voucher=false, with user auth",
-    ),
-    "voucher_activation_code_live": (911, 400, "A provider activation code is live at a terminal"),
-    "concurrent_modification": (912, 409, "The voucher kept changing concurrently; retry (Retry-After: 1)"),
-    "service_unavailable": (913, 503, "The data store is unavailable after retries; retry (Retry-After: 1)"),
-    "internal_error": (914, 500, "Unexpected failure (no details are disclosed)"),
+    "voucher_not_found": "No such voucher for this end user in this chain",
+    "no_myprice_app": "App hostname header missing (user/privileged auth) or naming no app",
+    "missing_parameter": "A required parameter is missing",
+    "invalid_parameter": "A parameter or the body is malformed, or third_party_id is unused by the chain",
+    "unsupported_media_type": "A body that is neither urlencoded nor multipart/form-data",
+    "invalid_api_version": "X-Spaaza-API-Version is not major.minor.fix",
+    "identifier_mismatch": "Several identifiers name different vouchers/users, or chain_id contradicts",
+    "voucher_not_claimed": "The voucher is not claimed",
+    "voucher_already_redeemed": "The voucher is redeemed (final)",
+    "voucher_invalidated": "The voucher is invalidated (final)",
+    "voucher_expired": "The voucher is past its expiry",
+    "voucher_locked": "A locked voucher, with user auth",
+    "end_user_not_allowed": "Campaign with allows_end_user_to_claim_voucher=false, with user auth",
+    "voucher_activation_code_live": "A provider activation code is live at a terminal",
+    "concurrent_modification": "The voucher kept changing concurrently; retry (Retry-After: 1)",
+    "service_unavailable": "The data store is unavailable after retries; retry (Retry-After: 1)",
+    "internal_error": "Unexpected failure (no details are disclosed)",
+    "voucher_already_claimed": "claim-voucher only: the voucher is already claimed",
 }
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+if set(WHEN) != set(spaaza.ERRORS):
+    raise ValueError(f"WHEN must describe exactly spaaza.ERRORS: {sorted(set(WHEN) ^ set(spaaza.ERRORS))}")
 
 
 def _error_example(name: str) -> dict[str, Any]:
-    code, _, when = ERRORS[name]
+    code, when = spaaza.ERRORS[name][0], WHEN[name]
     return {
         "summary": when,
         "value": {
@@ -76,13 +62,13 @@ def _error_example(name: str) -> dict[str, Any]:
 
 def _responses() -> dict[str, Any]:
     by_status: dict[int, list[str]] = {}
-    for name, (_, status, _) in ERRORS.items():
+    for name, (_, status) in spaaza.ERRORS.items():
         by_status.setdefault(status, []).append(name)
     responses: dict[str, Any] = {
         "200": {
             "description": "The voucher is unclaimed: it is `generated` again",
             "content": {
-                "application/json": {"schema": _ref("SpaazaUnclaimVoucherResponse"), "example": _SUCCESS}
+                "application/json": {"schema": ref(SpaazaUnclaimVoucherResponse), "example": _SUCCESS}
             },
         }
     }
@@ -90,14 +76,14 @@ def _responses() -> dict[str, Any]:
         names = by_status[status]
         headers = (
             {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
-            if status in (409, 503)
+            if set(names) & spaaza.RETRYABLE
             else None
         )
         response: dict[str, Any] = {
-            "description": "; ".join(f"{ERRORS[n][0]} {n}" for n in names),
+            "description": "; ".join(f"{spaaza.ERRORS[n][0]} {n}" for n in names),
             "content": {
                 "application/json": {
-                    "schema": _ref("SpaazaErrorResponse"),
+                    "schema": ref(SpaazaErrorResponse),
                     "examples": {n: _error_example(n) for n in names},
                 }
             },
@@ -147,48 +133,106 @@ def _header(
     }
 
 
-_FORM_FIELDS: dict[str, dict[str, Any]] = {
-    "chain_id": {
-        "type": "integer",
-        "minimum": 1,
-        "description": (
-            "Mandatory with admin auth from API 1.5.3; optional otherwise (must then be the app's chain)"
-        ),
-    },
-    "user_id": {"type": "integer", "minimum": 1, "description": "End user's Spaaza user id"},
-    "member_number": {
-        "type": "string",
-        "maxLength": 255,
-        "description": "End user's member number (>= 1.5.3)",
-    },
-    "username": {
-        "type": "string",
-        "format": "email",
-        "maxLength": 254,
-        "description": "End user's email (>= 1.5.3)",
-    },
-    "authentication_point_identifier": {
-        "type": "string",
-        "maxLength": 255,
-        "description": "End user's identity in a third-party authentication system (>= 1.5.3)",
-    },
-    "auxiliary_identifier": {
-        "type": "string",
-        "maxLength": 255,
-        "description": "End user's auxiliary identity (>= 1.5.3)",
-    },
-    "voucher_key": {
-        "type": "string",
-        "pattern": "^[0-9a-fA-F]{64}$",
-        "description": "The voucher key (64 hex characters; upper case is accepted)",
-    },
-    "voucher_id": {"type": "integer", "minimum": 1, "description": "The voucher id"},
-    "third_party_id": {
-        "type": "integer",
-        "minimum": 1,
-        "description": "The voucher's third-party id (chains with uses_third_party_voucher_id only)",
-    },
-}
+_SINCE = ".".join(str(n) for n in spaaza.NEW_IDENTIFIERS_SINCE)
+_DEFAULT_VERSION = ".".join(str(n) for n in spaaza.DEFAULT_API_VERSION)
+
+# --------------------------------------------------------------------------- bodies (models)
+
+PositiveInt = Annotated[int, Field(ge=1, le=spaaza.MAX_INT)]
+Text = Annotated[str, Field(max_length=spaaza.MAX_TEXT)]
+
+
+class SpaazaUnclaimVoucherForm(BaseModel):
+    """One of voucher_key, voucher_id, third_party_id names the voucher (several must agree). Admin and privileged auth also name the end user by one or more of user_id, member_number, username, authentication_point_identifier, auxiliary_identifier (API >= 1.5.3; before, only user_id). Unknown fields are ignored; blank fields are absent."""  # noqa: E501
+
+    chain_id: PositiveInt = omittable(
+        description=(
+            f"Mandatory with admin auth from API {_SINCE}; optional otherwise (must then be the app's chain)"
+        )
+    )
+    user_id: PositiveInt = omittable(description="End user's Spaaza user id")
+    member_number: Text = omittable(description=f"End user's member number (>= {_SINCE})")
+    username: str = omittable(
+        max_length=spaaza.MAX_USERNAME,
+        pattern=pattern(spaaza.EMAIL),
+        json_schema_extra={"format": "email"},
+        description=f"End user's email (>= {_SINCE})",
+    )
+    authentication_point_identifier: Text = omittable(
+        description=f"End user's identity in a third-party authentication system (>= {_SINCE})"
+    )
+    auxiliary_identifier: Text = omittable(description=f"End user's auxiliary identity (>= {_SINCE})")
+    voucher_key: str = omittable(
+        pattern=pattern(spaaza.VOUCHER_KEY),
+        description="The voucher key (64 hex characters; upper case is accepted)",
+    )
+    voucher_id: PositiveInt = omittable(description="The voucher id")
+    third_party_id: PositiveInt = omittable(
+        description="The voucher's third-party id (chains with uses_third_party_voucher_id only)"
+    )
+
+
+if set(SpaazaUnclaimVoucherForm.model_fields) != spaaza.PARAMETERS:
+    raise ValueError("SpaazaUnclaimVoucherForm must have exactly the fields of spaaza.PARAMETERS")
+
+
+class SpaazaResult(BaseModel):
+    code: Literal[1, 2] = Field(description="1 ok, 2 error")
+    status: Literal["ok", "error"]
+
+
+class SpaazaUserEntityCard(BaseModel):
+    type: str | None
+    code: str | None
+
+
+class SpaazaUnclaimedVoucher(BaseModel):
+    voucher_key: str | None
+    voucher_id: int | None
+    voucher_status: Literal["generated"]
+    voucher_locked: bool
+    campaign_id: int | None
+    campaign_type: str | None
+    campaign_title: str | None
+    voucher_expiry_datetime_utc: str | None = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+        description="UTC, YYYY-MM-DD HH:MM:SS; null when the voucher never expires",
+    )
+    voucher_expiry_seconds_remaining: Annotated[int, Field(ge=0)] | None
+    voucher_currency_id: int | None
+    voucher_currency_symbol: str | None
+    voucher_amount_original: float
+    voucher_amount_redeemed: float
+    voucher_amount: float = Field(description="original - redeemed")
+    voucher_text: str | None
+    voucher_third_party_id: int | None
+    user_id: int | None
+    user_entity_card: SpaazaUserEntityCard
+    result_type: Literal["unclaim-voucher"]
+
+
+class SpaazaUnclaimVoucherResponse(BaseModel):
+    result: SpaazaResult
+    results: SpaazaUnclaimedVoucher
+
+
+class SpaazaError(BaseModel):
+    code: Annotated[int, OneOf(sorted(code for code, _ in spaaza.ERRORS.values()))]
+    name: Annotated[str, OneOf(spaaza.ERRORS)]
+    description: str
+
+
+class SpaazaErrorResponse(BaseModel):
+    result: SpaazaResult
+    error: SpaazaError
+
+
+SCHEMAS = [SpaazaUnclaimVoucherForm, SpaazaUnclaimVoucherResponse, SpaazaErrorResponse]
+
+# Form fields are also accepted as query parameters: the same schemas.
+_FORM_FIELDS: dict[str, dict[str, Any]] = schemas_of([SpaazaUnclaimVoucherForm])["SpaazaUnclaimVoucherForm"][
+    "properties"
+]
 
 
 def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -214,17 +258,20 @@ _OPERATION: dict[str, Any] = {
             "X-Spaaza-Session-User-Id",
             "User id of the session (user/admin auth); legacy: session-user-id",
             "1001",
+            {"type": "string", "pattern": pattern(spaaza.INTEGER)},
         ),
         _header(
             "X-Spaaza-Session-Key",
             "Session key (user/admin auth); legacy: session-key",
             "demo-spaaza-user-alice",
+            {"type": "string", "minLength": 1, "maxLength": spaaza.MAX_TOKEN},
         ),
         _header(
             "X-Spaaza-MyPrice-App-Hostname",
             "App hostname: mandatory with user and privileged auth, ignored with admin auth; "
             "legacy: X-MyPrice-App-Hostname",
             "demo.myprice.app",
+            {"type": "string", "pattern": pattern(spaaza.HOSTNAME)},
         ),
         _header(
             "Authorization",
@@ -233,22 +280,24 @@ _OPERATION: dict[str, Any] = {
         ),
         _header(
             "X-Spaaza-API-Version",
-            "major.minor.fix, header name in any case; default 1.6.3",
-            "1.6.3",
-            {"type": "string", "pattern": "^[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}$"},
+            f"major.minor.fix, header name in any case; default {_DEFAULT_VERSION}",
+            _DEFAULT_VERSION,
+            {"type": "string", "pattern": pattern(spaaza.API_VERSION)},
         ),
         *(_query(name, schema) for name, schema in _FORM_FIELDS.items()),
     ],
     "requestBody": {
         "required": False,
-        "description": "Form fields (at most 64 KiB); may be base64-encoded by API Gateway",
+        "description": (
+            f"Form fields (at most {spaaza.MAX_BODY_BYTES // 1024} KiB); may be base64-encoded by API Gateway"
+        ),
         "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": _ref("SpaazaUnclaimVoucherForm"),
+            spaaza.FORM_MEDIA_TYPES[0]: {
+                "schema": ref(SpaazaUnclaimVoucherForm),
                 "example": {"voucher_key": KEY, "user_id": 1001, "chain_id": 1},
             },
-            "multipart/form-data": {
-                "schema": _ref("SpaazaUnclaimVoucherForm"),
+            spaaza.FORM_MEDIA_TYPES[1]: {
+                "schema": ref(SpaazaUnclaimVoucherForm),
                 "example": {"voucher_id": 40577, "member_number": "M-1001", "chain_id": 1},
             },
         },
@@ -260,80 +309,3 @@ _POST = {**copy.deepcopy(_OPERATION), "operationId": "unclaimVoucherPost"}
 _PUT = {**copy.deepcopy(_OPERATION), "operationId": "unclaimVoucherPut"}
 
 PATHS: dict[str, Any] = {PATH: {"post": _POST, "put": _PUT}}
-
-SCHEMAS: dict[str, Any] = {
-    "SpaazaUnclaimVoucherForm": {
-        "type": "object",
-        "description": (
-            "One of voucher_key, voucher_id, third_party_id names the voucher (several must agree). "
-            "Admin and privileged auth also name the end user by one or more of user_id, "
-            "member_number, username, authentication_point_identifier, auxiliary_identifier "
-            "(API >= 1.5.3; before, only user_id). Unknown fields are ignored; blank fields are absent."
-        ),
-        "properties": copy.deepcopy(_FORM_FIELDS),
-    },
-    "SpaazaResult": {
-        "type": "object",
-        "required": ["code", "status"],
-        "properties": {
-            "code": {"type": "integer", "enum": [1, 2], "description": "1 ok, 2 error"},
-            "status": {"type": "string", "enum": ["ok", "error"]},
-        },
-    },
-    "SpaazaUnclaimedVoucher": {
-        "type": "object",
-        "required": list(_SUCCESS["results"]),
-        "properties": {
-            "voucher_key": {"type": "string", "nullable": True},
-            "voucher_id": {"type": "integer", "nullable": True},
-            "voucher_status": {"type": "string", "enum": ["generated"]},
-            "voucher_locked": {"type": "boolean"},
-            "campaign_id": {"type": "integer", "nullable": True},
-            "campaign_type": {"type": "string", "nullable": True},
-            "campaign_title": {"type": "string", "nullable": True},
-            "voucher_expiry_datetime_utc": {
-                "type": "string",
-                "nullable": True,
-                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
-                "description": "UTC, YYYY-MM-DD HH:MM:SS; null when the voucher never expires",
-            },
-            "voucher_expiry_seconds_remaining": {"type": "integer", "minimum": 0, "nullable": True},
-            "voucher_currency_id": {"type": "integer", "nullable": True},
-            "voucher_currency_symbol": {"type": "string", "nullable": True},
-            "voucher_amount_original": {"type": "number"},
-            "voucher_amount_redeemed": {"type": "number"},
-            "voucher_amount": {"type": "number", "description": "original - redeemed"},
-            "voucher_text": {"type": "string", "nullable": True},
-            "voucher_third_party_id": {"type": "integer", "nullable": True},
-            "user_id": {"type": "integer", "nullable": True},
-            "user_entity_card": {
-                "type": "object",
-                "required": ["type", "code"],
-                "properties": {
-                    "type": {"type": "string", "nullable": True},
-                    "code": {"type": "string", "nullable": True},
-                },
-            },
-            "result_type": {"type": "string", "enum": ["unclaim-voucher"]},
-        },
-    },
-    "SpaazaUnclaimVoucherResponse": {
-        "type": "object",
-        "required": ["result", "results"],
-        "properties": {"result": _ref("SpaazaResult"), "results": _ref("SpaazaUnclaimedVoucher")},
-    },
-    "SpaazaError": {
-        "type": "object",
-        "required": ["code", "name", "description"],
-        "properties": {
-            "code": {"type": "integer", "enum": sorted(code for code, _, _ in ERRORS.values())},
-            "name": {"type": "string", "enum": list(ERRORS)},
-            "description": {"type": "string"},
-        },
-    },
-    "SpaazaErrorResponse": {
-        "type": "object",
-        "required": ["result", "error"],
-        "properties": {"result": _ref("SpaazaResult"), "error": _ref("SpaazaError")},
-    },
-}

@@ -40,11 +40,15 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
         app.node.set_context(BUNDLING_STACKS, [])
 
     config = load_stage_config(app)
+    # Stack tags are given explicitly (@aws-cdk/core:explicitStackTags: Tags.of() no longer reaches
+    # stacks); CloudFormation propagates them to every resource that supports tags.
+    tags = {"service": "voucher", "stage": config.stage}
     data = DataStack(
         app,
         f"VoucherData-{config.stage}",
         config=config,
         description=f"Voucher service ({config.stage}): DynamoDB table and provider secret (stateful)",
+        tags=tags,
     )
     api = ApiStack(
         app,
@@ -53,10 +57,11 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
         table=data.table,
         provider_secret=data.provider_secret,
         description=f"Voucher service ({config.stage}): Lambda functions, REST API, alarms",
+        tags=tags,
     )
     api.add_stack_dependency(data)
 
-    for key, value in {"service": "voucher", "stage": config.stage}.items():
+    for key, value in tags.items():  # resource tags in the templates, as before
         cdk.Tags.of(app).add(key, value)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app

@@ -59,30 +59,32 @@ PARAMETERS = frozenset(
         "nextToken",
     }
 )
-# Every errorCode these endpoints answer (the OpenAPI document enumerates exactly these).
-ERROR_CODES = (
-    "INVALID_CORRELATION_ID",
-    "INVALID_MEMBER_ID",
-    "INVALID_VOUCHER_ID",
-    "UNKNOWN_PARAMETER",
-    "INVALID_TYPE",
-    "INVALID_STATUS",
-    "INVALID_LIMIT",
-    "INVALID_FROM",
-    "INVALID_TO",
-    "INVALID_UNTIL",
-    "INVALID_DATE_RANGE",
-    "INVALID_BUSINESS_UNIT",
-    "INVALID_LOCALE",
-    "INVALID_REWARD_TYPE",
-    "INVALID_ACTIVATABLE",
-    "INVALID_NEXT_TOKEN",
-    "UNAUTHORIZED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "SERVICE_UNAVAILABLE",
-    "INTERNAL_ERROR",
-)
+# Every errorCode these endpoints answer, with its HTTP status (the OpenAPI document
+# enumerates exactly these; a test checks every code raised here is in it).
+ERRORS: dict[str, int] = {
+    "INVALID_CORRELATION_ID": 400,
+    "INVALID_MEMBER_ID": 400,
+    "INVALID_VOUCHER_ID": 400,
+    "UNKNOWN_PARAMETER": 400,
+    "INVALID_TYPE": 400,
+    "INVALID_STATUS": 400,
+    "INVALID_LIMIT": 400,
+    "INVALID_FROM": 400,
+    "INVALID_TO": 400,
+    "INVALID_UNTIL": 400,
+    "INVALID_DATE_RANGE": 400,
+    "INVALID_BUSINESS_UNIT": 400,
+    "INVALID_LOCALE": 400,
+    "INVALID_REWARD_TYPE": 400,
+    "INVALID_ACTIVATABLE": 400,
+    "INVALID_NEXT_TOKEN": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "INTERNAL_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
+}
+ERROR_CODES = tuple(ERRORS)
 NEXT_TOKEN_HEADER = "X-Next-Token"  # noqa: S105 - a header name
 SECRET_DETAILS = frozenset({"authorization_code"})
 

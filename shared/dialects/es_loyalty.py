@@ -46,6 +46,25 @@ MAX_TOKEN_LENGTH = 4096
 WWW_AUTHENTICATE = 'Bearer realm="es-loyalty"'
 RETRY_AFTER_SECONDS = "1"
 
+# Every errorCode this dialect answers with, and its HTTP status (the vendor's error table;
+# openapi.json's enum comes from here, a test checks each EsError raised below against it).
+ERRORS: dict[str, int] = {
+    "INVALID_VOUCHER_ID": 400,
+    "INVALID_CORRELATION_ID": 400,
+    "INVALID_VOUCHER_TYPE": 400,
+    "UNAUTHORIZED": 401,
+    "CONSOLE_ACTIVATION_FORBIDDEN": 403,
+    "GHOST_MEMBER_NOT_ALLOWED": 403,
+    "VOUCHER_NOT_FOUND": 404,
+    "VOUCHER_NOT_AVAILABLE": 409,
+    "ACTIVATION_IN_PROGRESS": 409,
+    "PROVIDER_NOT_CONFIGURED": 422,
+    "INTERNAL_ERROR": 500,
+    "EXTERNAL_SERVICE_RESPONSE_ERROR": 502,
+    "SERVICE_UNAVAILABLE": 503,
+    "EXTERNAL_SERVICE_TIMEOUT": 504,
+}
+
 STATUS = {
     Effective.UNASSIGNED: "AVAILABLE",
     Effective.AVAILABLE: "AVAILABLE",

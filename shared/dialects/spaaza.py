@@ -51,6 +51,7 @@ NEW_IDENTIFIERS_SINCE = (1, 5, 3)  # chain_id mandatory for admins; four more en
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 200
 MAX_TEXT = 255
+MAX_USERNAME = 254  # an email address's limit (RFC 5321)
 MAX_TOKEN = 512
 MAX_INT = 2**63 - 1
 
@@ -61,6 +62,7 @@ END_USER_PARAMETERS = (
     "authentication_point_identifier",
     "auxiliary_identifier",
 )
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 PARAMETERS = frozenset({"chain_id", *END_USER_PARAMETERS, "voucher_key", "voucher_id", "third_party_id"})
 LIST_PARAMETERS = frozenset({"chain_id", *END_USER_PARAMETERS, "voucher_status", "limit", "page_token"})
 VOUCHER_STATUSES = ("generated", "claimed", "redeemed", "invalidated")
@@ -68,12 +70,12 @@ VOUCHER_GROUPS = ("basket", "honour", "var_price")
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 100
 
-_VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})")
-_INT = re.compile(r"[0-9]{1,19}")
-_VOUCHER_KEY = re.compile(r"[0-9a-fA-F]{64}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+API_VERSION = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})")
+INTEGER = re.compile(r"[0-9]{1,19}")
+VOUCHER_KEY = re.compile(r"[0-9a-fA-F]{64}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
-_HOSTNAME = re.compile(r"[A-Za-z0-9._:-]{1,253}")
+HOSTNAME = re.compile(r"[A-Za-z0-9._:-]{1,253}")
 
 
 # --------------------------------------------------------------------------- errors
@@ -220,7 +222,7 @@ def parse_api_version(request: ApiRequest) -> tuple[int, int, int]:
     raw = request.headers.get("X-Spaaza-API-Version")
     if raw is None or not raw.strip():
         return DEFAULT_API_VERSION
-    match = _VERSION.fullmatch(raw.strip())
+    match = API_VERSION.fullmatch(raw.strip())
     if match is None:
         raise SpaazaError("invalid_api_version", "X-Spaaza-API-Version must be major.minor.fix, e.g. 1.6.3")
     major, minor, fix = (int(g) for g in match.groups())
@@ -244,7 +246,7 @@ def parse_credentials(request: ApiRequest) -> Caller:
     session headers (current or legacy spelling). Anything unusable: 401 no_valid_session."""
     no_session = SpaazaError("no_valid_session", "No valid session")
     hostname = _header(request, "X-Spaaza-MyPrice-App-Hostname", "X-MyPrice-App-Hostname")
-    malformed_host = hostname is not None and _HOSTNAME.fullmatch(hostname) is None
+    malformed_host = hostname is not None and HOSTNAME.fullmatch(hostname) is None
     app_hostname = None if malformed_host or hostname is None else hostname.lower()
     authorization = _header(request, "Authorization")
     if authorization is not None:
@@ -261,7 +263,7 @@ def parse_credentials(request: ApiRequest) -> Caller:
             )
     user_id = _header(request, "X-Spaaza-Session-User-Id", "session-user-id")
     key = _header(request, "X-Spaaza-Session-Key", "session-key")
-    if user_id is None or key is None or _INT.fullmatch(user_id) is None or not _token_ok(key):
+    if user_id is None or key is None or INTEGER.fullmatch(user_id) is None or not _token_ok(key):
         raise no_session
     return Caller(
         token_hash=hash_token(key),
@@ -344,7 +346,7 @@ def body_fields(request: ApiRequest) -> list[tuple[str, str]]:
     if body is None or not body.strip():
         return []
     media = request.media_type()
-    if media not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if media not in FORM_MEDIA_TYPES:
         raise SpaazaError(
             "unsupported_media_type",
             "The body must be application/x-www-form-urlencoded or multipart/form-data",
@@ -384,7 +386,7 @@ def _integer(params: dict[str, str], name: str) -> int | None:
     value = params.get(name)
     if value is None:
         return None
-    if _INT.fullmatch(value) is None or not 0 < int(value) <= MAX_INT:
+    if INTEGER.fullmatch(value) is None or not 0 < int(value) <= MAX_INT:
         raise SpaazaError("invalid_parameter", f"{name} must be a positive integer")
     return int(value)
 
@@ -410,7 +412,7 @@ def parse_command(request: ApiRequest) -> VoucherRequest:
     end_user = _end_user(params, new_identifiers)
     voucher_key = params.get("voucher_key")
     if voucher_key is not None:
-        if _VOUCHER_KEY.fullmatch(voucher_key) is None:
+        if VOUCHER_KEY.fullmatch(voucher_key) is None:
             raise SpaazaError("invalid_parameter", "voucher_key must be 64 hexadecimal characters")
         voucher_key = voucher_key.lower()
     chain_id = _integer(params, "chain_id")
@@ -483,7 +485,7 @@ def _end_user(params: dict[str, str], new_identifiers: bool) -> dict[str, int | 
                 end_user[name] = text
         username = _text(params, "username")
         if username is not None:
-            if len(username) > 254 or _EMAIL.fullmatch(username) is None:
+            if len(username) > MAX_USERNAME or EMAIL.fullmatch(username) is None:
                 raise SpaazaError("invalid_parameter", "username must be an email address")
             end_user["username"] = username.lower()
     return end_user

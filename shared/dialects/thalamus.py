@@ -33,7 +33,9 @@ from shared.usecases.consume import ConsumeResult
 PARAMETER_FIELDS = ("parameter1", "parameter2", "parameter3")
 MAX_PARAMETER_LENGTH = 255
 MAX_CODE_LENGTH = 128
+MAX_TOKEN_LENGTH = 512
 MAX_BODY_BYTES = 16 * 1024
+MEDIA_TYPE = "application/json"  # the only body media type
 PATH_FIELDS = {
     "activity_code": "activityCode",
     "voucher_item_code": "voucherItemCode",
@@ -78,7 +80,7 @@ def parse_credentials(request: ApiRequest) -> tuple[str, str]:
         raise ThalamusError(400, {"touchpoint": "Required"})
     if len(touchpoint) > MAX_CODE_LENGTH or not touchpoint.isprintable():
         raise ThalamusError(401, {"touchpoint": "InvalidCode"})
-    if len(token) > 512 or not token.isprintable():
+    if len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
         raise ThalamusError(401, {"token": "InvalidToken"})
     return touchpoint, token
 
@@ -103,7 +105,7 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
     body = request.body
     if body is None or not body.strip():
         return {}
-    if request.media_type() != "application/json":
+    if request.media_type() != MEDIA_TYPE:
         raise ThalamusError(400, {"Content-Type": "UnsupportedMediaType"})
     if len(body) > MAX_BODY_BYTES:
         raise ThalamusError(400, {"body": "InvalidFormat"})

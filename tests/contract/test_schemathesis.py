@@ -1,6 +1,6 @@
 """Contract fuzzing: schemathesis generates requests from the committed openapi.json and sends
 them over real HTTP to the local stack, with valid credentials supplied, then checks that
-every response is documented: no undocumented status, no 5xx except the documented 502/504,
+every response is documented: no undocumented status, no 5xx except the documented 502-504,
 every body matching its schema.
 
 Bounded for the test suite (FUZZ_EXAMPLES, default 25 per operation); `make fuzz` runs more."""
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +24,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.local_stack.server import LocalStack
+
+# `make test` runs these in-process, after the xdist run (see the Makefile: under an xdist
+# worker schemathesis' parametrize only runs the first operation).
+pytestmark = pytest.mark.contract
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +58,15 @@ def local_stack() -> Iterator[LocalStack]:
 
 
 SCHEMA = schemathesis.openapi.from_path(str(ROOT / "openapi.json"))
-OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+# As bounded as before: valid (positive) requests only, the documented examples and then
+# FUZZ_EXAMPLES generated ones per operation, the same every run; no coverage or stateful
+# phase (`make fuzz` raises FUZZ_EXAMPLES).
+SCHEMA.config.generation.update(
+    modes=[GenerationMode.POSITIVE],
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")),
+    deterministic=True,
+)
+SCHEMA.config.phases.update(phases=["examples", "fuzzing"])
 
 
 def credentials_for(path: str) -> dict[str, str]:
@@ -69,40 +82,27 @@ def credentials_for(path: str) -> dict[str, str]:
 def test_every_route_is_fuzzed() -> None:
     from shared.routes import ROUTES
 
-    assert {(o.method.upper(), o.path) for o in OPERATIONS} == {(r.method, r.path) for r in ROUTES}
+    operations = [result.ok() for result in SCHEMA.get_all_operations()]
+    assert {(o.method.upper(), o.path) for o in operations} == {(r.method, r.path) for r in ROUTES}
 
 
-# schemathesis' own pytest plugin does not run under pytest 9, so each operation's
-# hypothesis strategy is driven directly; the checks are schemathesis' own.
-@pytest.mark.parametrize("operation", OPERATIONS, ids=[o.label for o in OPERATIONS])
-def test_every_response_is_documented(local_stack: LocalStack, operation: Any) -> None:
-    from hypothesis import given
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")),
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
+@SCHEMA.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+def test_every_response_is_documented(case: Any, local_stack: LocalStack) -> None:
+    headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    headers.update(credentials_for(case.operation.path))
+    case.headers = headers
+    if case.query:
+        case.query = {k: v for k, v in case.query.items() if k not in {"token", "touchpoint"}}
+    response = case.call(base_url=local_stack.url, timeout=30)
+    SEEN.append((case.operation.label, response.status_code))
+    if response.status_code >= 500:
+        assert response.status_code in DOCUMENTED_5XX, (response.status_code, response.text[:500])
+    case.validate_response(
+        response,
+        checks=[status_code_conformance, content_type_conformance, response_schema_conformance],
+        excluded_checks=[not_a_server_error],
     )
-    def run(case: Any) -> None:
-        headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
-        headers.update(credentials_for(operation.path))
-        case.headers = headers
-        if case.query:
-            case.query = {k: v for k, v in case.query.items() if k not in {"token", "touchpoint"}}
-        response = case.call(base_url=local_stack.url, timeout=30)
-        SEEN.append((operation.label, response.status_code))
-        if response.status_code >= 500:
-            assert response.status_code in DOCUMENTED_5XX, (response.status_code, response.text[:500])
-        case.validate_response(
-            response,
-            checks=[status_code_conformance, content_type_conformance, response_schema_conformance],
-            excluded_checks=[not_a_server_error],
-        )
-
-    run()
 
 
 def test_fuzzing_reached_past_authentication() -> None:
@@ -113,5 +113,6 @@ def test_fuzzing_reached_past_authentication() -> None:
     by_operation: dict[str, set[int]] = {}
     for label, status in SEEN:
         by_operation.setdefault(label, set()).add(status)
+    assert set(by_operation) == {result.ok().label for result in SCHEMA.get_all_operations()}
     for label, statuses in by_operation.items():
         assert statuses - {401}, f"{label}: only 401s"

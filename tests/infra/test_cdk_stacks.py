@@ -1,33 +1,99 @@
-"""The synthesized templates match the single sources of truth (shared/routes.py, table_schema.py)."""
+"""The synthesized templates match the single sources of truth (shared/routes.py, table_schema.py).
+
+Every check goes through ``aws_cdk.assertions`` (``Template``, ``Match``, ``Capture``) and is
+driven by ``FUNCTIONS``/``ROUTES``/``TABLE``: a function or route added there is covered here
+without touching this file.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from cdk_template import (
-    IMPORTED_SECRET_NAME,
-    as_list,
-    find_getatt_refs,
-    policy_statements_for_role,
-    resources,
-)
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_template import IMPORTED_SECRET_NAME, Grant, Synth, canonical, grants
 
-from shared.routes import FUNCTIONS, ROUTES
+from shared.routes import FUNCTIONS, ROUTES, FunctionSpec, Route
 from shared.table_schema import TABLE
 
 pytestmark = pytest.mark.cdk
 
+SPECS = pytest.mark.parametrize("spec", FUNCTIONS.values(), ids=FUNCTIONS.keys())
+# DynamoDB actions that may target the table's indexes ("<table arn>/index/*").
 INDEX_ACTIONS = {"dynamodb:Query", "dynamodb:Scan"}
+XRAY_GRANTS = {("xray:PutTelemetryRecords", '"*"'), ("xray:PutTraceSegments", '"*"')}
+ACCESS_LOG_FIELDS = (
+    "requestId",
+    "ip",
+    "caller",
+    "user",
+    "requestTime",
+    "httpMethod",
+    "resourcePath",
+    "status",
+    "protocol",
+    "responseLength",
+)
 
 
-def _table(template: dict[str, Any]) -> dict[str, Any]:
-    (table,) = resources(template, "AWS::DynamoDB::GlobalTable").values()
-    return table
+def _function_id(spec: FunctionSpec) -> str:
+    return f"{spec.construct_id}Function"  # stable: SAM CLI invokes functions by this logical ID
 
 
-def _function(template: dict[str, Any], construct_id: str) -> dict[str, Any]:
-    return template["Resources"][f"{construct_id}Function"]
+def _function_props(spec: FunctionSpec, **props: Any) -> dict[str, Any]:
+    """Properties pattern of this spec's function (handlers are unique: one function each)."""
+    return {"Handler": spec.handler, **props}
+
+
+def _captured(template: Template, type_: str, props: dict[str, Any], capture: Capture) -> str:
+    """The one value ``capture`` takes in the one resource of ``type_`` matching ``props``."""
+    template.has_resource_properties(type_, props)
+    template.resource_properties_count_is(type_, props, 1)
+    return capture.as_string()
+
+
+def _function_role(template: Template, spec: FunctionSpec) -> str:
+    role = Capture()
+    return _captured(
+        template, "AWS::Lambda::Function", _function_props(spec, Role={"Fn::GetAtt": [role, "Arn"]}), role
+    )
+
+
+def _function_log_group(template: Template, spec: FunctionSpec) -> str:
+    group = Capture()
+    return _captured(
+        template,
+        "AWS::Lambda::Function",
+        _function_props(spec, LoggingConfig={"LogGroup": {"Ref": group}}),
+        group,
+    )
+
+
+def _policy_statements(template: Template, roles: Any = None) -> list[dict[str, Any]]:
+    """Statements of the IAM::Policy resources attached to ``roles`` (default: all policies)."""
+    props = {"Properties": {"Roles": roles}} if roles is not None else {}
+    statements: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy", props).values():
+        document = policy["Properties"]["PolicyDocument"]["Statement"]
+        statements += document if isinstance(document, list) else [document]
+    return statements
+
+
+def _role_grants(template: Template, role_id: str) -> set[Grant]:
+    return grants(_policy_statements(template, Match.array_with([{"Ref": role_id}])))
+
+
+def _imported(data: Template, value: dict[str, Any]) -> dict[str, Any]:
+    """How the API stack reads ``value`` from the data stack (strong cross-stack reference)."""
+    name = Capture()
+    data.has_output("*", {"Value": Match.exact(value), "Export": {"Name": name}})
+    return {"Fn::ImportValue": name.as_string()}
+
+
+def _table_arn(synth: Synth) -> dict[str, Any]:
+    table_id = synth.data.get_resource_id("AWS::DynamoDB::GlobalTable")
+    return _imported(synth.data, {"Fn::GetAtt": [table_id, "Arn"]})
 
 
 # ------------------------------------------------------------------------------ stacks
@@ -35,305 +101,384 @@ def _function(template: dict[str, Any], construct_id: str) -> dict[str, Any]:
 
 def test_two_stacks_per_stage(synth):
     assert set(synth.templates) == {"VoucherData-dev", "VoucherApi-dev"}
-    assert "TableName" in synth.data["Outputs"]
-    assert "ApiUrl" in synth.api["Outputs"]
+    synth.data.has_output("TableName", {})
+    synth.api.has_output("ApiUrl", {})
 
 
-def test_api_stack_has_no_stateful_resources(synth):
-    stateful = {"AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"}
-    assert not {r["Type"] for r in synth.api["Resources"].values()} & stateful
+@pytest.mark.parametrize(
+    "type_", ["AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"]
+)
+def test_api_stack_has_no_stateful_resources(synth, type_):
+    synth.api.resource_count_is(type_, 0)
 
 
 # ------------------------------------------------------------------------------- table
 
 
 def test_table_matches_table_schema(synth):
-    props = _table(synth.data)["Properties"]
     expected = TABLE.create_table_kwargs("ignored")
+    attributes = Capture()
 
-    assert props["BillingMode"] == expected["BillingMode"]
-    assert props["KeySchema"] == expected["KeySchema"]
-    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
-        expected["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+    synth.data.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    synth.data.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "BillingMode": expected["BillingMode"],
+            "KeySchema": Match.exact(expected["KeySchema"]),
+            "AttributeDefinitions": attributes,
+            # Same indexes, same order; each index's keys and projection exactly as in TABLE.
+            "GlobalSecondaryIndexes": [
+                {key: Match.exact(value) for key, value in gsi.items()}
+                for gsi in expected["GlobalSecondaryIndexes"]
+            ],
+            "TimeToLiveSpecification": Match.exact({"AttributeName": TABLE.ttl_attribute, "Enabled": True}),
+            "Replicas": [
+                {"PointInTimeRecoverySpecification": Match.exact({"PointInTimeRecoveryEnabled": True})}
+            ],
+        },
     )
-    gsis = [
-        {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")}
-        for gsi in props["GlobalSecondaryIndexes"]
-    ]
-    assert gsis == expected["GlobalSecondaryIndexes"]
-    assert props["TimeToLiveSpecification"] == {"AttributeName": TABLE.ttl_attribute, "Enabled": True}
-    (replica,) = props["Replicas"]
-    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # CDK orders attribute definitions its own way: compare them as sets.
+    key = lambda a: a["AttributeName"]  # noqa: E731
+    assert sorted(attributes.as_array(), key=key) == sorted(expected["AttributeDefinitions"], key=key)
 
 
 def test_dev_table_is_destroyed_prod_table_is_retained(synth, synth_prod):
-    dev = _table(synth.data)
-    assert dev["DeletionPolicy"] == "Delete"
-    assert not dev["Properties"]["Replicas"][0].get("DeletionProtectionEnabled", False)
-
-    prod = _table(synth_prod.data)
-    assert prod["DeletionPolicy"] == "Retain"
-    assert prod["UpdateReplacePolicy"] == "Retain"
-    assert prod["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is True
+    synth.data.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "DeletionPolicy": "Delete",
+            "Properties": {"Replicas": [{"DeletionProtectionEnabled": False}]},
+        },
+    )
+    synth_prod.data.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"Replicas": [{"DeletionProtectionEnabled": True}]},
+        },
+    )
 
 
 # --------------------------------------------------------------------------- functions
 
 
 def test_one_function_per_spec(synth):
-    functions = resources(synth.api, "AWS::Lambda::Function")
-    assert set(functions) == {f"{spec.construct_id}Function" for spec in FUNCTIONS.values()}
+    functions = synth.api.find_resources("AWS::Lambda::Function")
+    assert set(functions) == {_function_id(spec) for spec in FUNCTIONS.values()}
 
 
-@pytest.mark.parametrize("spec", FUNCTIONS.values(), ids=FUNCTIONS.keys())
+@SPECS
 def test_function_configuration(synth, spec):
-    function = _function(synth.api, spec.construct_id)
-    props = function["Properties"]
-    assert props["Handler"] == spec.handler
-    assert props["Runtime"] == "python3.13"
-    assert props["Architectures"] == ["arm64"]
-    assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["Timeout"] == spec.timeout_seconds
-    assert props["MemorySize"] == spec.memory_mb
-    assert len(props["Layers"]) == 1
-
-    env = props["Environment"]["Variables"]
-    expected_keys = {
-        "TABLE_NAME",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_LOG_LEVEL",
-        "STAGE",
-    } | ({"PROVIDER_SECRET_NAME"} if spec.reads_provider_secret else set())
-    assert set(env) == expected_keys
-    assert env["POWERTOOLS_SERVICE_NAME"] == spec.name
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "VoucherService"
-    assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
-    assert env["STAGE"] == "dev"
-    assert "Fn::ImportValue" in env["TABLE_NAME"]  # the data stack's table
+    assert synth.api.get_resource_id("AWS::Lambda::Function", {"Properties": {"Handler": spec.handler}}) == (
+        _function_id(spec)
+    )
+    environment = {
+        "TABLE_NAME": {"Fn::ImportValue": Match.any_value()},  # the data stack's table
+        "POWERTOOLS_SERVICE_NAME": spec.name,
+        "POWERTOOLS_METRICS_NAMESPACE": "VoucherService",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "STAGE": "dev",
+    }
     if spec.reads_provider_secret:
-        assert env["PROVIDER_SECRET_NAME"] == "voucher/dev/provider-credentials"
+        environment["PROVIDER_SECRET_NAME"] = "voucher/dev/provider-credentials"
+    synth.api.has_resource(
+        "AWS::Lambda::Function",
+        {
+            "Properties": _function_props(
+                spec,
+                Runtime="python3.13",
+                Architectures=["arm64"],
+                TracingConfig=Match.exact({"Mode": "Active"}),
+                Timeout=spec.timeout_seconds,
+                MemorySize=spec.memory_mb,
+                Layers=[Match.any_value()],
+                Environment={"Variables": Match.object_equals(environment)},
+            ),
+            # SAM CLI finds the code through the asset metadata.
+            "Metadata": {"aws:asset:property": "Code", "aws:asset:path": Match.any_value()},
+        },
+    )
 
     # Explicit log group with the stage's retention.
-    log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
-    log_group = synth.api["Resources"][log_group_id]
-    assert log_group["Type"] == "AWS::Logs::LogGroup"
-    assert log_group["Properties"]["RetentionInDays"] == 14
-
-    # SAM CLI finds the code through the asset metadata.
-    assert function["Metadata"]["aws:asset:property"] == "Code"
-    assert function["Metadata"]["aws:asset:path"]
+    log_group = _function_log_group(synth.api, spec)
+    assert log_group in synth.api.find_resources(
+        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 14}}
+    )
 
 
 def test_code_asset_holds_only_functions_and_shared(synth):
-    (function, *_) = resources(synth.api, "AWS::Lambda::Function").values()
-    asset = synth.outdir / function["Metadata"]["aws:asset:path"]
+    path = Capture()
+    synth.api.has_resource("AWS::Lambda::Function", {"Metadata": {"aws:asset:path": path}})
+    asset = synth.outdir / path.as_string()
     top_level = {p.name for p in asset.iterdir()}
     assert top_level == {"functions", "shared"}
     files = [p.relative_to(asset).as_posix() for p in asset.rglob("*")]
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     assert not [f for f in files if f.startswith("shared/importer")]
     assert "shared/routes.py" in files
+    # One code asset shared by every function.
+    synth.api.all_resources("AWS::Lambda::Function", {"Metadata": {"aws:asset:path": path.as_string()}})
 
 
 def test_prod_stage_settings(synth_prod):
-    (function, *_) = resources(synth_prod.api, "AWS::Lambda::Function").values()
-    assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
-    retention = {
-        lg["Properties"]["RetentionInDays"]
-        for lg in resources(synth_prod.api, "AWS::Logs::LogGroup").values()
-    }
-    assert retention == {90}
+    synth_prod.api.all_resources_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": {"POWERTOOLS_LOG_LEVEL": "INFO"}}}
+    )
+    # Function and access log groups: the stage's retention, kept when the stack goes.
+    synth_prod.api.all_resources(
+        "AWS::Logs::LogGroup",
+        {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {"RetentionInDays": 90}},
+    )
 
 
 # --------------------------------------------------------------------------------- API
 
 
-def _api_routes(template: dict[str, Any]) -> set[tuple[str, str, str]]:
-    """(method, full path, function logical id) rebuilt from Resource PathPart/ParentId chains."""
-    api_resources = resources(template, "AWS::ApiGateway::Resource")
-
-    def full_path(ref: Any) -> str:
-        if "Fn::GetAtt" in ref:  # the RestApi's RootResourceId
-            return ""
-        resource = api_resources[ref["Ref"]]["Properties"]
-        return f"{full_path(resource['ParentId'])}/{resource['PathPart']}"
-
-    routes = set()
-    for method in resources(template, "AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        (function_id,) = find_getatt_refs(props["Integration"]["Uri"])
-        path = full_path(props["ResourceId"]) or "/"
-        routes.add((props["HttpMethod"], path, function_id))
-        assert props["AuthorizationType"] == "NONE"
-        assert props["Integration"]["Type"] == "AWS_PROXY"
-    return routes
+def _api_resource_id(template: Template, path: str) -> dict[str, Any]:
+    """The ResourceId of the API Gateway resource for ``path``, following PathPart/ParentId."""
+    api_id = template.get_resource_id("AWS::ApiGateway::RestApi")
+    parent: dict[str, Any] = {"Fn::GetAtt": [api_id, "RootResourceId"]}
+    for part in filter(None, path.split("/")):
+        resource_id = template.get_resource_id(
+            "AWS::ApiGateway::Resource", {"Properties": {"ParentId": parent, "PathPart": part}}
+        )
+        parent = {"Ref": resource_id}
+    return parent
 
 
-def test_api_methods_equal_routes(synth):
-    expected = {
-        (route.method, route.path, f"{FUNCTIONS[route.function].construct_id}Function") for route in ROUTES
-    }
-    assert _api_routes(synth.api) == expected
-    assert len(resources(synth.api, "AWS::ApiGateway::Method")) == len(ROUTES)
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
+def test_api_method_per_route(synth, route: Route):
+    function_id = _function_id(FUNCTIONS[route.function])
+    synth.api.resource_properties_count_is(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": route.method,
+            "ResourceId": _api_resource_id(synth.api, route.path),
+            "AuthorizationType": "NONE",
+            "Integration": {
+                "Type": "AWS_PROXY",
+                "Uri": {"Fn::Join": ["", Match.array_with([{"Fn::GetAtt": [function_id, "Arn"]}])]},
+            },
+        },
+        1,
+    )
+
+
+def test_api_has_no_other_methods(synth):
+    synth.api.resource_count_is("AWS::ApiGateway::Method", len(ROUTES))
 
 
 def test_api_stage_settings(synth):
-    (api,) = resources(synth.api, "AWS::ApiGateway::RestApi").values()
-    assert api["Properties"]["Name"] == "voucher-api-dev"
-    assert resources(synth.api, "AWS::ApiGateway::Account")  # account-level CloudWatch role
+    synth.api.resource_count_is("AWS::ApiGateway::RestApi", 1)
+    synth.api.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": "voucher-api-dev"})
+    synth.api.resource_count_is("AWS::ApiGateway::Account", 1)  # account-level CloudWatch role
 
-    (stage,) = resources(synth.api, "AWS::ApiGateway::Stage").values()
-    props = stage["Properties"]
-    assert props["StageName"] == "dev"
-    assert props["TracingEnabled"] is True
-    (settings,) = props["MethodSettings"]
-    assert settings["LoggingLevel"] == "INFO"
-    assert settings["MetricsEnabled"] is True
-    assert settings["ThrottlingRateLimit"] == 50
-    assert settings["ThrottlingBurstLimit"] == 100
-    access_format = props["AccessLogSetting"]["Format"]
-    for field in (
-        "requestId",
-        "ip",
-        "caller",
-        "user",
-        "requestTime",
-        "httpMethod",
-        "resourcePath",
-        "status",
-        "protocol",
-        "responseLength",
-    ):
-        assert f'"{field}"' in access_format
-    assert find_getatt_refs(props["AccessLogSetting"]["DestinationArn"])
+    # The access log group is the one log group no function logs to.
+    function_log_groups = {_function_log_group(synth.api, spec) for spec in FUNCTIONS.values()}
+    (access_log_group,) = set(synth.api.find_resources("AWS::Logs::LogGroup")) - function_log_groups
+
+    synth.api.resource_count_is("AWS::ApiGateway::Stage", 1)
+    synth.api.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "dev",
+            "TracingEnabled": True,
+            "MethodSettings": [
+                {
+                    "LoggingLevel": "INFO",
+                    "MetricsEnabled": True,
+                    "DataTraceEnabled": False,
+                    "ThrottlingRateLimit": 50,
+                    "ThrottlingBurstLimit": 100,
+                }
+            ],
+            "AccessLogSetting": {
+                "Format": Match.serialized_json(
+                    Match.object_like({field: Match.any_value() for field in ACCESS_LOG_FIELDS})
+                ),
+                # The group's ARN without the trailing ":*" of its Arn attribute, as API Gateway
+                # stores it (@aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
+                "DestinationArn": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":logs:",
+                            {"Ref": "AWS::Region"},
+                            ":",
+                            {"Ref": "AWS::AccountId"},
+                            ":log-group:",
+                            {"Ref": access_log_group},
+                        ],
+                    ]
+                },
+            },
+        },
+    )
 
 
 def test_waf_only_where_enabled(synth, synth_prod):
-    assert not resources(synth.api, "AWS::WAFv2::WebACL")
-    (acl,) = resources(synth_prod.api, "AWS::WAFv2::WebACL").values()
-    statements = [rule["Statement"] for rule in acl["Properties"]["Rules"]]
-    assert {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"} in [
-        s.get("ManagedRuleGroupStatement") for s in statements
-    ]
-    assert any("RateBasedStatement" in s for s in statements)
-    (association,) = resources(synth_prod.api, "AWS::WAFv2::WebACLAssociation").values()
-    (stage_id,) = resources(synth_prod.api, "AWS::ApiGateway::Stage")
-    assert stage_id in str(association["Properties"]["ResourceArn"])
+    synth.api.resource_count_is("AWS::WAFv2::WebACL", 0)
+    synth.api.resource_count_is("AWS::WAFv2::WebACLAssociation", 0)
+
+    prod = synth_prod.api
+    prod.resource_count_is("AWS::WAFv2::WebACL", 1)
+    for statement in (
+        {
+            "ManagedRuleGroupStatement": Match.exact(
+                {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}
+            )
+        },
+        {"RateBasedStatement": Match.any_value()},
+    ):
+        prod.has_resource_properties(
+            "AWS::WAFv2::WebACL", {"Rules": Match.array_with([Match.object_like({"Statement": statement})])}
+        )
+
+    acl_id = prod.get_resource_id("AWS::WAFv2::WebACL")
+    stage_id = prod.get_resource_id("AWS::ApiGateway::Stage")
+    prod.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    prod.has_resource_properties(
+        "AWS::WAFv2::WebACLAssociation",
+        {
+            "ResourceArn": {"Fn::Join": ["", Match.array_with([{"Ref": stage_id}])]},
+            "WebACLArn": {"Fn::GetAtt": [acl_id, "Arn"]},
+        },
+    )
 
 
 # --------------------------------------------------------------------------------- IAM
 
 
-@pytest.mark.parametrize("spec", FUNCTIONS.values(), ids=FUNCTIONS.keys())
-def test_function_role_has_exactly_its_dynamodb_actions(synth, spec):
-    function = _function(synth.api, spec.construct_id)
-    (role_id,) = find_getatt_refs(function["Properties"]["Role"])
-    role = synth.api["Resources"][role_id]
-    assert "ManagedPolicyArns" not in role["Properties"]  # no AWSLambdaBasicExecutionRole
-
-    statements = policy_statements_for_role(synth.api, role_id)
-    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    on_index = [s for s in dynamodb if any("/index/" in str(r) for r in as_list(s["Resource"]))]
-    on_table = [s for s in dynamodb if s not in on_index]
-    assert sorted(a for s in on_table for a in as_list(s["Action"])) == sorted(spec.dynamodb_actions)
-    assert sorted(a for s in on_index for a in as_list(s["Action"])) == sorted(spec.index_actions)
-    for statement in dynamodb:
-        assert statement["Effect"] == "Allow"
-        for resource in as_list(statement["Resource"]):
-            assert resource != "*"
-            if "/index/" in str(resource):
-                assert set(as_list(statement["Action"])) <= INDEX_ACTIONS
-
-    secret_actions = sorted(
-        a for s in statements for a in as_list(s["Action"]) if a.startswith("secretsmanager:")
+@SPECS
+def test_function_role_has_exactly_its_grants(synth, spec):
+    """Logs to its own group, X-Ray, spec.dynamodb_actions on the table (+ indexes), the secret."""
+    role_id = _function_role(synth.api, spec)
+    # No AWSLambdaBasicExecutionRole or other managed policy, no inline policies.
+    assert role_id in synth.api.find_resources(
+        "AWS::IAM::Role", {"Properties": {"ManagedPolicyArns": Match.absent(), "Policies": Match.absent()}}
     )
-    assert secret_actions == (["secretsmanager:GetSecretValue"] if spec.reads_provider_secret else [])
 
-    # Logs only to its own log group.
-    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-    log_statements = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
-    assert log_statements
-    for statement in log_statements:
-        assert find_getatt_refs(statement["Resource"]) == {log_group_id}
-
-
-def test_only_the_provider_function_reads_the_secret(synth):
-    readers = set()
-    for role_id in resources(synth.api, "AWS::IAM::Role"):
-        for statement in policy_statements_for_role(synth.api, role_id):
-            if any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])):
-                readers.add(role_id)
-                assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
-                assert "Ref" in str(statement["Resource"]) or "ImportValue" in str(statement["Resource"])
-    functions_reading = {
-        lid
-        for lid, fn in resources(synth.api, "AWS::Lambda::Function").items()
-        if find_getatt_refs(fn["Properties"]["Role"]) & readers
+    table_arn = _table_arn(synth)
+    index_arns = [{"Fn::Join": ["", [table_arn, f"/index/{index.name}"]]} for index in TABLE.global_indexes]
+    log_group_arn = {"Fn::GetAtt": [_function_log_group(synth.api, spec), "Arn"]}
+    expected: set[Grant] = {
+        (action, canonical(log_group_arn)) for action in ("logs:CreateLogStream", "logs:PutLogEvents")
     }
-    expected = {f"{s.construct_id}Function" for s in FUNCTIONS.values() if s.reads_provider_secret}
-    assert functions_reading == expected == {"ActivateVoucherFunction"}
+    expected |= XRAY_GRANTS
+    expected |= {(action, canonical(table_arn)) for action in spec.dynamodb_actions}
+    expected |= {(action, canonical(arn)) for action in spec.index_actions for arn in index_arns}
+    if spec.reads_provider_secret:
+        secret_id = synth.data.get_resource_id("AWS::SecretsManager::Secret")
+        secret_arn = _imported(synth.data, {"Ref": secret_id})
+        expected.add(("secretsmanager:GetSecretValue", canonical(secret_arn)))
+
+    assert _role_grants(synth.api, role_id) == expected
+
+
+def test_only_secret_readers_read_the_secret(synth):
+    readers = set()
+    for spec in FUNCTIONS.values():
+        actions = {action for action, _ in _role_grants(synth.api, _function_role(synth.api, spec))}
+        if any(action.startswith("secretsmanager:") for action in actions):
+            readers.add(_function_id(spec))
+    expected = {_function_id(spec) for spec in FUNCTIONS.values() if spec.reads_provider_secret}
+    assert readers == expected == {"ActivateVoucherFunction"}
+    # No other role in the stack (API Gateway's CloudWatch role included) touches Secrets Manager.
+    secret_grants = [
+        grant for grant in grants(_policy_statements(synth.api)) if grant[0].startswith("secretsmanager:")
+    ]
+    assert {action for action, _ in secret_grants} == {"secretsmanager:GetSecretValue"}
 
 
 def test_no_wildcard_actions_and_star_resources_only_for_xray(synth, synth_prod):
     checked = 0
     for template in [*synth.templates.values(), *synth_prod.templates.values()]:
-        for role_id in resources(template, "AWS::IAM::Role"):
-            for statement in policy_statements_for_role(template, role_id):
-                checked += 1
-                actions = as_list(statement["Action"])
-                assert not [a for a in actions if "*" in a], statement
-                if "*" in as_list(statement.get("Resource", [])):
-                    assert {a.split(":")[0] for a in actions} == {"xray"}, statement
+        statements = _policy_statements(template)
+        for role in template.find_resources("AWS::IAM::Role").values():
+            for inline in role["Properties"].get("Policies", []):
+                document = inline["PolicyDocument"]["Statement"]
+                statements += document if isinstance(document, list) else [document]
+        for action, resource in grants(statements):
+            checked += 1
+            assert "*" not in action, action
+            if resource == '"*"':
+                assert action.startswith("xray:"), action
     assert checked
 
 
 def test_provider_secret_created_in_data_stack(synth):
-    (secret,) = resources(synth.data, "AWS::SecretsManager::Secret").values()
-    assert secret["Properties"]["Name"] == "voucher/dev/provider-credentials"
+    synth.data.resource_count_is("AWS::SecretsManager::Secret", 1)
+    synth.data.has_resource_properties(
+        "AWS::SecretsManager::Secret", {"Name": "voucher/dev/provider-credentials"}
+    )
 
 
 def test_imported_provider_secret(synth_prod):
     """stages.<stage>.provider_secret_name set: no secret is created, the name reaches the function."""
     assert synth_prod.synth_error is None
-    assert not resources(synth_prod.data, "AWS::SecretsManager::Secret")
-    function = _function(synth_prod.api, "ActivateVoucher")
-    env = function["Properties"]["Environment"]["Variables"]
-    assert env["PROVIDER_SECRET_NAME"] == IMPORTED_SECRET_NAME
-    (role_id,) = find_getatt_refs(function["Properties"]["Role"])
-    secret_resources = [
-        s["Resource"]
-        for s in policy_statements_for_role(synth_prod.api, role_id)
-        if "secretsmanager:GetSecretValue" in as_list(s["Action"])
-    ]
-    assert f"secret:{IMPORTED_SECRET_NAME}-??????" in str(secret_resources)
+    synth_prod.data.resource_count_is("AWS::SecretsManager::Secret", 0)
+    (spec,) = [s for s in FUNCTIONS.values() if s.reads_provider_secret]
+    synth_prod.api.has_resource_properties(
+        "AWS::Lambda::Function",
+        _function_props(spec, Environment={"Variables": {"PROVIDER_SECRET_NAME": IMPORTED_SECRET_NAME}}),
+    )
+    # GetSecretValue on "arn:...:secret:<name>-??????" (Secrets Manager's random suffix).
+    secret_arn = {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(_secret_arn_suffix())])]}
+    read_secret = Match.object_like({"Action": "secretsmanager:GetSecretValue", "Resource": secret_arn})
+    synth_prod.api.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": _function_role(synth_prod.api, spec)}],
+            "PolicyDocument": {"Statement": Match.array_with([read_secret])},
+        },
+    )
+
+
+def _secret_arn_suffix() -> str:
+    return re.escape(f":secret:{IMPORTED_SECRET_NAME}-??????") + "$"
 
 
 # -------------------------------------------------------------------------- operations
 
 
+def _alarm(template: Template, count: int, **props: Any) -> None:
+    template.resource_properties_count_is("AWS::CloudWatch::Alarm", props, count)
+
+
 def test_alarms_and_dashboard(synth):
-    alarms = resources(synth.api, "AWS::CloudWatch::Alarm")
-    metrics = {(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms.values()}
-    assert ("AWS/Lambda", "Errors") in metrics
-    assert ("AWS/Lambda", "Throttles") in metrics
-    assert ("AWS/ApiGateway", "5XXError") in metrics
-    assert ("AWS/ApiGateway", "Latency") in metrics
-    lambda_errors = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Errors"]
-    assert len(lambda_errors) == len(FUNCTIONS)
-    latency = next(a for a in alarms.values() if a["Properties"].get("MetricName") == "Latency")
-    assert latency["Properties"]["ExtendedStatistic"] == "p99"
+    api = synth.api
+    for spec in FUNCTIONS.values():
+        for metric in ("Errors", "Throttles"):
+            _alarm(
+                api,
+                1,
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=[{"Name": "FunctionName", "Value": {"Ref": _function_id(spec)}}],
+            )
+    _alarm(api, len(FUNCTIONS), Namespace="AWS/Lambda", MetricName="Errors")
+    _alarm(api, len(FUNCTIONS), Namespace="AWS/Lambda", MetricName="Throttles")
+    _alarm(api, 1, Namespace="AWS/ApiGateway", MetricName="5XXError")
+    _alarm(api, 1, Namespace="AWS/ApiGateway", MetricName="Latency", ExtendedStatistic="p99")
 
-    (provider,) = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ProviderFailures"]
-    assert provider["Properties"]["Namespace"] == "VoucherService"
-    assert provider["Properties"]["Dimensions"] == [{"Name": "service", "Value": "activate_voucher"}]
+    readers = [spec for spec in FUNCTIONS.values() if spec.reads_provider_secret]
+    _alarm(api, len(readers), MetricName="ProviderFailures")
+    for spec in readers:
+        _alarm(
+            api,
+            1,
+            Namespace="VoucherService",
+            MetricName="ProviderFailures",
+            Dimensions=Match.exact([{"Name": "service", "Value": spec.name}]),
+        )
 
-    throttles = [a for a in alarms.values() if "Metrics" in a["Properties"]]
-    metric_names = {
-        m["MetricStat"]["Metric"]["MetricName"]
-        for a in throttles
-        for m in a["Properties"]["Metrics"]
-        if "MetricStat" in m
-    }
-    assert {"ReadThrottleEvents", "WriteThrottleEvents"} <= metric_names
-    assert len(resources(synth.api, "AWS::CloudWatch::Dashboard")) == 1
+    for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+        _alarm(
+            api,
+            1,
+            Metrics=Match.array_with([Match.object_like({"MetricStat": {"Metric": {"MetricName": metric}}})]),
+        )
+    api.resource_count_is("AWS::CloudWatch::Dashboard", 1)

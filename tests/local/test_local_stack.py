@@ -203,7 +203,29 @@ def test_docs_page_is_self_contained_html(stack: LocalStack) -> None:
     assert dict(headers)["Content-Type"].startswith("text/html")
     assert "/openapi.json" in body
     assert "SwaggerUIBundle" in body
-    assert "renderFallback" in body  # the offline list of operations
+    assert "renderFallback" in body  # the list of operations should Swagger UI not load
+    assert "://" not in body  # nothing from a CDN: the page works offline
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "marker"),
+    [
+        ("/docs/swagger-ui-bundle.js", "application/javascript", "SwaggerUIBundle"),
+        ("/docs/swagger-ui.css", "text/css", ".swagger-ui"),
+    ],
+)
+def test_swagger_ui_files_come_from_powertools(
+    stack: LocalStack, path: str, content_type: str, marker: str
+) -> None:
+    status, body, headers = request(stack.url, "GET", path)
+    assert status == 200
+    assert dict(headers)["Content-Type"].startswith(content_type)
+    assert marker in body
+
+
+def test_an_unknown_docs_file_is_missing_authentication_token(stack: LocalStack) -> None:
+    status, body, _ = request(stack.url, "GET", "/docs/nope.js")
+    assert (status, body) == (403, {"message": "Missing Authentication Token"})
 
 
 def test_health(stack: LocalStack) -> None:

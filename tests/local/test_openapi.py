@@ -1,8 +1,11 @@
-"""openapi.json: valid OpenAPI 3.0.3, exactly the routes of shared/routes.py, not drifted."""
+"""openapi.json: valid OpenAPI 3.0.3, exactly the routes of shared/routes.py, not drifted, its
+bodies generated from pydantic models whose limits are the dialect modules' own."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +122,219 @@ def test_consume_part_documents_every_thalamus_status() -> None:
     assert {("path", n) for n in ROUTES[0].path_parameters} <= names
     assert {("query", "token"), ("query", "touchpoint")} <= names
     assert {("header", "Thalamus-Token"), ("header", "Thalamus-Touchpoint")} <= names
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _part_models() -> dict[str, Any]:
+    """Every pydantic model the parts declare (and those they reference), by schema name."""
+    import importlib
+
+    from pydantic import BaseModel
+
+    found: dict[str, Any] = {}
+    for function_name in FUNCTIONS:
+        module = importlib.import_module(f"{openapi.PARTS_PACKAGE}.{function_name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
+                found[value.__name__] = value
+    return found
+
+
+# Parts whose bodies are pydantic models. A part still in the hand-written dict style (from a
+# branch that predates the models) builds too; convert it and add it here.
+MODEL_PARTS = ("consume_voucher", "activate_voucher", "unclaim_voucher")
+
+
+def test_model_parts_hand_write_no_body_schema() -> None:
+    """Bodies are models; only parameters may stay small dicts (built from constants)."""
+    for function_name in MODEL_PARTS:
+        text = (openapi.ROOT / "infra" / "openapi_parts" / f"{function_name}.py").read_text(encoding="utf-8")
+        assert '"type": "object"' not in text, function_name
+        assert "#/components/schemas/" not in text, f"{function_name}: use infra.openapi_models.ref"
+
+
+def test_every_schema_of_a_model_part_comes_from_a_model() -> None:
+    models = _part_models()
+    for function_name in MODEL_PARTS:
+        part = openapi.load_part(function_name)
+        assert part is not None
+        assert set(part[1]) <= set(models), function_name
+
+
+def test_every_example_is_valid_for_its_model_too(document: dict[str, Any]) -> None:
+    """The converted OpenAPI schema and the pydantic model accept the same examples."""
+    models = _part_models()
+    checked = 0
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method not in openapi.HTTP_METHODS:
+                continue
+            for body in [operation.get("requestBody", {}), *operation["responses"].values()]:
+                for media in body.get("content", {}).values():
+                    model = models.get(media["schema"].get("$ref", "").rsplit("/", 1)[-1])
+                    if model is None:
+                        continue  # a hand-written schema (old-style part)
+                    examples = [media["example"]] if "example" in media else []
+                    examples += [e["value"] for e in media.get("examples", {}).values()]
+                    for example in examples:
+                        model.model_validate(example)
+                        checked += 1
+    assert checked > 30
+
+
+def test_limits_are_the_dialect_modules_own(document: dict[str, Any]) -> None:
+    import re
+
+    from shared.dialects import es_loyalty, spaaza, thalamus
+
+    schemas = document["components"]["schemas"]
+    body = schemas["ThalamusConsumeParameters"]
+    assert set(body["properties"]) == set(thalamus.PARAMETER_FIELDS)
+    assert {p["maxLength"] for p in body["properties"].values()} == {thalamus.MAX_PARAMETER_LENGTH}
+    consume = document["paths"][ROUTES[0].path]["put"]
+    lengths = {p["name"]: p["schema"].get("maxLength") for p in consume["parameters"]}
+    assert lengths["voucher_code"] == lengths["touchpoint"] == thalamus.MAX_CODE_LENGTH
+    assert lengths["token"] == lengths["Thalamus-Token"] == thalamus.MAX_TOKEN_LENGTH
+    statuses = schemas["ThalamusConsumedVoucher"]["properties"]["status"]["enum"]
+    assert set(statuses) == set(thalamus.STATUS.values())
+
+    assert schemas["EsActivationError"]["properties"]["errorCode"]["enum"] == list(es_loyalty.ERRORS)
+    error = schemas["SpaazaError"]["properties"]
+    assert error["name"]["enum"] == list(spaaza.ERRORS)
+    assert set(error["code"]["enum"]) == {code for code, _ in spaaza.ERRORS.values()}
+    form = schemas["SpaazaUnclaimVoucherForm"]["properties"]
+    assert set(form) == spaaza.PARAMETERS
+    assert form["voucher_id"]["maximum"] == spaaza.MAX_INT
+    assert form["member_number"]["maxLength"] == spaaza.MAX_TEXT
+
+    # The documented patterns accept exactly what the runtime regexes accept.
+    activate = document["paths"][ROUTES[1].path]["post"]
+    documented = {
+        p["name"]: p["schema"]["pattern"] for p in activate["parameters"] if "pattern" in p["schema"]
+    }
+    samples = {
+        "voucher_id": (es_loyalty.VOUCHER_ID, ["carwash::00000000-0000-4000-8000-00000000000A", "a::b", ""]),
+        "correlation_id": (es_loyalty.CORRELATION_ID, ["sess-1", "x" * 129, "a b", ""]),
+    }
+    for name, (runtime, values) in samples.items():
+        for value in values:
+            assert bool(re.search(documented[name], value)) == bool(runtime.fullmatch(value)), (name, value)
+    assert re.search(form["voucher_key"]["pattern"], "A" * 64) and not re.search(
+        form["voucher_key"]["pattern"], "g" * 64
+    )
+
+
+def test_documented_error_statuses_are_the_dialect_tables(document: dict[str, Any]) -> None:
+    from shared.dialects import es_issuances, es_loyalty, spaaza
+
+    es_errors = {**es_loyalty.ERRORS, **es_issuances.ERRORS}
+    assert all(es_loyalty.ERRORS[c] == s for c, s in es_issuances.ERRORS.items() if c in es_loyalty.ERRORS)
+    for route in ROUTES:
+        operation = document["paths"][route.path][route.method.lower()]
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                for example in media.get("examples", {}).values():
+                    value = example["value"]
+                    if "errorCode" in value:
+                        assert es_errors[value["errorCode"]] == int(status), value
+                    if "error" in value:
+                        assert spaaza.ERRORS[value["error"]["name"]] == (value["error"]["code"], int(status))
+
+
+def test_every_es_error_raised_is_in_the_table() -> None:
+    """es_loyalty.ERRORS is what the document enumerates: every EsError(status, code, ...) in
+    the dialect must be in it with that status."""
+    import ast
+
+    from shared.dialects import es_loyalty
+
+    tree = ast.parse(Path(es_loyalty.__file__).read_text(encoding="utf-8"))
+    raised: dict[str, set[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EsError":
+            status, code = node.args[0], node.args[1]
+            if isinstance(status, ast.Constant) and isinstance(code, ast.Constant):
+                raised.setdefault(code.value, set()).add(status.value)
+    raised.setdefault("UNAUTHORIZED", set()).add(401)  # raised through unauthorized()
+    assert raised == {code: {status} for code, status in es_loyalty.ERRORS.items()}
+
+
+def test_every_es_read_error_raised_is_in_the_table() -> None:
+    """The same for the ES read endpoints: `_bad(code, ...)` is a 400, `EsError(status, code)`
+    as written; what they delegate to es_loyalty is checked above."""
+    import ast
+
+    from shared.dialects import es_issuances
+
+    tree = ast.parse(Path(es_issuances.__file__).read_text(encoding="utf-8"))
+    raised: set[tuple[str, int]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            first = node.args[0]
+            if node.func.id == "_bad" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                raised.add((first.value, 400))
+            if node.func.id == "EsError" and isinstance(first, ast.Constant) and len(node.args) > 1:
+                code = node.args[1]
+                if isinstance(code, ast.Constant):
+                    raised.add((str(code.value), int(first.value)))
+    assert raised <= set(es_issuances.ERRORS.items()), raised - set(es_issuances.ERRORS.items())
+    for code in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
+        assert es_issuances.ERRORS[code] == 400
+
+
+def test_old_style_hand_written_parts_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part may still expose SCHEMAS as name -> OpenAPI schema dict (parts written before the
+    models, or merged from elsewhere): the document is the same either way."""
+    real = openapi.load_part
+    expected = openapi.build()
+
+    def as_dicts(function_name: str) -> Any:
+        part = real(function_name)  # always name -> schema dict, whatever the part declared
+        assert part is not None
+        return part
+
+    monkeypatch.setattr(openapi, "load_part", as_dicts)
+    assert openapi.build() == expected
+
+    import types
+
+    from infra.openapi_parts import consume_voucher
+
+    part = real("consume_voucher")
+    assert part is not None
+    schemas = part[1]
+    legacy = types.ModuleType("legacy_part")
+    legacy.PATHS = consume_voucher.PATHS
+    legacy.SCHEMAS = {
+        **{name: schema for name, schema in schemas.items() if name != "ThalamusConsumeResponse"},
+        "ThalamusConsumeResponse": consume_voucher.ThalamusConsumeResponse,  # mixed: a model too
+    }
+    monkeypatch.setitem(sys.modules, f"{openapi.PARTS_PACKAGE}.consume_voucher", legacy)
+    monkeypatch.setattr(openapi, "load_part", real)
+    assert openapi.build() == expected
+
+
+def test_openapi_3_0_conversion_of_pydantic_schemas() -> None:
+    from infra.openapi_models import to_oas30
+
+    assert to_oas30({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}], "title": "X"}) == {
+        "type": "string",
+        "maxLength": 3,
+        "nullable": True,
+    }
+    assert to_oas30({"anyOf": [{"$ref": "#/a"}, {"type": "null"}], "default": None}) == {
+        "allOf": [{"$ref": "#/a"}],
+        "nullable": True,
+    }
+    assert to_oas30({"const": True, "type": "boolean", "examples": [True]}) == {
+        "enum": [True],
+        "type": "boolean",
+        "example": True,
+    }
+    assert to_oas30({"$ref": "#/a", "description": "d"}) == {"allOf": [{"$ref": "#/a"}], "description": "d"}
+    # A property called "title" is a property, not the keyword.
+    assert to_oas30({"properties": {"title": {"type": "string", "title": "Title"}}}) == {
+        "properties": {"title": {"type": "string"}}
+    }

@@ -1,0 +1,162 @@
+"""Pydantic helpers for the OpenAPI parts: build time only, never imported by a Lambda.
+
+The parts in infra/openapi_parts/ describe request, response and error bodies as pydantic
+models whose limits (lengths, patterns, ranges, enums) are the dialect modules' own constants,
+so openapi.json cannot drift from what the runtime parsers enforce. `schemas_of` turns models
+into `components/schemas` entries for OpenAPI 3.0.3: pydantic writes JSON Schema 2020-12,
+which is converted here (`anyOf [X, null]` -> `nullable`, `const` -> `enum`, `examples` ->
+`example`, no generated titles, no `default: null`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+COMPONENTS = "#/components/schemas/"
+REF_TEMPLATE = COMPONENTS + "{model}"
+
+# JSON Schema keywords whose value is one subschema / a list of them / a name -> subschema map.
+_SUBSCHEMA = ("items", "not", "additionalProperties")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
+_SUBSCHEMA_MAPS = ("properties", "$defs")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """`Annotated[str, OneOf(table)]`: exactly the values of a dialect table (an enum).
+
+    A `Literal` whose values come from a runtime table, written so type checkers accept it."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        object.__setattr__(self, "values", tuple(dict.fromkeys(values)))
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.literal_schema(list(self.values))
+
+
+def omittable(**constraints: Any) -> Any:
+    """A field that may be absent (not required) without being nullable: `Field(default=None)`;
+    the `default: null` is dropped from the document."""
+    return Field(default=None, **constraints)
+
+
+def ref(model: type[BaseModel] | str) -> dict[str, str]:
+    """`{"$ref": "#/components/schemas/<Model>"}`."""
+    name = model if isinstance(model, str) else model.__name__
+    return {"$ref": COMPONENTS + name}
+
+
+def pattern(regex: re.Pattern[str]) -> str:
+    """A runtime regex (used with fullmatch) as an anchored ECMA-262 pattern: the same text,
+    minus the parentheses of capturing groups, which only the parser needs (named groups are
+    Python syntax); a group that is quantified or holds an alternation keeps plain ones."""
+    source = regex.pattern
+    drop: set[int] = set()
+    stack: list[tuple[int, bool]] = []  # (index of "(", the group has a top-level "|")
+    escaped = in_class = False
+    for index, char in enumerate(source):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            stack.append((index, False))
+        elif char == "|":
+            if not stack:
+                raise ValueError(f"cannot anchor {source!r} for OpenAPI (top-level alternation)")
+            stack[-1] = (stack[-1][0], True)
+        elif char == ")":
+            start, alternation = stack.pop()
+            capturing = not source.startswith("(?", start) or source.startswith("(?P<", start)
+            quantified = source[index + 1 : index + 2] in ("*", "+", "?", "{")
+            if capturing and not alternation and not quantified:
+                opening = source.index(">", start) + 1 if source.startswith("(?P<", start) else start + 1
+                drop |= {*range(start, opening), index}
+    text = "".join(char for index, char in enumerate(source) if index not in drop)
+    text = re.sub(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>", "(", text)
+    return f"^{text}$"
+
+
+def to_oas30(schema: Any) -> Any:
+    """One JSON Schema 2020-12 node from pydantic as an OpenAPI 3.0 Schema Object."""
+    if not isinstance(schema, dict):
+        return schema
+    node: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SUBSCHEMA:
+            node[key] = to_oas30(value)
+        elif key in _SUBSCHEMA_LISTS:
+            node[key] = [to_oas30(item) for item in value]
+        elif key in _SUBSCHEMA_MAPS:
+            node[key] = {name: to_oas30(item) for name, item in value.items()}
+        elif key == "title":
+            continue  # pydantic's generated titles (the class or field name): noise in the document
+        elif key == "default" and value is None:
+            continue  # "may be absent": said by `required`, not by a default
+        elif key == "const":
+            node["enum"] = [value]
+        elif key == "examples":
+            node["example"] = value[0]
+        else:
+            node[key] = value
+    branches = node.get("anyOf")
+    if branches is not None and {"type": "null"} in branches:
+        rest = [branch for branch in branches if branch != {"type": "null"}]
+        del node["anyOf"]
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            node = {**rest[0], **node}
+        else:
+            node["anyOf" if len(rest) > 1 else "allOf"] = rest
+        node["nullable"] = True
+    if "$ref" in node and len(node) > 1:  # OpenAPI 3.0 ignores a $ref's siblings
+        node = {"allOf": [{"$ref": node.pop("$ref")}], **node}
+    return node
+
+
+def schemas_of(models: Iterable[type[BaseModel]]) -> dict[str, dict[str, Any]]:
+    """`components/schemas` for the models and every model they reference, by class name."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for model in models:
+        generated = model.model_json_schema(ref_template=REF_TEMPLATE)
+        definitions = generated.pop("$defs", {})
+        for name, schema in [*definitions.items(), (model.__name__, generated)]:
+            converted = to_oas30(schema)
+            if schemas.setdefault(name, converted) != converted:
+                raise ValueError(f"two different models are named {name}")
+    return schemas
+
+
+def component_schemas(declared: Any) -> dict[str, Any]:
+    """A part's SCHEMAS in either style: a dict of name -> schema dict (hand-written) or
+    name -> model, or a list of models; always returned as name -> schema dict."""
+    if isinstance(declared, Mapping):
+        models = [value for value in declared.values() if _is_model(value)]
+        schemas = {name: value for name, value in declared.items() if not _is_model(value)}
+        for name, value in declared.items():
+            if _is_model(value) and value.__name__ != name:
+                raise ValueError(f"SCHEMAS[{name!r}] is the model {value.__name__}: use its name")
+    elif isinstance(declared, list | tuple) and all(_is_model(value) for value in declared):
+        models, schemas = list(declared), {}
+    else:
+        raise TypeError("SCHEMAS must be a dict or a list of pydantic models")
+    for name, schema in schemas_of(models).items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"schema {name} is both hand-written and a model")
+        schemas[name] = schema
+    return schemas
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)

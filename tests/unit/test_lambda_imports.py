@@ -1,0 +1,102 @@
+"""The Lambda code asset (functions/ and shared/, minus the operator-only importer) never
+imports pydantic (cold start) nor anything from infra/ (build and local tooling, not
+deployed): the OpenAPI models in infra/ are for the build only."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.routes import FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = ("pydantic", "pydantic_core", "infra")
+# Not in the code asset: infra/bundling.py excludes it (checked below).
+NOT_BUNDLED = ("shared/importer",)
+
+
+def _bundled_modules() -> list[str]:
+    modules = []
+    for package in ("functions", "shared"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith(NOT_BUNDLED):
+                continue
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules.append(".".join(parts))
+    return modules
+
+
+def _forbidden(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in FORBIDDEN)
+
+
+# Imports the given modules one by one; prints which forbidden modules each one pulled in.
+PROBE = """
+import importlib, json, sys
+report = {}
+for name in sys.argv[1:]:
+    before = set(sys.modules)
+    importlib.import_module(name)
+    roots = sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(FORBIDDEN))
+    if roots:
+        report[name] = roots
+print(json.dumps(report))
+""".replace("FORBIDDEN", repr(FORBIDDEN))
+
+
+def _probe(modules: list[str]) -> dict[str, list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report: dict[str, list[str]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_the_importer_is_really_left_out_of_the_code_asset() -> None:
+    bundling = (ROOT / "infra" / "bundling.py").read_text(encoding="utf-8")
+    for prefix in NOT_BUNDLED:
+        assert f'"{prefix}*"' in bundling and f'"{prefix}*/**"' in bundling
+
+
+@pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
+def test_a_cold_handler_import_loads_no_pydantic_and_no_infra(function_name: str) -> None:
+    """What a Lambda cold start does: import the handler module in a fresh interpreter."""
+    module = FUNCTIONS[function_name].handler.rpartition(".")[0]
+    assert _probe([module]) == {}
+
+
+def test_no_bundled_module_loads_pydantic_or_infra() -> None:
+    modules = _bundled_modules()
+    assert "shared.dialects.thalamus" in modules and "shared.importer" not in modules
+    assert _probe(modules) == {}
+
+
+def test_no_bundled_module_imports_them_lazily_either() -> None:
+    """Imports inside functions do not show at import time: read every file's import lines."""
+    offenders = []
+    for module in _bundled_modules():
+        path = ROOT / Path(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{module}:{node.lineno} imports {name}" for name in names if _forbidden(name)]
+    assert offenders == []
