@@ -64,7 +64,7 @@ test: $(STAMP) $(CDK)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared functions infra app.py
 	$(BIN)/python -m infra.openapi --check
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not contract" $(ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 -m "not contract" $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
 	[ $$rc -eq 0 ] || exit $$rc; \
 	$(BIN)/python -m pytest -p no:xdist -m contract $(ARGS); rc=$$?; \

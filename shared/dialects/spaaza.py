@@ -470,6 +470,7 @@ def parse_list_command(request: ApiRequest) -> UserVouchersRequest:
         limit=min(limit, MAX_LIST_LIMIT) if limit is not None else DEFAULT_LIST_LIMIT,
         after=after,
         keep=(lambda v, _d: status_of(v) in wanted) if wanted else (lambda _v, _d: True),
+        selective=bool(wanted),
     )
 
 

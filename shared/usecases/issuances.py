@@ -200,4 +200,7 @@ def _page(store: VoucherStore, member_id: str, wanted: IssuanceFilter, now: date
         after=wanted.after,
         keep_owned=_keep_owned(wanted),
         keep=_keep(wanted, now),
+        selective=bool(
+            wanted.statuses or wanted.reward_type or wanted.business_units or wanted.activatable is not None
+        ),
     )

@@ -94,10 +94,15 @@ def page_of(
     after: Position | None = None,
     keep_owned: Callable[[Owned], bool] = lambda _o: True,
     keep: Callable[[Voucher, Definition], bool] = lambda _v, _d: True,
+    selective: bool = False,
     extra_refs: Iterable[Ref[Any]] = (),
 ) -> Page:
     """The next page after `after`: `limit` matches at most, from one batch read that also
-    fetches `extra_refs` (so a caller's last read costs no round trip of its own)."""
+    fetches `extra_refs` (so a caller's last read costs no round trip of its own).
+
+    `selective`: `keep` filters on state the caller asked about (a status, a reward type...),
+    so the batch reads as many candidates as 100 keys hold to fill the page; otherwise it
+    reads only `limit` candidates (a plain page of 20 costs 20 voucher reads, not 100)."""
     extra = list(dict.fromkeys(extra_refs))
     candidates = sorted(
         (o for o in owned if keep_owned(o) and (after is None or Position.of(o) > after)),
@@ -108,7 +113,7 @@ def page_of(
     definitions: set[str] = set()
     for candidate in candidates:
         cost = 1 + (candidate.definition_id not in definitions)
-        if cost > budget:
+        if cost > budget or (not selective and len(chunk) == limit):
             break
         budget -= cost
         chunk.append(candidate)

@@ -32,6 +32,7 @@ class UserVouchersRequest:
     limit: int = 100
     after: Position | None = None
     keep: Callable[[Voucher, Definition], bool] = lambda _v, _d: True
+    selective: bool = False  # `keep` filters on state (a voucher_status was asked for)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def user_vouchers(
         limit=wanted.limit,
         after=wanted.after,
         keep=in_chain,
+        selective=wanted.selective,
         extra_refs=[MemberRef(m) for m in sorted(named)] or [SessionRef(caller.token_hash)],
     )
     member = end_user(snapshot.merged(page.snapshot), session, mode, chain, member_refs)

@@ -367,13 +367,13 @@ KEY_PATTERNS = {
 
 
 def per_key_units(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[float]]:
-    """{key pattern: [RRU, WRU]} one request puts on the partition of each key it touches."""
-    units: dict[str, list[float]] = {}
+    """{key pattern: [RRU, WRU]} one request puts on the busiest partition of each kind it
+    touches (a list reads many vouchers: each is its own partition, so the voucher row is the
+    most any one voucher's partition gets, not the page's sum)."""
+    per_partition: dict[str, list[float]] = {}
 
     def add(key: dict[str, Any], rru: float, wru: float) -> None:
-        pk = key["pk"]["S"]
-        pattern = next((name for prefix, name in KEY_PATTERNS.items() if pk.startswith(prefix)), pk)
-        entry = units.setdefault(pattern, [0.0, 0.0])
+        entry = per_partition.setdefault(key["pk"]["S"], [0.0, 0.0])
         entry[0] += rru
         entry[1] += wru
 
@@ -391,6 +391,11 @@ def per_key_units(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[flo
                 add(key, 2.0, 0.0) if kind == "ConditionCheck" else add(key, 0.0, 2.0)
         elif name in ("PutItem", "UpdateItem", "DeleteItem"):
             add(params.get("Key") or {k: params["Item"][k] for k in ("pk", "sk")}, 0.0, 1.0)
+    units: dict[str, list[float]] = {}
+    for pk, (rru, wru) in per_partition.items():
+        pattern = next((name for prefix, name in KEY_PATTERNS.items() if pk.startswith(prefix)), pk)
+        entry = units.setdefault(pattern, [0.0, 0.0])
+        entry[0], entry[1] = max(entry[0], rru), max(entry[1], wru)
     return units
 
 

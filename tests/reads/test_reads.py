@@ -110,7 +110,7 @@ def test_pages_cover_every_issuance_exactly_once(demo: Any) -> None:
     assert len(first) == 4
 
 
-def test_limit_above_100_is_100_and_default_is_20(demo: Any) -> None:
+def test_limit_above_100_is_100_and_default_is_20(demo: Any, calls: Calls) -> None:
     for n in range(200, 310):  # 110 more vouchers for alice
         demo.client.put_item(
             TableName=demo.table,
@@ -127,7 +127,13 @@ def test_limit_above_100_is_100_and_default_is_20(demo: Any) -> None:
                 "gsi1sk": {"S": f"VOUCHER#{serial(n)}"},
             },
         )
+    calls.reset()
     assert len(issuances()[1]) == 20
+    vouchers_read = [pk for pk in calls.keys_read() if pk.startswith("VOUCHER#")]
+    assert len(vouchers_read) == 20  # a plain page reads its own vouchers, not 100
+    calls.reset()
+    assert len(issuances("status=AVAILABLE&limit=5")[1]) == 5
+    assert len([pk for pk in calls.keys_read() if pk.startswith("VOUCHER#")]) == 93  # a filter reads ahead
     status, body, headers = issuances("maxResults=500")
     assert (status, body, headers) == issuances("maxResults=100")
     # one batch read holds 100 keys: the 7 definitions of alice's vouchers and 93 vouchers
