@@ -434,14 +434,10 @@ def pre_activation_status(voucher: Voucher) -> Status:
     return voucher.status
 
 
-def decide_unclaim(
-    voucher: Voucher, now: datetime, *, end_user: bool, allows_end_user_to_claim: bool
-) -> Transition:
-    """Spaaza unclaim: a claimed voucher goes back to AVAILABLE ("generated").
-
-    An expired voucher is refused (it can never be used again, so moving it is pointless
-    and would write audit noise), and so is one whose provider code is live at a terminal.
-    """
+def _movable(voucher: Voucher, now: datetime) -> Effective:
+    """Claim and unclaim refuse alike, in this order: a final voucher, an expired one (it can
+    never be used again: moving it would only write audit noise), one whose provider code is
+    live at a terminal."""
     state = effective_status(voucher, now)
     if state is Effective.REDEEMED:
         raise VoucherRedeemed("voucher already redeemed")
@@ -451,38 +447,37 @@ def decide_unclaim(
         raise VoucherExpired("voucher expired")
     if state is Effective.ACTIVATED:
         raise VoucherCodeLive("voucher has a live activation code")
-    if state is not Effective.CLAIMED:
-        raise VoucherNotClaimed("voucher is not claimed")
+    return state
+
+
+def _end_user_may_move(voucher: Voucher, *, end_user: bool, allows_end_user_to_claim: bool) -> None:
     if end_user and voucher.locked:
         raise VoucherLocked("voucher is locked")
     if end_user and not allows_end_user_to_claim:
         raise EndUserNotAllowed("campaign does not let end users claim or unclaim")
+
+
+def decide_unclaim(
+    voucher: Voucher, now: datetime, *, end_user: bool, allows_end_user_to_claim: bool
+) -> Transition:
+    """Spaaza unclaim: a claimed voucher goes back to AVAILABLE ("generated")."""
+    if _movable(voucher, now) is not Effective.CLAIMED:
+        raise VoucherNotClaimed("voucher is not claimed")
+    _end_user_may_move(voucher, end_user=end_user, allows_end_user_to_claim=allows_end_user_to_claim)
     return Transition(voucher.status, Status.AVAILABLE, voucher.version)
 
 
 def decide_claim(
     voucher: Voucher, now: datetime, *, end_user: bool, allows_end_user_to_claim: bool
 ) -> Transition:
-    """Spaaza claim: the inverse of unclaim. A voucher issued to its member ("generated")
-    becomes CLAIMED; one whose activation code has expired counts as what it was before.
-    Refusals in the same order as unclaim's, so the two read alike."""
-    state = effective_status(voucher, now)
-    if state is Effective.REDEEMED:
-        raise VoucherRedeemed("voucher already redeemed")
-    if state is Effective.INVALIDATED:
-        raise VoucherInvalidated("voucher invalidated")
-    if state is Effective.EXPIRED:
-        raise VoucherExpired("voucher expired")
-    if state is Effective.ACTIVATED:
-        raise VoucherCodeLive("voucher has a live activation code")
+    """Spaaza claim, the inverse of unclaim: a voucher issued to its member ("generated")
+    becomes CLAIMED; one whose activation code has expired counts as what it was before."""
+    state = _movable(voucher, now)
     if state is Effective.CLAIMED:
         raise VoucherAlreadyClaimed("voucher is already claimed")
     if state is not Effective.AVAILABLE:
         raise VoucherNotIssued("voucher not issued to anyone")
-    if end_user and voucher.locked:
-        raise VoucherLocked("voucher is locked")
-    if end_user and not allows_end_user_to_claim:
-        raise EndUserNotAllowed("campaign does not let end users claim or unclaim")
+    _end_user_may_move(voucher, end_user=end_user, allows_end_user_to_claim=allows_end_user_to_claim)
     return Transition(voucher.status, Status.CLAIMED, voucher.version)
 
 

@@ -96,26 +96,24 @@ CONSOLE_TARGETS = {
 }
 
 
-def console_list(principal: str, target: str) -> tuple[int, Any]:
-    member, _ = CONSOLE_TARGETS[target]
+def _console(principal: str, target: str, *, one: bool) -> tuple[int, Any]:
+    member, voucher = CONSOLE_TARGETS[target]
+    path = f"/console/members/{member}/issuances" + (f"/{voucher}" if one else "")
     status, body, _ = call(
-        "console_issuances",
+        "console_issuance" if one else "console_issuances",
         "GET",
-        f"/console/members/{member}/issuances",
+        path,
         headers={"Authorization": f"Bearer {TOKENS[principal]}"},
     )
     return status, body.get("errorCode") if status != 200 else None
+
+
+def console_list(principal: str, target: str) -> tuple[int, Any]:
+    return _console(principal, target, one=False)
 
 
 def console_view(principal: str, target: str) -> tuple[int, Any]:
-    member, voucher = CONSOLE_TARGETS[target]
-    status, body, _ = call(
-        "console_issuance",
-        "GET",
-        f"/console/members/{member}/issuances/{voucher}",
-        headers={"Authorization": f"Bearer {TOKENS[principal]}"},
-    )
-    return status, body.get("errorCode") if status != 200 else None
+    return _console(principal, target, one=True)
 
 
 def _spaaza(principal: str, form: str) -> tuple[dict[str, str], str]:
