@@ -52,6 +52,11 @@ def test_racing_activations_wait_for_a_slow_provider(
     # the definition's 2 s timeout even when the machine is busy with the other test worker
     # (at 1 s a loaded CI machine once pushed it past the timeout: a 504 and a second call).
     monkeypatch.setattr(race_env.sim, "slow_seconds", 0.5)
+    # This test is about waiting for the holder, not about a guard that expires (tested on its
+    # own): on a loaded 2-core CI run (moto, 2 workers) the winner's commit once came more than
+    # the guard's 7 s after its claim, so a waiter took the expired guard and called the
+    # provider again (same reference, same code: issued 1, calls 2). A long guard keeps it so.
+    monkeypatch.setattr("shared.usecases.activate.GUARD_MARGIN_SECONDS", 60.0)
     race_env.sim.set_mode("slow")
     results = race(THREADS, lambda i: activate(1, correlation=f"slow-{i}"))
     outcome = _check(race_env, results)
