@@ -12,9 +12,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Index:
+    """A GSI projecting only `projected` (INCLUDE): an index is written whenever a projected
+    attribute of an item changes, so an index that projects only what never changes after
+    issue costs no write on a state change (with ALL, every consume/activation/unclaim paid
+    one more WRU for the index)."""
+
     name: str
     partition_key: str
     sort_key: str
+    projected: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -50,21 +56,22 @@ class TableSchema:
                         {"AttributeName": index.partition_key, "KeyType": "HASH"},
                         {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
                 }
                 for index in self.global_indexes
             ],
         }
 
 
-# pk/sk are opaque strings built only by shared/store.py. gsi1 lists a member's vouchers.
-# expires_at (epoch seconds) is the TTL attribute of sessions and activation markers; code
-# never trusts TTL deletion (it lags) and always compares expires_at itself.
+# pk/sk are opaque strings built only by shared/store/keys.py. gsi1 lists a member's vouchers:
+# which voucher, of which definition, issued when (never their state). expires_at (epoch
+# seconds) is the TTL attribute of sessions; code never trusts TTL deletion (it lags) and
+# always compares expires_at itself.
 TABLE = TableSchema(
     partition_key="pk",
     sort_key="sk",
     ttl_attribute="expires_at",
-    global_indexes=(Index("gsi1", "gsi1pk", "gsi1sk"),),
+    global_indexes=(Index("gsi1", "gsi1pk", "gsi1sk", ("serial", "definition_id", "issued_at")),),
 )
 
 

@@ -42,7 +42,8 @@ class DataStack(cdk.Stack):
                     index_name=index.name,
                     partition_key=_attribute(index.partition_key),
                     sort_key=_attribute(index.sort_key),
-                    projection_type=dynamodb.ProjectionType.ALL,
+                    projection_type=dynamodb.ProjectionType.INCLUDE,
+                    non_key_attributes=list(index.projected),
                 )
                 for index in TABLE.global_indexes
             ],
