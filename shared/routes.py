@@ -90,7 +90,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             dynamodb_actions=(
                 "dynamodb:BatchGetItem",
                 "dynamodb:ConditionCheckItem",
-                "dynamodb:DeleteItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ),

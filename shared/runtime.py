@@ -35,6 +35,8 @@ class Settings:
     provider_secret_name: str | None = None  # Secrets Manager: the activation providers' credentials
     activation_wait_seconds: float = 3.0  # how long a request waits out another's activation
     region: str = "eu-west-1"
+    # how long a warm container keeps what only an import changes (shared/store/cache.py)
+    immutable_cache_seconds: float = 60.0
 
     def commit_policy(self) -> CommitPolicy:
         return CommitPolicy(wait_seconds=self.activation_wait_seconds)
@@ -51,10 +53,17 @@ class Settings:
             raise ConfigurationError("ACTIVATION_WAIT_SECONDS must be a number") from error
         if not 0 <= wait <= 20:
             raise ConfigurationError("ACTIVATION_WAIT_SECONDS must be within 0..20")
+        try:
+            cache = float(env.get("IMMUTABLE_CACHE_SECONDS", "60"))
+        except ValueError as error:
+            raise ConfigurationError("IMMUTABLE_CACHE_SECONDS must be a number") from error
+        if not 0 <= cache <= 3600:
+            raise ConfigurationError("IMMUTABLE_CACHE_SECONDS must be within 0..3600")
         return cls(
             table_name=table,
             provider_secret_name=env.get("PROVIDER_SECRET_NAME") or None,
             activation_wait_seconds=wait,
+            immutable_cache_seconds=cache,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
         )
 
@@ -98,7 +107,10 @@ class Runtime:
         if self._store is None:
             from shared.store import DynamoDBStore
 
-            self._store = DynamoDBStore(self.client("dynamodb"), self.settings().table_name)
+            settings = self.settings()
+            self._store = DynamoDBStore(
+                self.client("dynamodb"), settings.table_name, immutable_ttl=settings.immutable_cache_seconds
+            )
         return self._store
 
     def reset(self, *, store: VoucherStore | None = None, settings: Settings | None = None) -> None:

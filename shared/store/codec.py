@@ -385,27 +385,38 @@ def item_to_event(item: Mapping[str, Any]) -> AuditEvent:
     )
 
 
+# The activation guard lives on the voucher item itself (never an item of its own): a consume
+# or unclaim then proves "no activation in flight" in the voucher update's own condition
+# instead of a ConditionCheck (2 RRU), the guard is read with the voucher for free, and taking
+# it is one conditional UpdateItem (1 WRU) instead of a two-item transaction (2 RRU + 2 WRU).
+GUARD_ATTRIBUTES = ("guard_owner", "guard_reference", "guard_acquired_at", "guard_expires_at_ms")
+GUARD_EXPIRY = "guard_expires_at_ms"
+GUARD_OWNER = "guard_owner"
+
+
 def guard_to_item(g: ActivationGuard) -> Item:
+    """The guard's attributes on its voucher's item (no TTL: a voucher item never expires; an
+    expired guard is ignored by every check and removed by the voucher's next write)."""
     return {
-        **Keys.activation_lock(g.serial),
-        "type": "lock",
-        "owner": g.owner,
-        "reference": g.reference,
-        "acquired_at": format_instant(g.acquired_at),
-        TTL: int(g.expires_at.timestamp()) + 1,  # DynamoDB's own clean-up; never trusted
-        "expires_at_ms": epoch_ms(g.expires_at),
+        "guard_owner": g.owner,
+        "guard_reference": g.reference,
+        "guard_acquired_at": format_instant(g.acquired_at),
+        GUARD_EXPIRY: epoch_ms(g.expires_at),
     }
 
 
-def item_to_guard(item: Mapping[str, Any]) -> ActivationGuard:
+def item_to_guard(item: Mapping[str, Any]) -> ActivationGuard | None:
+    """The guard a voucher item carries, or None (also for any item that is not a voucher)."""
+    if not item.get(GUARD_OWNER):
+        return None
     return ActivationGuard(
-        serial=str(item[PK]).split("#", 1)[1],
-        owner=str(item.get("owner", "")),
-        reference=str(item.get("reference", "")),
-        acquired_at=parse_instant(item["acquired_at"])
-        if item.get("acquired_at")
+        serial=str(item.get("serial") or str(item[PK]).split("#", 1)[1]),
+        owner=str(item[GUARD_OWNER]),
+        reference=str(item.get("guard_reference", "")),
+        acquired_at=parse_instant(item["guard_acquired_at"])
+        if item.get("guard_acquired_at")
         else datetime.min.replace(tzinfo=UTC),
-        expires_at=datetime.fromtimestamp(int(item.get("expires_at_ms", 0)) / 1000, tz=UTC),
+        expires_at=datetime.fromtimestamp(int(item.get(GUARD_EXPIRY, 0)) / 1000, tz=UTC),
     )
 
 
@@ -469,7 +480,7 @@ _CODECS: dict[type, tuple[Callable[[Any], Key], Callable[[Mapping[str, Any]], An
         lambda r: Keys.operator_grant(r.principal_id, r.activity_code, r.item_code),
         lambda _i: True,
     ),
-    GuardRef: (lambda r: Keys.activation_lock(r.serial), item_to_guard),
+    GuardRef: (lambda r: Keys.voucher(r.serial), item_to_guard),  # a guard is part of its voucher
 }
 
 
@@ -496,7 +507,6 @@ REF_TYPES: dict[str, type] = {
     "chain": ChainRef,
     "spaaza_admin_grant": AdminGrantRef,
     "operator_grant": OperatorGrantRef,
-    "lock": GuardRef,
 }
 
 

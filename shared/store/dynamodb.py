@@ -31,16 +31,22 @@ from shared.ports import (
     GuardHeld,
     NoActivationInFlight,
     Owned,
+    Record,
     Ref,
     SessionLive,
     Snapshot,
     StateChange,
     StoreUnavailable,
+    VoucherAt,
     Write,
     WriteConflict,
 )
 from shared.retry import BACKOFF, Backoff
+from shared.store.cache import ImmutableCache
 from shared.store.codec import (
+    GUARD_ATTRIBUTES,
+    GUARD_EXPIRY,
+    GUARD_OWNER,
     Item,
     decode,
     deserialize,
@@ -69,13 +75,16 @@ KEY_ATTRIBUTES = frozenset({PK, SK})
 
 
 class TransactionCancelled(Exception):
-    """A raw transaction was cancelled by a failed condition; `index` is the first failing
-    request and `item` its current value (ALL_OLD), when there is one."""
+    """A raw transaction was cancelled by failed conditions: `failed` maps the index of every
+    request whose condition failed to its current value (ALL_OLD), or None. DynamoDB (and both
+    engines the tests run on) report a reason for every request, so the store can pick the
+    failure the port's order names first, not merely the first request."""
 
-    def __init__(self, index: int, item: Item | None) -> None:
-        super().__init__(f"condition failed on request {index}")
-        self.index = index
-        self.item = item
+    def __init__(self, failed: dict[int, Item | None]) -> None:
+        super().__init__(f"condition failed on requests {sorted(failed)}")
+        self.failed = failed
+        self.index = min(failed)
+        self.item = failed[self.index]
 
 
 class Table:
@@ -127,6 +136,31 @@ class Table:
         raw = response.get("Item")
         return deserialize(raw) if raw else None
 
+    def guard_fields(self, serial: str) -> Item | None:
+        """The activation guard a voucher carries (owner, reference, acquired_at,
+        expires_at_ms), or None: for operators inspecting a stuck activation, and tests."""
+        item = self.get(Keys.voucher(serial)) or {}
+        if not item.get(GUARD_OWNER):
+            return None
+        return {name.removeprefix("guard_"): item[name] for name in GUARD_ATTRIBUTES if name in item}
+
+    def plant_guard(self, serial: str, owner: str, expires_at_ms: int, reference: str = "") -> None:
+        """Put a guard on an existing voucher as another request would have (tests, drills)."""
+        self._call(
+            "update_item",
+            TableName=self.table,
+            Key=serialize(Keys.voucher(serial)),
+            UpdateExpression="SET #o = :o, #e = :e, #r = :r",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={
+                "#o": GUARD_OWNER,
+                "#e": GUARD_EXPIRY,
+                "#r": "guard_reference",
+                "#pk": PK,
+            },
+            ExpressionAttributeValues=serialize({":o": owner, ":e": expires_at_ms, ":r": reference}),
+        )
+
     def query_partition(self, pk: str, sk_prefix: str) -> list[Item]:
         return self._query(
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
@@ -139,14 +173,15 @@ class Table:
         return self.query_partition(Keys.voucher(serial)[PK], Keys.event_prefix())
 
     def member_vouchers(self, member_id: str) -> list[Voucher]:
-        """gsi1: every voucher a member owns (eventually consistent)."""
+        """Every voucher a member owns (gsi1, eventually consistent), read from the table."""
         items = self._query(
             IndexName=GSI1.name,
             KeyConditionExpression="#g = :g",
             ExpressionAttributeNames={"#g": GSI1.partition_key},
             ExpressionAttributeValues=serialize({":g": f"MEMBER#{member_id}"}),
         )
-        return [item_to_voucher(i) for i in items]
+        found = self.hydrate(Keys.voucher(str(i["serial"])) for i in items)
+        return [item_to_voucher(i) for i in found.values()]
 
     def transact(self, requests: Sequence[Mapping[str, Any]]) -> None:
         """One TransactWriteItems, all or nothing. The ClientRequestToken makes botocore's own
@@ -162,10 +197,13 @@ class Table:
             if error.response.get("Error", {}).get("Code", "") != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
-            for index, reason in enumerate(reasons):
-                if reason.get("Code") == "ConditionalCheckFailed":
-                    raw = reason.get("Item")
-                    raise TransactionCancelled(index, deserialize(raw) if raw else None) from error
+            failed = {
+                index: (deserialize(reason["Item"]) if reason.get("Item") else None)
+                for index, reason in enumerate(reasons)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            if failed:
+                raise TransactionCancelled(failed) from error
             codes = {r.get("Code", "None") for r in reasons}
             if "TransactionConflict" in codes:
                 raise WriteConflict("transaction conflict") from error
@@ -195,7 +233,8 @@ class Table:
 
 
 class _Step(NamedTuple):
-    """One request of a transaction and the guard its condition stands for."""
+    """One request of a transaction and the guards its condition stands for (the voucher
+    update's condition also stands for the guards folded into it)."""
 
     request: dict[str, Any]
     guard: Guard | None = None
@@ -203,37 +242,52 @@ class _Step(NamedTuple):
 
 
 class DynamoDBStore(Table):
-    """The port (shared.ports.VoucherStore) on DynamoDB."""
+    """The port (shared.ports.VoucherStore) on DynamoDB.
+
+    `immutable_ttl` > 0 keeps records that only an import changes (definitions, catalogue
+    items, activities, touchpoints, chains, apps, voucher aliases: `CACHEABLE`) in this warm
+    container for that many seconds, so a request's BatchGetItem names only what can change
+    under it (its session, its voucher, grants, members). Never sessions, grants or vouchers.
+    """
+
+    def __init__(self, client: Any, table_name: str, *, immutable_ttl: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(client, table_name, **kwargs)
+        self.cache = ImmutableCache(immutable_ttl)
 
     def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
         wanted = list(dict.fromkeys(refs))
-        found = self.hydrate(key_for(ref) for ref in wanted)
-        return Snapshot(
-            {
-                ref: decode(ref, item)
-                for ref in wanted
-                if (item := found.get(key_id(key_for(ref)))) is not None
-            }
-        )
+        cached, missing = self.cache.split(wanted)
+        found = self.hydrate(key_for(ref) for ref in missing)
+        values: dict[Ref[Any], Any] = dict(cached)
+        for ref in missing:
+            item = found.get(key_id(key_for(ref)))
+            value = decode(ref, item) if item is not None else None
+            if value is not None:
+                values[ref] = value
+                self.cache.keep(ref, value)
+        return Snapshot(values)
 
     def commit(self, write: Write) -> None:
+        if isinstance(write, GuardClaim):
+            self._claim(write)
+            return
         steps = self._steps(write)
+        if len(steps) == 1 and "Put" in steps[0].request:  # an event alone: no transaction needed
+            self._put_alone(steps[0].request["Put"])
+            return
         try:
             self.transact([s.request for s in steps])
         except TransactionCancelled as cancelled:
-            step = steps[cancelled.index] if cancelled.index < len(steps) else None
-            if step is None or step.guard is None:
-                raise RuntimeError(f"unguarded request {cancelled.index} failed its condition") from None
-            current = step.current(cancelled.item) if step.current and cancelled.item else None
-            raise GuardFailed(step.guard, current) from None
+            raise self._failure(write, steps, cancelled) from None
 
     def release_guard(self, guard: GuardHeld) -> None:
         try:
             self._call(
-                "delete_item",
+                "update_item",
                 TableName=self.table,
-                Key=serialize(Keys.activation_lock(guard.serial)),
-                **_owned_by(guard.owner),
+                Key=serialize(Keys.voucher(guard.serial)),
+                UpdateExpression="REMOVE " + ", ".join(f"#g{i}" for i in range(len(GUARD_ATTRIBUTES))),
+                **_merge(_owned_by(guard.owner), _guard_names()),
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -264,51 +318,93 @@ class DynamoDBStore(Table):
             for i in items
         ]
 
-    # ---- building transactions
+    # ---- building writes
 
-    def _steps(self, write: Write) -> list[_Step]:
+    def _claim(self, claim: GuardClaim) -> None:
+        """Take the guard: ONE conditional UpdateItem of the voucher (still at the version
+        judged, guard free or expired). A botocore retry of a claim whose answer was lost finds
+        its own guard in place: that is success, not a failure."""
+        at = claim.voucher_at
+        fields = guard_to_item(claim.guard)
+        names = {f"#n{i}": name for i, name in enumerate(fields)}
+        values = serialize({f":n{i}": value for i, value in enumerate(fields.values())})
+        condition = _merge(_at_version(at.version, at.status), _guard_free(epoch_ms(claim.at)))
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=serialize(Keys.voucher(at.serial)),
+                UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in names),
+                **_merge(condition, {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raw = error.response.get("Item")
+            item = deserialize(raw) if raw else None
+            if item is None or not _at(item, at.version, at.status):
+                raise GuardFailed(at, item_to_voucher(item) if item else None) from None
+            held = item_to_guard(item)
+            mine = claim.guard
+            if held is not None and (held.owner, held.reference) == (mine.owner, mine.reference):
+                return  # our own claim, applied by an earlier attempt of this very call
+            raise GuardFailed(GuardFree(at.serial), held) from None
+
+    def _put_alone(self, put: dict[str, Any]) -> None:
+        self._call("put_item", **put)
+
+    def _failure(self, write: Write, steps: list[_Step], cancelled: TransactionCancelled) -> GuardFailed:
+        """The failure the port's order names first (the voucher, then each guard in the order
+        the write lists them), from every request DynamoDB reported as failed."""
+        failed: dict[Guard, Any] = {}
+        for index, item in cancelled.failed.items():
+            step = steps[index] if index < len(steps) else None
+            if step is None or step.guard is None:
+                raise RuntimeError(f"unguarded request {index} failed its condition")
+            if isinstance(step.guard, VoucherAt) and isinstance(write, StateChange):
+                failed.update(_voucher_failures(write, item))
+            elif isinstance(write, Record) and isinstance(step.guard, GuardHeld):
+                failed[step.guard] = None
+            else:
+                failed[step.guard] = step.current(item) if step.current and item else None
+        order: list[Guard] = []
+        if isinstance(write, StateChange):
+            order = [write.voucher_at, *write.guards]
+        elif isinstance(write, Record) and write.release is not None:
+            order = [write.release]
+        for guard in order:
+            if guard in failed:
+                return GuardFailed(guard, failed[guard])
+        guard, current = next(iter(failed.items()))
+        return GuardFailed(guard, current)
+
+    def _steps(self, write: StateChange | Record) -> list[_Step]:
         now_ms = epoch_ms(write.at)
         if isinstance(write, StateChange):
-            steps = [self._update(write), self._new_event(write.event)]
+            steps = [self._update(write, now_ms), self._new_event(write.event)]
             for guard in write.guards:
-                steps.append(self._guard(guard, now_ms))
+                if isinstance(guard, SessionLive | GrantHeld):
+                    steps.append(self._check(guard, now_ms))
             return steps
-        if isinstance(write, GuardClaim):
-            at = write.voucher_at
-            check = _Step(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": serialize(Keys.voucher(at.serial)),
-                        **_at_version(at.version, at.status),
-                    }
-                },
-                at,
-                item_to_voucher,
-            )
-            put = _Step(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": serialize(guard_to_item(write.guard)),
-                        **_guard_free(now_ms),
-                    }
-                },
-                GuardFree(at.serial),
-                item_to_guard,
-            )
-            return [check, put]
         steps = [self._new_event(write.event)]
         if write.release is not None:
-            steps.append(self._guard(write.release, now_ms))
+            steps.append(self._release(write.release))
         return steps
 
-    def _update(self, change: StateChange) -> _Step:
-        """SET what changed, REMOVE what is gone, only at the version and status read."""
+    def _update(self, change: StateChange, now_ms: int) -> _Step:
+        """SET what changed, REMOVE what is gone, only at the version and status read; the
+        activation guard's conditions (none in flight, or ours to release) are folded into the
+        same condition, and the write clears the guard's attributes."""
         before, after = voucher_to_item(change.before), voucher_to_item(change.after)
         changed = {k: v for k, v in after.items() if k not in KEY_ATTRIBUTES and before.get(k) != v}
         changed["updated_at"] = format_instant(change.event.at)
-        condition = _at_version(change.before.version, change.before.status.value)
+        parts = [_at_version(change.before.version, change.before.status.value)]
+        for guard in change.guards:
+            if isinstance(guard, NoActivationInFlight):
+                parts.append(_guard_free(now_ms))
+            elif isinstance(guard, GuardHeld):
+                parts.append(_owned_by(guard.owner))
+        condition = _merge(*parts)
         names = dict(condition["ExpressionAttributeNames"])
         values = dict(condition["ExpressionAttributeValues"])
         sets = []
@@ -318,6 +414,8 @@ class DynamoDBStore(Table):
             sets.append(f"#s{i} = :s{i}")
         expression = "SET " + ", ".join(sets)
         gone = [k for k in before if k not in after]
+        if any(isinstance(g, NoActivationInFlight | GuardHeld) for g in change.guards):
+            gone += list(GUARD_ATTRIBUTES)  # an expired guard, or the one this write releases
         if gone:
             for i, name in enumerate(gone):
                 names[f"#r{i}"] = name
@@ -350,7 +448,23 @@ class DynamoDBStore(Table):
             }
         )
 
-    def _guard(self, guard: Guard, now_ms: int) -> _Step:
+    def _release(self, guard: GuardHeld) -> _Step:
+        """Give the guard back in the same transaction as the event it records."""
+        condition = _merge(_owned_by(guard.owner), _guard_names())
+        return _Step(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize(Keys.voucher(guard.serial)),
+                    "UpdateExpression": "REMOVE " + ", ".join(f"#g{i}" for i in range(len(GUARD_ATTRIBUTES))),
+                    **condition,
+                }
+            },
+            guard,
+        )
+
+    def _check(self, guard: SessionLive | GrantHeld, now_ms: int) -> _Step:
+        """A revocable credential, re-checked inside the transaction (2 RRU each)."""
         if isinstance(guard, SessionLive):
             return _Step(
                 {
@@ -366,42 +480,59 @@ class DynamoDBStore(Table):
                 },
                 guard,
             )
-        if isinstance(guard, GrantHeld):
-            return _Step(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": serialize(key_for(guard.grant)),
-                        "ConditionExpression": "attribute_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": PK},
-                    }
-                },
-                guard,
-            )
-        if isinstance(guard, NoActivationInFlight):
-            return _Step(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": serialize(Keys.activation_lock(guard.serial)),
-                        **_guard_free(now_ms),
-                    }
-                },
-                guard,
-                item_to_guard,
-            )
-        if isinstance(guard, GuardHeld):
-            return _Step(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": serialize(Keys.activation_lock(guard.serial)),
-                        **_owned_by(guard.owner),
-                    }
-                },
-                guard,
-            )
-        raise TypeError(f"{type(guard).__name__} is not a guard a write can carry")
+        return _Step(
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": serialize(key_for(guard.grant)),
+                    "ConditionExpression": "attribute_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PK},
+                }
+            },
+            guard,
+        )
+
+
+def _voucher_failures(change: StateChange, item: Item | None) -> dict[Guard, Any]:
+    """Which of the conditions folded into the voucher update failed, judged on ALL_OLD."""
+    if item is None or not _at(item, change.before.version, change.before.status.value):
+        return {change.voucher_at: item_to_voucher(item) if item else None}
+    now_ms = epoch_ms(change.at)
+    held = item_to_guard(item)
+    failed: dict[Guard, Any] = {}
+    in_flight = held is not None and epoch_ms(held.expires_at) >= now_ms
+    for guard in change.guards:
+        if isinstance(guard, NoActivationInFlight) and in_flight:
+            failed[guard] = held
+        elif isinstance(guard, GuardHeld) and (held is None or held.owner != guard.owner):
+            failed[guard] = None
+    return failed or {change.voucher_at: item_to_voucher(item)}
+
+
+def _at(item: Item, version: int, status: str) -> bool:
+    return int(item.get("version", -1)) == version and item.get("status") == status
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    """AND the condition expressions of `parts`, merging their names and values."""
+    merged: dict[str, Any] = {"ExpressionAttributeNames": {}, "ExpressionAttributeValues": {}}
+    conditions = []
+    for part in parts:
+        if "ConditionExpression" in part:
+            conditions.append(f"({part['ConditionExpression']})")
+        merged["ExpressionAttributeNames"].update(part.get("ExpressionAttributeNames", {}))
+        merged["ExpressionAttributeValues"].update(part.get("ExpressionAttributeValues", {}))
+        if "ReturnValuesOnConditionCheckFailure" in part:
+            merged["ReturnValuesOnConditionCheckFailure"] = part["ReturnValuesOnConditionCheckFailure"]
+    if conditions:
+        merged["ConditionExpression"] = " AND ".join(conditions)
+    if not merged["ExpressionAttributeValues"]:
+        del merged["ExpressionAttributeValues"]
+    return merged
+
+
+def _guard_names() -> dict[str, Any]:
+    return {"ExpressionAttributeNames": {f"#g{i}": name for i, name in enumerate(GUARD_ATTRIBUTES)}}
 
 
 def _at_version(version: int, status: str) -> dict[str, Any]:
@@ -414,18 +545,19 @@ def _at_version(version: int, status: str) -> dict[str, Any]:
 
 
 def _guard_free(now_ms: int) -> dict[str, Any]:
-    """No activation guard, or only an expired one (TTL deletion lags: never trusted)."""
+    """The voucher carries no activation guard, or only an expired one."""
     return {
-        "ConditionExpression": "attribute_not_exists(#pk) OR #exp < :now",
-        "ExpressionAttributeNames": {"#pk": PK, "#exp": "expires_at_ms"},
-        "ExpressionAttributeValues": serialize({":now": now_ms}),
+        "ConditionExpression": "attribute_not_exists(#gexp) OR #gexp < :gnow",
+        "ExpressionAttributeNames": {"#gexp": GUARD_EXPIRY},
+        "ExpressionAttributeValues": serialize({":gnow": now_ms}),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 
 
 def _owned_by(owner: str) -> dict[str, Any]:
+    """The voucher's activation guard is held by `owner` (this request)."""
     return {
-        "ConditionExpression": "#owner = :owner",
-        "ExpressionAttributeNames": {"#owner": "owner"},
-        "ExpressionAttributeValues": serialize({":owner": owner}),
+        "ConditionExpression": "#gowner = :gowner",
+        "ExpressionAttributeNames": {"#gowner": GUARD_OWNER},
+        "ExpressionAttributeValues": serialize({":gowner": owner}),
     }

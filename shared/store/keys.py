@@ -32,10 +32,6 @@ class Keys:
         return Keys._k(f"VOUCHER#{serial}", "VOUCHER")
 
     @staticmethod
-    def activation_lock(serial: str) -> Key:
-        return Keys._k(f"VOUCHER#{serial}", "LOCK#ACTIVATION")
-
-    @staticmethod
     def event(serial: str, at: datetime, event_id: str) -> Key:
         return Keys._k(f"VOUCHER#{serial}", f"EVENT#{format_instant(at)}#{event_id}")
 

@@ -49,6 +49,7 @@ from shared.store.keys import key_id
 @dataclass
 class InMemoryStore:
     records: dict[tuple[str, str], Any] = field(default_factory=dict)
+    guards: dict[str, ActivationGuard] = field(default_factory=dict)  # on the voucher item in the table
     events: dict[str, list[AuditEvent]] = field(default_factory=dict)
     reads: int = 0  # round trips, as the DynamoDB store would make them
     writes: int = 0
@@ -59,7 +60,7 @@ class InMemoryStore:
     @classmethod
     def from_items(cls, items: Iterable[Mapping[str, Any]]) -> InMemoryStore:
         """Seed from table items (e.g. the importer's groups): each decoded as its Ref reads it."""
-        from shared.store.codec import REF_TYPES, item_to_event
+        from shared.store.codec import REF_TYPES, item_to_event, item_to_guard
 
         store = cls()
         for item in items:
@@ -69,6 +70,9 @@ class InMemoryStore:
                 store.events.setdefault(event.serial, []).append(event)
             elif kind in REF_TYPES:
                 store.records[key_id(item)] = decode_item(item)
+                guard = item_to_guard(item) if kind == "voucher" else None
+                if guard is not None:
+                    store.guards[guard.serial] = guard
         return store
 
     # ---- the port
@@ -76,7 +80,7 @@ class InMemoryStore:
     def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
         with self._lock:
             self.reads += 1
-            return Snapshot({ref: value for ref in refs if (value := self.records.get(_id(ref))) is not None})
+            return Snapshot({ref: value for ref in refs if (value := self._get(ref)) is not None})
 
     def commit(self, write: Write) -> None:
         with self._lock:
@@ -88,24 +92,23 @@ class InMemoryStore:
                     self._check(guard, now_ms)
                 self.records[_id(VoucherRef(write.after.serial))] = _stored(write.after)
                 self._append(write.event)
-                for guard in write.guards:
-                    if isinstance(guard, GuardHeld):
-                        del self.records[_id(GuardRef(guard.serial))]
+                if any(isinstance(g, GuardHeld | NoActivationInFlight) for g in write.guards):
+                    self.guards.pop(write.after.serial, None)  # released, or expired and cleared
             elif isinstance(write, GuardClaim):
                 self._check_voucher(write.voucher_at)
                 self._check(GuardFree(write.voucher_at.serial), now_ms)
-                self.records[_id(GuardRef(write.guard.serial))] = write.guard
+                self.guards[write.guard.serial] = write.guard
             elif isinstance(write, Record):
                 if write.release is not None:
                     self._check(write.release, now_ms)
-                    del self.records[_id(GuardRef(write.release.serial))]
+                    del self.guards[write.release.serial]
                 self._append(write.event)
 
     def release_guard(self, guard: GuardHeld) -> None:
         with self._lock:
-            held = self.records.get(_id(GuardRef(guard.serial)))
-            if isinstance(held, ActivationGuard) and held.owner == guard.owner:
-                del self.records[_id(GuardRef(guard.serial))]
+            held = self.guards.get(guard.serial)
+            if held is not None and held.owner == guard.owner:
+                del self.guards[guard.serial]
 
     def history(self, serial: str) -> list[AuditEvent]:
         with self._lock:
@@ -142,15 +145,20 @@ class InMemoryStore:
             if _id(guard.grant) not in self.records:
                 raise GuardFailed(guard)
         elif isinstance(guard, NoActivationInFlight | GuardFree):
-            held = self.records.get(_id(GuardRef(guard.serial)))
-            if isinstance(held, ActivationGuard) and epoch_ms(held.expires_at) >= now_ms:
+            held = self.guards.get(guard.serial)
+            if held is not None and epoch_ms(held.expires_at) >= now_ms:
                 raise GuardFailed(guard, held)
         elif isinstance(guard, GuardHeld):
-            held = self.records.get(_id(GuardRef(guard.serial)))
-            if not isinstance(held, ActivationGuard) or held.owner != guard.owner:
+            held = self.guards.get(guard.serial)
+            if held is None or held.owner != guard.owner:
                 raise GuardFailed(guard)
         else:  # pragma: no cover - the port's types are closed
             raise TypeError(f"{type(guard).__name__} is not a guard")
+
+    def _get(self, ref: Ref[Any]) -> Any:
+        if isinstance(ref, GuardRef):  # the guard is part of its voucher, as in the table
+            return self.guards.get(ref.serial) if _id(VoucherRef(ref.serial)) in self.records else None
+        return self.records.get(_id(ref))
 
     def _append(self, event: AuditEvent) -> None:
         self.events.setdefault(event.serial, []).append(event)

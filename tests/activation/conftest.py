@@ -151,9 +151,7 @@ class ActivationEnv:
         return self.store.get(Keys.voucher(serial(n)))
 
     def lock_item(self, n: int) -> dict[str, Any] | None:
-        from shared.store import Keys
-
-        return self.store.get(Keys.activation_lock(serial(n)))
+        return self.store.guard_fields(serial(n))
 
     def marker_in_progress(self, n: int) -> dict[str, Any] | None:
         """The activation guard, if a request still holds it (the commit releases it)."""

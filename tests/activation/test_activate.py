@@ -59,8 +59,8 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
     assert body["activatedAt"].endswith("Z") and body["codeExpiry"].endswith("Z")
     assert parse_instant(body["codeExpiry"]) > parse_instant(body["activatedAt"])
     assert headers["Cache-Control"] == "no-store"
-    # 3 round trips: hydrate, the guard claim (conditioned on the voucher's version), the commit
-    assert dynamo.operations == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+    # 3 round trips: hydrate, the guard claim (one conditional UpdateItem of the voucher), the commit
+    assert dynamo.operations == ["BatchGetItem", "UpdateItem", "TransactWriteItems"]
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (1, 1)
     (reference,) = stats["by_reference"]
@@ -665,14 +665,10 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
 def test_marker_taken_over_before_commit_is_409_in_progress(
     env: ActivationEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.store import Keys, serialize
 
     def take_over() -> None:
         # Our marker "expired" and another request acquired it.
-        env.store.client.put_item(
-            TableName=env.store.table,
-            Item=serialize({**Keys.activation_lock(serial(1)), "owner": "someone-else", "expires_at_ms": 1}),
-        )
+        env.store.plant_guard(serial(1), "someone-else", 1)
 
     _before_commit(env, monkeypatch, take_over)
     response = activate(1)

@@ -48,9 +48,7 @@ def loaded(store: Any) -> Any:
 
 
 def lock(store: Any) -> Any:
-    from shared.store import Keys
-
-    return store.get(Keys.activation_lock(serial(1)))
+    return store.guard_fields(serial(1))
 
 
 def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -> None:
@@ -81,13 +79,9 @@ def test_code_expiry_defaults_to_the_definition_validity(loaded: Any) -> None:
 
 def test_wait_of_zero_answers_in_progress_at_once(loaded: Any) -> None:
     from shared.domain import ActivationInProgress
-    from shared.store import Keys, serialize
 
     held_until = int((utcnow() + timedelta(seconds=30)).timestamp() * 1000)
-    loaded.client.put_item(
-        TableName=loaded.table,
-        Item=serialize({**Keys.activation_lock(serial(1)), "owner": "other", "expires_at_ms": held_until}),
-    )
+    loaded.plant_guard(serial(1), "other", held_until)
     with pytest.raises(ActivationInProgress):
         activate_voucher(
             loaded,
