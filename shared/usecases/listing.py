@@ -6,14 +6,16 @@ the CSR console, Spaaza get-user-vouchers).
              a caller's own change
     order    newest issue first, then serial (vouchers without an issue date last): a total
              order on immutable fields, so a page position stays valid while states change
-    hydrate  the page's vouchers and their definitions in ONE consistent BatchGetItem (at
-             most 100 keys: as many candidates as fit beside their definitions)
+    hydrate  the page's `limit` candidates and their definitions in ONE consistent
+             BatchGetItem (definitions usually come from the container's cache)
     filter   on the hydrated state only (status, reward type, ...), so a list never shows a
-             stale status and a filter never misses a voucher that just changed
+             stale status and a filter never misses a voucher that just changed; when the
+             filter rejected some, at most REFILLS more batches read the shortfall
 
-A page therefore costs exactly one index query and one batch read, whatever it finds; it
-may hold fewer than `limit` matches while `after` says more candidates remain (the caller
-pages on until `after` is None), the contract DynamoDB's own filtered queries have.
+A plain page therefore costs one index query and one batch read of what it shows; a filtered
+page what it examined. It may hold fewer than `limit` matches while `after` says more
+candidates remain (the caller pages on until `after` is None), the contract DynamoDB's own
+filtered queries have.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +32,7 @@ from shared.domain import Definition, Voucher
 from shared.ports import DefinitionRef, Owned, Ref, Snapshot, VoucherRef, VoucherStore
 
 BATCH_KEYS = 100  # one BatchGetItem
+REFILLS = 2  # more batches a filtered page may read when its filter rejected candidates
 MAX_TOKEN = 512  # characters of a page token
 
 
@@ -97,41 +101,58 @@ def page_of(
     selective: bool = False,
     extra_refs: Iterable[Ref[Any]] = (),
 ) -> Page:
-    """The next page after `after`: `limit` matches at most, from one batch read that also
-    fetches `extra_refs` (so a caller's last read costs no round trip of its own).
+    """The next page after `after`: `limit` matches at most. The first batch read also
+    fetches `extra_refs` (so a caller's last read costs no round trip of its own) and reads
+    exactly `limit` candidates, so a page costs what it shows: 20 issuances, 20 voucher reads.
 
-    `selective`: `keep` filters on state the caller asked about (a status, a reward type...),
-    so the batch reads as many candidates as 100 keys hold to fill the page; otherwise it
-    reads only `limit` candidates (a plain page of 20 costs 20 voucher reads, not 100)."""
+    `selective`: `keep` filters on state the caller asked about (a status, a reward type...).
+    When it rejected some of the first batch, up to `REFILLS` more batches read the shortfall,
+    scaled by the share the filter kept so far (at most 100 keys each); a filter that keeps
+    almost nothing then ends the page short, with `after` set, instead of reading on."""
     extra = list(dict.fromkeys(extra_refs))
     candidates = sorted(
         (o for o in owned if keep_owned(o) and (after is None or Position.of(o) > after)),
         key=Position.of,
     )
-    budget = BATCH_KEYS - len(extra)
+    items: list[Listed] = []
+    snapshot = Snapshot()
+    examined = 0
+    for batch in range(1 + (REFILLS if selective else 0)):
+        need = limit - len(items)
+        if batch:
+            if need <= 0 or examined >= len(candidates):
+                break
+            need = math.ceil(need * examined / max(len(items), 1))
+        chunk = _chunk(candidates[examined:], need, BATCH_KEYS - (len(extra) if not batch else 0))
+        refs: list[Ref[Any]] = [*(extra if not batch else ()), *(VoucherRef(o.serial) for o in chunk)]
+        refs += [DefinitionRef(d) for d in sorted({o.definition_id for o in chunk})]
+        found = store.read(refs) if refs else Snapshot()
+        snapshot = snapshot.merged(found)
+        for candidate in chunk:
+            examined += 1
+            voucher = found[VoucherRef(candidate.serial)]
+            definition = found[DefinitionRef(candidate.definition_id)]
+            if voucher is None or definition is None or voucher.owner_member_id != member_id:
+                continue  # the index lagged behind the table: the table is the truth
+            if not keep(voucher, definition):
+                continue
+            items.append(Listed(voucher, definition))
+            if len(items) == limit:
+                more = examined < len(candidates)
+                return Page(items, Position.of(candidate) if more else None, snapshot)
+    more = 0 < examined < len(candidates)
+    return Page(items, Position.of(candidates[examined - 1]) if more else None, snapshot)
+
+
+def _chunk(candidates: Sequence[Owned], count: int, budget: int) -> list[Owned]:
+    """The next `count` candidates that fit, with their definitions, in `budget` keys."""
     chunk: list[Owned] = []
     definitions: set[str] = set()
     for candidate in candidates:
         cost = 1 + (candidate.definition_id not in definitions)
-        if cost > budget or (not selective and len(chunk) == limit):
+        if cost > budget or len(chunk) == count:
             break
         budget -= cost
         chunk.append(candidate)
         definitions.add(candidate.definition_id)
-    refs: list[Ref[Any]] = [*extra, *(VoucherRef(o.serial) for o in chunk)]
-    refs += [DefinitionRef(d) for d in sorted(definitions)]
-    snapshot = store.read(refs) if refs else Snapshot()
-    items: list[Listed] = []
-    for index, candidate in enumerate(chunk):
-        voucher = snapshot[VoucherRef(candidate.serial)]
-        definition = snapshot[DefinitionRef(candidate.definition_id)]
-        if voucher is None or definition is None or voucher.owner_member_id != member_id:
-            continue  # the index lagged behind the table: the table is the truth
-        if not keep(voucher, definition):
-            continue
-        items.append(Listed(voucher, definition))
-        if len(items) == limit:
-            more = index + 1 < len(candidates)
-            return Page(items, Position.of(candidate) if more else None, snapshot)
-    more = len(chunk) < len(candidates)
-    return Page(items, Position.of(chunk[-1]) if more and chunk else None, snapshot)
+    return chunk

@@ -133,7 +133,10 @@ def test_limit_above_100_is_100_and_default_is_20(demo: Any, calls: Calls) -> No
     assert len(vouchers_read) == 20  # a plain page reads its own vouchers, not 100
     calls.reset()
     assert len(issuances("status=AVAILABLE&limit=5")[1]) == 5
-    assert len([pk for pk in calls.keys_read() if pk.startswith("VOUCHER#")]) == 93  # a filter reads ahead
+    # a filtered page reads its `limit` candidates, then only the shortfall the filter left,
+    # scaled by the share it kept: what it examined, never a fixed read-ahead of 100
+    examined = [pk for pk in calls.keys_read() if pk.startswith("VOUCHER#")]
+    assert 5 <= len(examined) <= 10 and len(examined) == len(set(examined))
     status, body, headers = issuances("maxResults=500")
     assert (status, body, headers) == issuances("maxResults=100")
     # one batch read holds 100 keys: the 7 definitions of alice's vouchers and 93 vouchers
