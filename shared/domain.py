@@ -388,6 +388,13 @@ class Transition:
         if self.to_status not in ALLOWED_TRANSITIONS[self.from_status]:
             raise ValueError(f"transition {self.from_status} -> {self.to_status} is not allowed")
 
+    def apply(self, voucher: Voucher, **changes: Any) -> Voucher:
+        """The voucher this transition writes: its new status, the next version, and what
+        else the decision changes (an activation, a consumption...)."""
+        if (voucher.status, voucher.version) != (self.from_status, self.expected_version):
+            raise ValueError("a transition applies to the voucher it was decided on")
+        return replace(voucher, status=self.to_status, version=voucher.version + 1, **changes)
+
 
 def decide_consume(voucher: Voucher, now: datetime) -> Transition:
     """Operator consumption (Thalamus): any issued, usable voucher becomes REDEEMED."""
@@ -479,30 +486,6 @@ def decide_claim(
         raise VoucherNotIssued("voucher not issued to anyone")
     _end_user_may_move(voucher, end_user=end_user, allows_end_user_to_claim=allows_end_user_to_claim)
     return Transition(voucher.status, Status.CLAIMED, voucher.version)
-
-
-def after_activation(
-    voucher: Voucher,
-    *,
-    now: datetime,
-    provider: str,
-    code: str,
-    code_expiry: datetime,
-    reference: str,
-) -> Voucher:
-    return replace(
-        voucher,
-        status=Status.ACTIVATED,
-        version=voucher.version + 1,
-        activation=Activation(
-            activated_at=now,
-            provider=provider,
-            code_expiry=code_expiry,
-            authorization_code=code,
-            previous_status=pre_activation_status(voucher),
-            reference=reference,
-        ),
-    )
 
 
 def activation_reference(voucher: Voucher) -> str:

@@ -1,5 +1,12 @@
-"""The one request skeleton all three handlers share: parse -> use case -> respond, with
-every failure turned into the endpoint's own dialect (never a stack trace, never a bare 500).
+"""The one request skeleton every handler shares, as a context manager around its straight
+line (read the event, parse, use case, respond): every failure becomes the endpoint's own
+dialect — never a stack trace, never a bare 500 — and is counted and logged once.
+
+    with Answer(thalamus, logger, metrics) as answer:
+        request = answer.read(event, context)
+        ...
+        answer.ok(thalamus.success_response(result, now))
+    return answer.response
 
 Logging is structured and never includes headers, bodies or tokens: only route, status,
 outcome code and ids.
@@ -7,8 +14,8 @@ outcome code and ids.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import os
+from types import TracebackType
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
@@ -42,67 +49,64 @@ class Dialect(Protocol):
     def internal_error(self, request: ApiRequest | None = None) -> WireError: ...
 
 
-_FLUSH_LOCK = threading.Lock()
+def service_name(module: str) -> str:
+    """A function's service name: POWERTOOLS_SERVICE_NAME, which CDK sets to the function's
+    name in shared/routes.py; where one process hosts every function (the local stack, the
+    tests) and nothing sets it, the handler's package name (functions.<name>.handler)."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or module.rsplit(".", 2)[-2]
 
 
-def serialize_flushes(metrics: Metrics) -> Metrics:
-    """Make this Metrics object's flush atomic within the process.
-
-    Powertools keeps one metric set per process. In Lambda a container serves one invocation
-    at a time, but the local stack and the race tests run several at once in one process:
-    there one invocation's flush could empty the set between another's emptiness check and its
-    serialization, which raises SchemaValidationError after the handler answered (the local
-    stack then returned a 502). Uncontended in Lambda, so free."""
-    provider = metrics.provider  # log_metrics flushes through its provider
-    flush = provider.flush_metrics
-
-    def locked(*args: Any, **kwargs: Any) -> None:
-        with _FLUSH_LOCK:
-            flush(*args, **kwargs)
-
-    provider.flush_metrics = locked  # type: ignore[method-assign]
-    return metrics
+def observability(module: str) -> tuple[Logger, Metrics]:
+    """The handler's Logger and Metrics (namespace from POWERTOOLS_METRICS_NAMESPACE)."""
+    service = service_name(module)
+    return Logger(service=service), Metrics(service=service)
 
 
-def handle(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    dialect: Dialect,
-    logger: Logger,
-    metrics: Metrics,
-    work: Callable[[ApiRequest], dict[str, Any]],
-) -> dict[str, Any]:
-    try:
-        request = ApiRequest.from_event(event or {}, context)
-    except Exception:
-        logger.exception("unreadable API Gateway event")
-        return dialect.internal_error(None).to_response()
-    logger.append_keys(request_id=request.request_id, route=f"{request.method} {request.resource}")
-    error: WireError | None = None
-    try:
-        response = work(request)
-    except WireError as wire:
-        error = wire
-    except DomainError as refused:
-        error = dialect.domain_error(refused, request)
-    except StoreUnavailable:
-        logger.warning("DynamoDB unavailable after retries")
-        error = dialect.unavailable(request)
-    except Exception:
-        logger.exception("unexpected failure")
-        error = dialect.internal_error(request)
-    if error is not None:
-        response = error.to_response()
-    status = int(response["statusCode"])
-    if status >= 500:
-        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
-    elif status >= 400:
-        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
-    else:
-        metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "request finished",
-        extra={"status": status, "outcome": error.outcome() if error else "ok"},
-    )
-    return response
+class Answer:
+    def __init__(self, dialect: Dialect, logger: Logger, metrics: Metrics) -> None:
+        self.dialect, self.logger, self.metrics = dialect, logger, metrics
+        self.request: ApiRequest | None = None
+        self.response: dict[str, Any] = {}
+
+    def __enter__(self) -> Answer:
+        return self
+
+    def read(self, event: dict[str, Any], context: Any) -> ApiRequest:
+        try:
+            self.request = ApiRequest.from_event(event or {}, context)
+        except Exception:
+            self.logger.exception("unreadable API Gateway event")
+            raise self.dialect.internal_error(None) from None
+        self.logger.append_keys(
+            request_id=self.request.request_id, route=f"{self.request.method} {self.request.resource}"
+        )
+        return self.request
+
+    def ok(self, response: dict[str, Any]) -> None:
+        self.response = response
+
+    def __exit__(
+        self, kind: type[BaseException] | None, raised: BaseException | None, _tb: TracebackType | None
+    ) -> bool:
+        error: WireError | None = None
+        if isinstance(raised, WireError):
+            error = raised
+        elif isinstance(raised, DomainError):
+            error = self.dialect.domain_error(raised, self.request)
+        elif isinstance(raised, StoreUnavailable):
+            self.logger.warning("DynamoDB unavailable after retries")
+            error = self.dialect.unavailable(self.request)
+        elif isinstance(raised, Exception):
+            self.logger.exception("unexpected failure")
+            error = self.dialect.internal_error(self.request)
+        elif raised is not None:
+            return False  # KeyboardInterrupt, SystemExit: not ours to answer
+        if error is not None:
+            self.response = error.to_response()
+        status = int(self.response["statusCode"])
+        name = "ServerErrors" if status >= 500 else "ClientErrors" if status >= 400 else "Succeeded"
+        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        self.logger.info(
+            "request finished", extra={"status": status, "outcome": error.outcome() if error else "ok"}
+        )
+        return True

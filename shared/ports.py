@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from shared.domain import (
+    ALLOWED_TRANSITIONS,
     ActivationGuard,
     Activity,
     AdminGrant,
@@ -33,7 +34,6 @@ from shared.domain import (
     MemberAlias,
     Session,
     Touchpoint,
-    Transition,
     Voucher,
     VoucherAlias,
 )
@@ -320,7 +320,8 @@ class StateChange:
             raise ValueError("a state change names one voucher")
         if self.after.version != self.before.version + 1:
             raise ValueError("a state change advances the version by exactly one")
-        Transition(self.before.status, self.after.status, self.before.version)  # allowed?
+        if self.after.status not in ALLOWED_TRANSITIONS[self.before.status]:
+            raise ValueError(f"transition {self.before.status} -> {self.after.status} is not allowed")
 
     @property
     def at(self) -> datetime:

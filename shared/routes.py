@@ -198,8 +198,3 @@ def resolve(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         if params is not None:
             return route, params
     return None
-
-
-def path_exists(path: str) -> bool:
-    """True when some route has this path (used to tell 'wrong method' from 'no such path')."""
-    return any(match_path(r.path, path) is not None for r in ROUTES)

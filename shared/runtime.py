@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.ports import VoucherStore
-from shared.usecases.commit import CommitPolicy
+from shared.retry import CommitPolicy
 
 
 class ConfigurationError(Exception):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-
 from shared import endpoint
 from shared.dialects import es_issuances, es_loyalty
 from shared.domain import Session
-from shared.runtime import RUNTIME, ApiRequest, hash_token
-from shared.usecases.issuances import console_issuance
+from shared.runtime import RUNTIME, hash_token
+from shared.usecases.console_issuance import console_issuance
 
-logger = Logger(service="console_issuance")
-metrics = endpoint.serialize_flushes(Metrics(service="console_issuance"))
+logger, metrics = endpoint.observability(__name__)
 
 
 def _csr(session: Session) -> None:
@@ -26,21 +23,16 @@ def _csr(session: Session) -> None:
     logger.append_keys(csr_id=session.principal_id)
 
 
-def _view(request: ApiRequest) -> dict[str, Any]:
-    token = es_issuances.parse_token(request)
-    member_id = es_issuances.parse_member_id(request)
-    definition_id, serial = es_loyalty.parse_voucher_id(request)
-    result = console_issuance(
-        RUNTIME.store(), hash_token(token), member_id, definition_id, serial, on_viewer=_csr
-    )
-    logger.info(
-        "console view",
-        extra={"member_id": member_id, "voucher_serial": serial},
-    )
-    return es_issuances.detail_response(result)
-
-
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return endpoint.handle(event, context, dialect=es_issuances, logger=logger, metrics=metrics, work=_view)
+    with endpoint.Answer(es_issuances, logger, metrics) as answer:
+        request = answer.read(event, context)
+        token = es_issuances.parse_token(request)
+        member_id = es_issuances.parse_member_id(request)
+        definition_id, serial = es_loyalty.parse_voucher_id(request)
+        store = RUNTIME.store()
+        result = console_issuance(store, hash_token(token), member_id, definition_id, serial, on_viewer=_csr)
+        logger.info("console view", extra={"member_id": member_id, "voucher_serial": serial})
+        answer.ok(es_issuances.detail_response(result))
+    return answer.response

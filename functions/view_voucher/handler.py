@@ -8,35 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-
 from shared import endpoint
 from shared.dialects import thalamus
 from shared.domain import utcnow
-from shared.runtime import RUNTIME, ApiRequest, hash_token
-from shared.usecases.consume import ConsumeCommand
-from shared.usecases.operator_view import view_voucher
+from shared.runtime import RUNTIME
+from shared.usecases.view import view_voucher
 
-logger = Logger(service="view_voucher")
-metrics = endpoint.serialize_flushes(Metrics(service="view_voucher"))
-
-
-def _view(request: ApiRequest) -> dict[str, Any]:
-    touchpoint, token = thalamus.parse_credentials(request)
-    activity_code, item_code, voucher_code = thalamus.parse_path(request)
-    command = ConsumeCommand(
-        activity_code=activity_code,
-        item_code=item_code,
-        voucher_code=voucher_code,
-        touchpoint=touchpoint,
-        token_hash=hash_token(token),
-        parameters={},
-        request_id=request.request_id,
-    )
-    return thalamus.success_response(view_voucher(RUNTIME.store(), command), utcnow())
+logger, metrics = endpoint.observability(__name__)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return endpoint.handle(event, context, dialect=thalamus, logger=logger, metrics=metrics, work=_view)
+    with endpoint.Answer(thalamus, logger, metrics) as answer:
+        request = answer.read(event, context)
+        result = view_voucher(RUNTIME.store(), thalamus.parse_command(request, consume=False))
+        answer.ok(thalamus.success_response(result, utcnow()))
+    return answer.response

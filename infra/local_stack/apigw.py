@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -120,11 +121,40 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
 
 
 def handler_for(function_name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """Import the function's real handler (once) from its FunctionSpec entry point."""
-    if function_name not in _HANDLERS:
-        module_name, _, attribute = FUNCTIONS[function_name].handler.rpartition(".")
-        _HANDLERS[function_name] = getattr(importlib.import_module(module_name), attribute)
+    """Import the function's real handler (once) from its FunctionSpec entry point, its
+    metric flushes serialized (several invocations share this process)."""
+    with _LOADING:
+        if function_name not in _HANDLERS:
+            module_name, _, attribute = FUNCTIONS[function_name].handler.rpartition(".")
+            module = importlib.import_module(module_name)
+            serialize_flushes(module.metrics)
+            _HANDLERS[function_name] = getattr(module, attribute)
     return _HANDLERS[function_name]
+
+
+_LOADING = threading.Lock()
+_FLUSH_LOCK = threading.Lock()
+
+
+def serialize_flushes(metrics: Any) -> None:
+    """Make a handler's Metrics flush atomic within this process (a local-stack need only).
+
+    Powertools keeps one metric set per process. In Lambda a container serves one invocation
+    at a time, but the local stack and the race tests run several at once in one process:
+    there one invocation's flush could empty the set between another's emptiness check and
+    its serialization, which raises SchemaValidationError after the handler answered (the
+    local stack then returned a 502)."""
+    provider = metrics.provider  # log_metrics flushes through its provider
+    if getattr(provider.flush_metrics, "serialized", False):
+        return
+    flush = provider.flush_metrics
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        with _FLUSH_LOCK:
+            flush(*args, **kwargs)
+
+    locked.serialized = True  # type: ignore[attr-defined]
+    provider.flush_metrics = locked
 
 
 def invoke(function_name: str, event: dict[str, Any]) -> dict[str, Any]:

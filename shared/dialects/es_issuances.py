@@ -26,7 +26,8 @@ from shared.domain import (
     format_instant,
 )
 from shared.runtime import ApiRequest, json_response
-from shared.usecases.issuances import IssuanceDetail, IssuanceFilter, IssuancePage, activatable
+from shared.usecases.console_issuance import IssuanceDetail
+from shared.usecases.issuances import IssuanceFilter, IssuancePage, activatable
 from shared.usecases.listing import Listed, Position
 
 DEFAULT_LIMIT = 20

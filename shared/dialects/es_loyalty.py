@@ -31,8 +31,9 @@ from shared.domain import (
 )
 from shared.endpoint import WireError
 from shared.providers import ProviderBadResponse, ProviderNotConfigured, ProviderTimeout
-from shared.runtime import ApiRequest, json_response
-from shared.usecases.activate import ActivateResult
+from shared.runtime import ApiRequest, hash_token, json_response
+from shared.usecases.activation_code import ActivateResult
+from shared.usecases.es_rules import ActivateCommand
 
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 VOUCHER_ID = re.compile(
@@ -157,6 +158,15 @@ def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
             request=request,
         )
     return match.group("definition"), match.group("uuid").lower()
+
+
+def parse_command(request: ApiRequest) -> ActivateCommand:
+    """The activation as the use case takes it, validated in ES's order: correlation id,
+    token, voucher id."""
+    correlation_id = parse_correlation_id(request)
+    token = parse_token(request)
+    definition_id, serial = parse_voucher_id(request)
+    return ActivateCommand(correlation_id, definition_id, serial, hash_token(token), request.request_id)
 
 
 # --------------------------------------------------------------------------- errors

@@ -42,9 +42,9 @@ from shared.domain import (
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
 from shared.usecases.listing import Listed, Position
-from shared.usecases.spaaza_rules import Caller, VoucherRequest
+from shared.usecases.spaaza_move import Moved
+from shared.usecases.spaaza_request import Caller, VoucherRequest
 from shared.usecases.spaaza_vouchers import UserVouchers, UserVouchersRequest
-from shared.usecases.unclaim import UnclaimResult
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends
 NEW_IDENTIFIERS_SINCE = (1, 5, 3)  # chain_id mandatory for admins; four more end-user ids
@@ -501,9 +501,7 @@ def _number(value: Any) -> Any:
     return value
 
 
-def success_response(
-    result: UnclaimResult, now: datetime, result_type: str = "unclaim-voucher"
-) -> dict[str, Any]:
+def success_response(result: Moved, now: datetime, result_type: str = "unclaim-voucher") -> dict[str, Any]:
     results = {
         **voucher_fields(Listed(result.voucher, result.definition), now),
         "user_id": result.member.user_id,

@@ -27,8 +27,8 @@ from shared.domain import (
     format_instant,
 )
 from shared.endpoint import WireError
-from shared.runtime import ApiRequest, json_response
-from shared.usecases.consume import ConsumeResult
+from shared.runtime import ApiRequest, hash_token, json_response
+from shared.usecases.thalamus_rules import CatalogVoucher, OperatorCommand
 
 PARAMETER_FIELDS = ("parameter1", "parameter2", "parameter3")
 MAX_PARAMETER_LENGTH = 255
@@ -133,6 +133,21 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
     return parameters
 
 
+def parse_command(request: ApiRequest, *, consume: bool) -> OperatorCommand:
+    """The operator's request as the use case takes it (a view sends no parameters)."""
+    touchpoint, token = parse_credentials(request)
+    activity_code, item_code, voucher_code = parse_path(request)
+    return OperatorCommand(
+        activity_code=activity_code,
+        item_code=item_code,
+        voucher_code=voucher_code,
+        touchpoint=touchpoint,
+        token_hash=hash_token(token),
+        request_id=request.request_id,
+        parameters=parse_parameters(request) if consume else {},
+    )
+
+
 def _storable(value: str) -> bool:
     """Printable text that is valid Unicode (no lone surrogates, no control characters)."""
     return value.isprintable() and not any("\ud800" <= c <= "\udfff" for c in value)
@@ -185,7 +200,7 @@ def internal_error(request: ApiRequest | None = None) -> ThalamusError:
     return ThalamusError(500, {"error.message": "InternalError"})
 
 
-def success_response(result: ConsumeResult, now: datetime) -> dict[str, Any]:
+def success_response(result: CatalogVoucher, now: datetime) -> dict[str, Any]:
     voucher = result.voucher
     consumption = voucher.consumption
     data: dict[str, Any] = {

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from shared.domain import AuditEvent, Voucher, format_instant, parse_instant
+from shared.domain import AuditEvent, format_instant, parse_instant
 from shared.ports import (
     GrantHeld,
     Guard,
@@ -171,17 +171,6 @@ class Table:
 
     def voucher_events(self, serial: str) -> list[Item]:
         return self.query_partition(Keys.voucher(serial)[PK], Keys.event_prefix())
-
-    def member_vouchers(self, member_id: str) -> list[Voucher]:
-        """Every voucher a member owns (gsi1, eventually consistent), read from the table."""
-        items = self._query(
-            IndexName=GSI1.name,
-            KeyConditionExpression="#g = :g",
-            ExpressionAttributeNames={"#g": GSI1.partition_key},
-            ExpressionAttributeValues=serialize({":g": f"MEMBER#{member_id}"}),
-        )
-        found = self.hydrate(Keys.voucher(str(i["serial"])) for i in items)
-        return [item_to_voucher(i) for i in found.values()]
 
     def transact(self, requests: Sequence[Mapping[str, Any]]) -> None:
         """One TransactWriteItems, all or nothing. The ClientRequestToken makes botocore's own

@@ -1,11 +1,10 @@
-"""ES Loyalty's read side: a member's own issuances, and the customer-service console's view
-of any member's issuances and of one issuance with its history.
+"""ES Loyalty's lists: a member's own issuances, and the customer-service console's view of
+any member's issuances (one issuance with its history: shared/usecases/console_issuance.py).
 
 Round trips. Member list: 3 (the session, the owner index, one batch of vouchers and
 definitions). Console list: 3 (the session with the named member, the index, the batch).
-Console issuance: 2 (session + member + voucher + definition in one batch, then the
-voucher's history, a query its keys force). A request refused at authentication costs its
-one read whatever it names, so nobody learns from the count what exists.
+A request refused at authentication costs its one read whatever it names, so nobody
+learns from the count what exists.
 
 Nothing here knows the wire: the dialect turns ES parameters into an `IssuanceFilter` and
 the results into ES bodies (and decides what a console may never see: the live code).
@@ -18,23 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.domain import (
-    AuditEvent,
     Definition,
     Effective,
-    Forbidden,
-    Member,
     NotFound,
-    PrincipalKind,
     Session,
-    Unauthenticated,
     Voucher,
     effective_status,
     utcnow,
 )
-from shared.ports import DefinitionRef, MemberRef, Owned, SessionRef, VoucherRef, VoucherStore
+from shared.ports import MemberRef, Owned, SessionRef, VoucherStore
+from shared.usecases.es_rules import PAC_REWARD_TYPE, console_user, listing_member
 from shared.usecases.listing import Page, Position, page_of
 
-PAC_REWARD_TYPE = "PRODUCT_AUTHORIZATION_CODE"
 ACTIVATABLE = frozenset({Effective.AVAILABLE, Effective.CLAIMED})
 
 
@@ -56,16 +50,6 @@ class IssuanceFilter:
 class IssuancePage:
     member_id: str
     page: Page
-    now: datetime
-    viewer: Session
-
-
-@dataclass(frozen=True)
-class IssuanceDetail:
-    member: Member
-    voucher: Voucher
-    definition: Definition
-    history: list[AuditEvent]
     now: datetime
     viewer: Session
 
@@ -106,37 +90,11 @@ def _keep(wanted: IssuanceFilter, now: datetime) -> Callable[[Voucher, Definitio
     return keep
 
 
-def _live(session: Session | None, now: datetime) -> Session:
-    if session is None:
-        raise Unauthenticated("unknown token", field="token")
-    if not session.is_live(now):
-        raise Unauthenticated("token expired or revoked", field="token")
-    return session
-
-
-def _member_session(session: Session | None, now: datetime) -> Session:
-    session = _live(session, now)
-    if session.kind is PrincipalKind.ES_CONSOLE:
-        raise Forbidden("console users list a member's issuances through the console API", what="console")
-    if session.kind is not PrincipalKind.ES_MEMBER or not session.member_id:
-        raise Unauthenticated("token is not an ES member token", field="token")
-    return session  # ghost members may list (they may not activate)
-
-
-def _console_session(session: Session | None, now: datetime) -> Session:
-    session = _live(session, now)
-    if session.kind is PrincipalKind.ES_MEMBER:
-        raise Forbidden("only customer-service console users may view other members", what="console")
-    if session.kind is not PrincipalKind.ES_CONSOLE:  # another API's token never works here
-        raise Unauthenticated("token is not an ES token", field="token")
-    return session
-
-
 def member_issuances(
     store: VoucherStore, token_hash: str, wanted: IssuanceFilter, *, clock: Callable[[], datetime] = utcnow
 ) -> IssuancePage:
     now = clock()
-    session = _member_session(store.read([SessionRef(token_hash)])[SessionRef(token_hash)], now)
+    session = listing_member(store.read([SessionRef(token_hash)])[SessionRef(token_hash)], now)
     member_id = str(session.member_id)
     return IssuancePage(member_id, _page(store, member_id, wanted, now), now, session)
 
@@ -154,41 +112,11 @@ def console_issuances(
     the CSR's id, refused ones too)."""
     now = clock()
     snapshot = store.read([SessionRef(token_hash), MemberRef(member_id)])
-    session = _console_session(snapshot[SessionRef(token_hash)], now)
+    session = console_user(snapshot[SessionRef(token_hash)], now)
     on_viewer(session)
     if snapshot[MemberRef(member_id)] is None:
         raise NotFound("no such member", what="member")
     return IssuancePage(member_id, _page(store, member_id, wanted, now), now, session)
-
-
-def console_issuance(
-    store: VoucherStore,
-    token_hash: str,
-    member_id: str,
-    definition_id: str,
-    serial: str,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-    on_viewer: Callable[[Session], None] = lambda _s: None,
-) -> IssuanceDetail:
-    """An unknown member, an unknown voucher and another member's voucher read alike."""
-    now = clock()
-    refs = (SessionRef(token_hash), MemberRef(member_id), VoucherRef(serial), DefinitionRef(definition_id))
-    snapshot = store.read(refs)
-    session = _console_session(snapshot[SessionRef(token_hash)], now)
-    on_viewer(session)
-    member = snapshot[MemberRef(member_id)]
-    voucher = snapshot[VoucherRef(serial)]
-    definition = snapshot[DefinitionRef(definition_id)]
-    if (
-        member is None
-        or voucher is None
-        or definition is None
-        or voucher.owner_member_id != member_id
-        or voucher.definition_id != definition_id
-    ):
-        raise NotFound("no such member or issuance", what="member")
-    return IssuanceDetail(member, voucher, definition, store.history(serial), now, session)
 
 
 def _page(store: VoucherStore, member_id: str, wanted: IssuanceFilter, now: datetime) -> Page:

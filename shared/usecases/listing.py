@@ -2,20 +2,14 @@
 the CSR console, Spaaza get-user-vouchers).
 
     index    store.vouchers_of(member): which vouchers, of which definition, issued when —
-             what never changes after issue, so the index's eventual consistency cannot hide
-             a caller's own change
-    order    newest issue first, then serial (vouchers without an issue date last): a total
-             order on immutable fields, so a page position stays valid while states change
-    hydrate  the page's `limit` candidates and their definitions in ONE consistent
-             BatchGetItem (definitions usually come from the container's cache)
-    filter   on the hydrated state only (status, reward type, ...), so a list never shows a
-             stale status and a filter never misses a voucher that just changed; when the
-             filter rejected some, at most REFILLS more batches read the shortfall
+             what never changes after issue, so the index's lag cannot hide a caller's change
+    order    newest issue first, then serial (no issue date last): a total order on
+             immutable fields, so a page position stays valid while states change
+    hydrate  the page's candidates and their definitions in one consistent BatchGetItem
+    filter   on the hydrated state only, so a list never shows a stale status
 
-A plain page therefore costs one index query and one batch read of what it shows; a filtered
-page what it examined. It may hold fewer than `limit` matches while `after` says more
-candidates remain (the caller pages on until `after` is None), the contract DynamoDB's own
-filtered queries have.
+A page costs what it examines (page_of). It may hold fewer than `limit` matches while
+`after` says more remain — the contract DynamoDB's own filtered queries have.
 """
 
 from __future__ import annotations
@@ -101,14 +95,11 @@ def page_of(
     selective: bool = False,
     extra_refs: Iterable[Ref[Any]] = (),
 ) -> Page:
-    """The next page after `after`: `limit` matches at most. The first batch read also
-    fetches `extra_refs` (so a caller's last read costs no round trip of its own) and reads
-    exactly `limit` candidates, so a page costs what it shows: 20 issuances, 20 voucher reads.
-
-    `selective`: `keep` filters on state the caller asked about (a status, a reward type...).
-    When it rejected some of the first batch, up to `REFILLS` more batches read the shortfall,
-    scaled by the share the filter kept so far (at most 100 keys each); a filter that keeps
-    almost nothing then ends the page short, with `after` set, instead of reading on."""
+    """The next page after `after`: `limit` matches at most. The first batch also reads
+    `extra_refs` (a caller's last read, at no round trip of its own) and exactly `limit`
+    candidates. `selective` (`keep` filters on state the caller asked about): when it
+    rejected some, up to REFILLS more batches read the shortfall scaled by the share kept so
+    far; a filter keeping almost nothing ends the page short, `after` set, not reading on."""
     extra = list(dict.fromkeys(extra_refs))
     candidates = sorted(
         (o for o in owned if keep_owned(o) and (after is None or Position.of(o) > after)),

@@ -1,4 +1,4 @@
-"""Who acts on which Spaaza voucher: the resolution unclaim (and claim) share.
+"""Who acts on which Spaaza voucher: the resolution claim and unclaim share.
 
 Reads happen in phases fixed by the request's shape (its auth mode and which identifiers it
 sends), never by what earlier phases found, so a caller cannot count round trips to learn
@@ -7,9 +7,9 @@ whether a user or a voucher it may not see exists:
   1. the session and everything the request names directly: the app (hostname), the admin
      grant on chain_id, the end-user aliases, the voucher aliases (third_party_id too, when
      chain_id is sent);
-  2. the members and vouchers (+ definitions, activation guards) the aliases name, the
-     chain, the admin grant on the voucher's chain for pre-1.5.3 admins without chain_id, and
-     the third_party_id alias when its chain was only learnt in phase 1;
+  2. the members and vouchers (+ definitions) the aliases name, the chain, the admin grant
+     on the voucher's chain for pre-1.5.3 admins without chain_id, and the third_party_id
+     alias when its chain was only learnt in phase 1;
   3. only for that last shape: the voucher that third_party_id names.
 
 Then one judgement in a documented order (docs/authorization.md): authentication, the
@@ -47,9 +47,8 @@ from shared.ports import (
     VoucherRef,
     VoucherStore,
 )
+from shared.usecases.spaaza_request import AuthMode, VoucherRequest
 from shared.usecases.spaaza_rules import (
-    AuthMode,
-    VoucherRequest,
     acting_chain,
     admin_chain,
     authenticate,

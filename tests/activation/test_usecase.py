@@ -9,9 +9,10 @@ import pytest
 
 from shared.domain import utcnow
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
+from shared.retry import CommitPolicy
 from shared.runtime import hash_token
-from shared.usecases.activate import ActivateCommand, activate_voucher
-from shared.usecases.commit import CommitPolicy
+from shared.usecases.activate import activate_voucher
+from shared.usecases.es_rules import ActivateCommand
 from tests.activation.conftest import ALICE, load_extended
 from tests.conftest import serial
 

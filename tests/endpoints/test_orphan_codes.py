@@ -1,9 +1,9 @@
 """An activation racing a consume or an unclaim never mints a provider code nobody records.
 
-Real races through the three handlers on every engine (moto's server and Amazon's DynamoDB
-Local), with the provider simulator slow so that the windows between an activation's read,
-its guard claim, the provider call and its commit are wide. After each trial the invariant
-is checked from the table and the simulator's own counters:
+Real races through the activate, consume and unclaim handlers on every engine (moto's
+server and Amazon's DynamoDB Local), with the provider simulator slow so that the windows
+between an activation's read, its guard claim, the provider call and its commit are wide.
+After each trial the invariant is checked from the table and the simulator's own counters:
 
   * every code the provider issued is on the voucher or in an ACTIVATION_CODE_UNUSED event;
   * no code was issued for a state another request changed: if the consume committed first,

@@ -32,13 +32,13 @@ from shared.domain import (
     VoucherNotIssued,
     VoucherRedeemed,
     activation_reference,
-    after_activation,
     decide_activate,
     decide_consume,
     decide_unclaim,
     effective_status,
     format_instant,
     parse_instant,
+    pre_activation_status,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -65,6 +65,28 @@ def live_activation(previous: Status = Status.CLAIMED, expiry: datetime | None =
         previous_status=previous,
         reference="s-1:v2",
     )
+
+
+def activated(v: Voucher, now: datetime, code: str, expiry: datetime) -> Voucher:
+    """What an activation writes: decide_activate's transition applied with the new code."""
+    decision = decide_activate(v, now)
+    assert isinstance(decision, Transition)
+    return decision.apply(v, activation=Activation(now, "K", expiry, code, pre_activation_status(v), "r"))
+
+
+class TestTransition:
+    def test_apply_writes_the_new_status_at_the_next_version(self) -> None:
+        v = voucher(Status.CLAIMED)
+        after = decide_consume(v, NOW).apply(v)
+        assert (after.status, after.version, after.serial) == (Status.REDEEMED, v.version + 1, v.serial)
+
+    def test_apply_refuses_a_voucher_it_was_not_decided_on(self) -> None:
+        v = voucher(Status.CLAIMED)
+        decision = decide_consume(v, NOW)
+        with pytest.raises(ValueError, match="decided on"):
+            decision.apply(replace(v, version=v.version + 1))
+        with pytest.raises(ValueError, match="decided on"):
+            decision.apply(replace(v, status=Status.AVAILABLE))
 
 
 class TestExpiry:
@@ -125,9 +147,7 @@ class TestActivate:
         assert effective_status(v, NOW) is Effective.CLAIMED
         decision = decide_activate(v, NOW)
         assert isinstance(decision, Transition) and decision.to_status is Status.ACTIVATED
-        again = after_activation(
-            v, now=NOW, provider="K", code="KT-2", code_expiry=NOW + timedelta(minutes=5), reference="r"
-        )
+        again = activated(v, NOW, "KT-2", NOW + timedelta(minutes=5))
         # previous status survives repeated activations
         assert again.activation is not None and again.activation.previous_status is Status.CLAIMED
 
@@ -241,24 +261,16 @@ def test_property_lifecycle_invariants(
         before = v
         try:
             if op == "consume":
-                t = decide_consume(v, now)
-                v = replace(v, status=t.to_status, version=v.version + 1)
+                v = decide_consume(v, now).apply(v)
             elif op == "activate":
                 decision = decide_activate(v, now)
                 if isinstance(decision, Replay):
                     assert decision.activation.is_live(now)
                     continue
-                v = after_activation(
-                    v,
-                    now=now,
-                    provider="K",
-                    code="KT",
-                    code_expiry=now + timedelta(seconds=600),
-                    reference="r",
-                )
+                v = activated(v, now, "KT", now + timedelta(seconds=600))
             elif op.startswith("unclaim"):
                 t = decide_unclaim(v, now, end_user=op == "unclaim_user", allows_end_user_to_claim=allows)
-                v = replace(v, status=t.to_status, version=v.version + 1, activation=None)
+                v = t.apply(v, activation=None)
             else:
                 continue
         except Exception as refused:

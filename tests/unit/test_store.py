@@ -190,7 +190,7 @@ def test_voucher_item_round_trip_and_owner_index(demo: DynamoDBStore) -> None:
     item = voucher_to_item(voucher)
     assert item["gsi1pk"] == "MEMBER#alice"
     assert "expires_at" not in item  # the TTL attribute must never be set on a voucher
-    owned = {v.serial for v in demo.member_vouchers("bob")}
+    owned = {o.serial for o in DynamoDBStore(demo.client, demo.table).vouchers_of("bob")}
     assert serial(8) in owned and serial(11) not in owned
 
 

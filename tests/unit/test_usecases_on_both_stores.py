@@ -30,12 +30,14 @@ from shared.ports import (
     WriteConflict,
 )
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
+from shared.retry import CommitPolicy
 from shared.runtime import hash_token
 from shared.store import InMemoryStore
-from shared.usecases.activate import ActivateCommand, activate_voucher
-from shared.usecases.commit import CommitPolicy
-from shared.usecases.consume import ConsumeCommand, consume_voucher
-from shared.usecases.spaaza_rules import Caller, VoucherRequest
+from shared.usecases.activate import activate_voucher
+from shared.usecases.consume import consume_voucher
+from shared.usecases.es_rules import ActivateCommand
+from shared.usecases.spaaza_request import Caller, VoucherRequest
+from shared.usecases.thalamus_rules import OperatorCommand
 from shared.usecases.unclaim import unclaim_voucher
 from tests.conftest import demo_document, load_document, serial
 
@@ -114,9 +116,9 @@ def _events(port: Counted, n: int, kind: str) -> list[Any]:
 # --------------------------------------------------------------------------- consume
 
 
-def consume(n: int, token: str = "demo-thalamus-operator-anna", item: str = "CARWASH") -> ConsumeCommand:
-    return ConsumeCommand(
-        "MILES", item, serial(n), "BACKOFFICE", hash_token(token), {"parameter1": "x"}, "r1"
+def consume(n: int, token: str = "demo-thalamus-operator-anna", item: str = "CARWASH") -> OperatorCommand:
+    return OperatorCommand(
+        "MILES", item, serial(n), "BACKOFFICE", hash_token(token), "r1", {"parameter1": "x"}
     )
 
 
@@ -265,7 +267,8 @@ def test_unclaim_by_admin_in_three_round_trips(port: Counted) -> None:
     result = unclaim_voucher(
         port, unclaim(ADMIN1, chain_id=1, end_user={"user_id": 1001}, voucher={"voucher_id": 40577})
     )
-    assert (result.voucher.status.value, result.mode.value, port.round_trips) == ("AVAILABLE", "admin", 3)
+    outcome = (result.voucher.status.value, result.target.mode.value, port.round_trips)
+    assert outcome == ("AVAILABLE", "admin", 3)
     (event,) = _events(port, 11, "UNCLAIMED")
     assert (event.details["auth_mode"], event.from_status) == ("admin", "CLAIMED")
 
