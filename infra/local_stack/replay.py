@@ -232,7 +232,9 @@ def _replay_one(
         with _environment({"TABLE_NAME": table}):
             # The handlers' runtime gets this table and the replay's DynamoDB client (making a
             # boto3 client per event would double the replay time).
-            RUNTIME.reset(store=DynamoDBStore(dynamodb, table), settings=Settings.from_env())
+            settings = Settings.from_env()
+            store = DynamoDBStore(dynamodb, table, immutable_ttl=settings.immutable_cache_seconds)
+            RUNTIME.reset(store=store, settings=settings)
             try:
                 response = apigw.invoke(function, event)
             except Exception as error:  # a handler must never raise; report it as such

@@ -1,5 +1,4 @@
-"""One page of a member's vouchers: the read side every list endpoint shares (ES issuances,
-the CSR console, Spaaza get-user-vouchers).
+"""One page of a member's vouchers, for every list endpoint (ES, CSR console, Spaaza).
 
     index    store.vouchers_of(member): which vouchers, of which definition, issued when —
              what never changes after issue, so the index's lag cannot hide a caller's change
@@ -8,8 +7,8 @@ the CSR console, Spaaza get-user-vouchers).
     hydrate  the page's candidates and their definitions in one consistent BatchGetItem
     filter   on the hydrated state only, so a list never shows a stale status
 
-A page costs what it examines (page_of). It may hold fewer than `limit` matches while
-`after` says more remain — the contract DynamoDB's own filtered queries have.
+A page costs what it examines (page_of); it may hold fewer than `limit` matches while `after`
+says more remain, the contract of DynamoDB's own filtered queries.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from shared.domain import Definition, Voucher
 from shared.ports import DefinitionRef, Owned, Ref, Snapshot, VoucherRef, VoucherStore
 
 BATCH_KEYS = 100  # one BatchGetItem
-REFILLS = 2  # more batches a filtered page may read when its filter rejected candidates
+READ_AHEAD = 2  # a filtered page's first batch: this many candidates per item it may show
+REFILLS = 1  # more batches it may read when its filter kept less than 1 in READ_AHEAD
 MAX_TOKEN = 512  # characters of a page token
 
 
@@ -97,23 +97,25 @@ def page_of(
 ) -> Page:
     """The next page after `after`: `limit` matches at most. The first batch also reads
     `extra_refs` (a caller's last read, at no round trip of its own) and exactly `limit`
-    candidates. `selective` (`keep` filters on state the caller asked about): when it
-    rejected some, up to REFILLS more batches read the shortfall scaled by the share kept so
-    far; a filter keeping almost nothing ends the page short, `after` set, not reading on."""
+    candidates. `selective` (`keep` filters on state the caller asked about): the first batch
+    reads READ_AHEAD x `limit`; when the filter kept less than the page needs, up to REFILLS
+    more batches read the shortfall scaled by the share kept; a filter keeping almost nothing
+    ends the page short, `after` set, instead of reading on."""
     extra = list(dict.fromkeys(extra_refs))
     candidates = sorted(
         (o for o in owned if keep_owned(o) and (after is None or Position.of(o) > after)),
         key=Position.of,
     )
     items: list[Listed] = []
-    snapshot = Snapshot()
-    examined = 0
+    snapshot, examined = Snapshot(), 0
     for batch in range(1 + (REFILLS if selective else 0)):
         need = limit - len(items)
         if batch:
             if need <= 0 or examined >= len(candidates):
                 break
             need = math.ceil(need * examined / max(len(items), 1))
+        elif selective:
+            need *= READ_AHEAD
         chunk = _chunk(candidates[examined:], need, BATCH_KEYS - (len(extra) if not batch else 0))
         refs: list[Ref[Any]] = [*(extra if not batch else ()), *(VoucherRef(o.serial) for o in chunk)]
         refs += [DefinitionRef(d) for d in sorted({o.definition_id for o in chunk})]
@@ -129,8 +131,7 @@ def page_of(
                 continue
             items.append(Listed(voucher, definition))
             if len(items) == limit:
-                more = examined < len(candidates)
-                return Page(items, Position.of(candidate) if more else None, snapshot)
+                return Page(items, Position.of(candidate) if examined < len(candidates) else None, snapshot)
     more = 0 < examined < len(candidates)
     return Page(items, Position.of(candidates[examined - 1]) if more else None, snapshot)
 
