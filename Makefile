@@ -8,7 +8,7 @@ CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test pr lint typecheck bench synth deploy destroy openapi openapi-check replay fuzz load lock compile-locks clean
+.PHONY: help run test pr lint typecheck bench synth deploy lambda-python destroy openapi openapi-check replay fuzz load lock compile-locks clean
 
 help:
 	@echo "make run      - local stack: DynamoDB Local (Java 17+, else moto) + provider simulator + API on http://127.0.0.1:3000"
@@ -94,10 +94,18 @@ replay: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests -m "not cdk" -k "fuzz or property or schemathesis" $(ARGS)
 
-synth: $(STAMP) $(CDK)
+# The deployment package ships bytecode compiled by the Lambda runtime's Python (infra/bundling.py,
+# LAMBDA_PYTHON): when this machine has none, uv installs one (skipped with skip_bundling=true).
+LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)".*/\1/p' infra/bundling.py)
+lambda-python: $(STAMP)
+	@case "$(ARGS)" in *skip_bundling=true*) ;; *) \
+	  python$(LAMBDA_PYTHON) -c "" >/dev/null 2>&1 || $(UV) python find --no-project $(LAMBDA_PYTHON) >/dev/null 2>&1 \
+	  || { echo "Installing Python $(LAMBDA_PYTHON) (uv) to compile the Lambda package's bytecode"; $(UV) python install $(LAMBDA_PYTHON); } ;; esac
+
+synth: $(STAMP) $(CDK) lambda-python
 	$(CDK) synth --quiet $(ARGS)
 
-deploy: $(STAMP) $(CDK)
+deploy: $(STAMP) $(CDK) lambda-python
 	$(CDK) deploy --all $(ARGS)
 
 destroy: $(STAMP) $(CDK)

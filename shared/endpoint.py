@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.domain import DomainError
 from shared.ports import StoreUnavailable
-from shared.runtime import ApiRequest
+from shared.runtime import ApiRequest, end_of_init
 
 
 class WireError(Exception):
@@ -109,4 +109,5 @@ class Answer:
         self.logger.info(
             "request finished", extra={"status": status, "outcome": error.outcome() if error else "ok"}
         )
+        end_of_init()  # a first request refused before it reached the store ends init too
         return True

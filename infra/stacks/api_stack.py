@@ -69,7 +69,7 @@ class ApiStack(cdk.Stack):
             )
         )
 
-        code = bundling.function_code()
+        code = bundling.function_code(self)
         self.layer = lambda_.LayerVersion(
             self,
             "DependencyLayer",

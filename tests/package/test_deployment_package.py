@@ -37,8 +37,20 @@ REGION = "eu-west-1"
 # Runs in the bare interpreter: import the handler, answer the event, then list every loaded
 # module whose file lies outside the asset, the layer and the standard library.
 RUNNER = r"""
-import importlib, json, sys, sysconfig
+import importlib, importlib._bootstrap_external as loaders, json, sys, sysconfig
 asset, layer, handler_path, event_file, result_file = sys.argv[1:]
+
+# Every module compiled from source in this process (the package ships bytecode: none may be).
+compiled = []
+source_to_code = loaders.SourceLoader.source_to_code
+
+
+def counting(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return source_to_code(self, data, path, *args, **kwargs)
+
+
+loaders.SourceLoader.source_to_code = counting
 
 
 class Context:
@@ -67,7 +79,8 @@ outside = sorted(
     and not (module.__file__.startswith(stdlib) and "site-packages" not in module.__file__)
 )
 with open(result_file, "w", encoding="utf-8") as f:
-    json.dump({"response": response, "outside": outside, "path": sys.path}, f)
+    package = [c for c in compiled if c.startswith((asset, layer))]
+    json.dump({"response": response, "outside": outside, "path": sys.path, "compiled": package}, f)
 """
 
 
@@ -87,7 +100,7 @@ def code_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     stack = cdk.Stack(cdk.App(outdir=str(outdir)), "PackageTest")
-    key = bundling.function_code().bind(stack).s3_location.object_key
+    key = bundling.function_code(stack, host_platform=True).bind(stack).s3_location.object_key
     asset = outdir / f"asset.{key.removesuffix('.zip')}"
     assert (asset / "functions").is_dir() and (asset / "shared").is_dir(), sorted(outdir.iterdir())
     assert not (asset / "tests").exists() and not (asset / "infra").exists()
@@ -100,7 +113,7 @@ def host_layer() -> Path:
     lock content and interpreter, so it is built once (a few seconds from pip's cache)."""
     from infra import bundling
 
-    tag = f"{sys.implementation.cache_tag}-{sys.platform}-{os.uname().machine}"
+    tag = f"{sys.implementation.cache_tag}-{sys.platform}-{os.uname().machine}-bytecode"
     digest = hashlib.sha256(bundling.RUNTIME_LOCK.read_bytes()).hexdigest()[:16]
     layer = LAYER_CACHE / f"layer-{tag}-{digest}"
     if not (layer / "python").is_dir():
@@ -182,9 +195,9 @@ def test_handler_answers_from_the_deployment_package_alone(
         **deployed_env,
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": os.pathsep.join([str(code_asset), str(host_layer)]),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LANG": "C.UTF-8",
+        "LANG": "C.UTF-8",  # bytecode writing left on: a package that needed it would write it
     }
+    before = _files(code_asset, host_layer)
     args = [str(code_asset), str(host_layer), FUNCTIONS[function].handler, str(event_file), str(result_file)]
     run = subprocess.run(
         [base_interpreter(), "-S", "-s", "-c", RUNNER, *args],
@@ -198,8 +211,15 @@ def test_handler_answers_from_the_deployment_package_alone(
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(result_file.read_text(encoding="utf-8"))
     assert result["outside"] == [], f"imported from outside the package: {result['outside']}"
+    # Lambda's file system is read-only: the package must ship every module compiled
+    assert result["compiled"] == [], f"compiled from source at import: {result['compiled'][:10]}"
+    assert _files(code_asset, host_layer) == before, "the import wrote into the package"
     response = result["response"]
     assert isinstance(response["statusCode"], int), response
     assert response["statusCode"] == expected, (response, run.stdout[-2000:])
     assert isinstance(response.get("headers"), dict), response
     json.loads(response["body"])
+
+
+def _files(*roots: Path) -> int:
+    return sum(1 for root in roots for _ in root.rglob("*"))
