@@ -168,6 +168,20 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     )
 }
 
+# Not behind API Gateway: the table's stream (and the webhook retry queue) invoke it, so it is
+# kept out of FUNCTIONS (which is the API's), yet built by the same CDK code path.
+DELIVERY = FunctionSpec(
+    name="deliver_webhooks",
+    construct_id="DeliverWebhooks",
+    handler="functions.deliver_webhooks.handler.lambda_handler",
+    dialect="webhooks",
+    description="Signed webhooks for every committed voucher transition (from the table's stream)",
+    # BatchGetItem: a voucher whose image the stream batch lacked; Query: a chain's subscribers
+    dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query"),
+    timeout_seconds=60,
+    memory_mb=256,
+)
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "PUT",

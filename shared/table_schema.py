@@ -29,6 +29,9 @@ class TableSchema:
     sort_key: str
     ttl_attribute: str
     global_indexes: tuple[Index, ...]
+    # The change stream the webhook delivery reads (docs/webhooks.md): new images only, since
+    # a transition's voucher image and its audit event item carry all a webhook needs.
+    stream_view_type: str = "NEW_IMAGE"
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -60,6 +63,7 @@ class TableSchema:
                 }
                 for index in self.global_indexes
             ],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": self.stream_view_type},
         }
 
 

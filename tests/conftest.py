@@ -68,13 +68,27 @@ def store(aws: None) -> Iterator[Any]:
     RUNTIME.reset()
 
 
+def secret_putter() -> Any:
+    """Webhook secrets into (moto's) Secrets Manager, as the importer's CLI does in AWS."""
+    import boto3
+
+    from shared.importer.loader import secrets_manager_putter
+
+    return secrets_manager_putter(boto3.client("secretsmanager", region_name="eu-west-1"))
+
+
+LOADED_SECRETS: dict[str, str] = {}  # webhook secrets of documents loaded outside moto
+
+
 def load_document(voucher_store: Any, document: dict[str, Any]) -> None:
+    """Load through the real importer; webhook secrets go to a dict (engines here include
+    DynamoDB Local, where no Secrets Manager exists), as the local stack keeps its own."""
     from shared.importer import load, validate
 
     parsed, problems = validate(document)
     assert not problems, problems
     assert parsed is not None
-    report = load(voucher_store, parsed)
+    report = load(voucher_store, parsed, put_secret=LOADED_SECRETS.__setitem__)
     assert not report.conflicts, report.conflicts
 
 

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         access_log=say,
         error_log=err,
+        event_log=say,
     )
     try:
         try:

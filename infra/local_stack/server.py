@@ -72,9 +72,11 @@ def reset_handler_state() -> None:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
+    from functions.deliver_webhooks import handler as delivery
     from shared.runtime import RUNTIME
 
     RUNTIME.reset()
+    delivery.reset()
     parameters.clear_caches()
     DEFAULT_PROVIDERS.clear()  # the cached SecretsProvider keeps the client (and endpoint) it made
 
@@ -279,6 +281,13 @@ class LocalStack:
     engine: str = "auto"
     dynamodb_endpoint_url: str | None = None
     persist_dir: str | Path | None = None  # DynamoDB Local keeps its data here across runs
+    # Webhooks (docs/webhooks.md): the relay polls the table's stream and the retry queue and
+    # calls the delivery function; with the demo data, a receiver on the demo subscriber's port
+    # prints each verified event through `event_log`.
+    webhooks: bool = True
+    webhook_retry_base_seconds: float = 1.0
+    webhook_max_age_seconds: float = 3600.0
+    event_log: Callable[[str], None] | None = None
 
     simulator: Any = field(default=None, init=False)
     engine_name: str = field(default="", init=False)  # what the banner and /_health report
@@ -287,6 +296,8 @@ class LocalStack:
     dynamodb_endpoint: str = field(default="", init=False)
     secrets_endpoint: str = field(default="", init=False)
     moto_url: str | None = field(default=None, init=False)
+    relay: Any = field(default=None, init=False)  # infra.local_stack.webhooks.WebhookRelay
+    receiver: Any = field(default=None, init=False)  # the demo subscriber's receiver
     _moto: Any = field(default=None, init=False, repr=False)
     _dynamodb_local: Any = field(default=None, init=False, repr=False)
     _http: BaseWSGIServer | None = field(default=None, init=False, repr=False)
@@ -353,12 +364,13 @@ class LocalStack:
             "AWS_ENDPOINT_URL_SECRETSMANAGER"
         )
         engine = None if user_dynamodb else choose_engine(self.engine)
-        if not user_secrets or engine == "moto":
-            moto_guard.install()
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            self._moto.start()
-            self.moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
+        # moto's server, always: Secrets Manager (unless an endpoint is given), the webhook
+        # queues (SQS), and DynamoDB when it is the engine.
+        moto_guard.install()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        self.moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
         if user_dynamodb:
             self.dynamodb_endpoint, self.engine_name = user_dynamodb, f"the endpoint given ({user_dynamodb})"
         elif engine == "dynamodb-local":
@@ -405,11 +417,50 @@ class LocalStack:
         )
         self.simulator.start()
         self._put_secret(region)
+        if self.webhooks:
+            self._start_webhooks(region)
 
         reset_handler_state()  # the handlers create their clients lazily, from the variables above
+        if self.relay is not None:
+            self.relay.start()
         self._http = serve(self.host, self.port, LocalApp(self))
         self._thread = threading.Thread(target=self._http.serve_forever, name="local-stack-http", daemon=True)
         self._thread.start()
+
+    def _start_webhooks(self, region: str) -> None:
+        from infra.local_stack.webhooks import WebhookRelay
+
+        self.relay = WebhookRelay(
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            sqs_endpoint=str(self.moto_url),
+            region=region,
+            table_name=self.table_name,
+            retry_base_seconds=self.webhook_retry_base_seconds,
+            max_age_seconds=self.webhook_max_age_seconds,
+        ).prepare()
+        for name, value in self.relay.environment().items():
+            self._setenv(name, value)
+        if self.demo:
+            self._start_demo_receiver()
+
+    def _start_demo_receiver(self) -> None:
+        from urllib.parse import urlsplit
+
+        from infra.local_stack.webhook_receiver import Receiver, demo_subscriber
+
+        subscriber = demo_subscriber(DEMO_FILE)
+        parts = urlsplit(subscriber["url"])
+        try:
+            self.receiver = Receiver(
+                secret=subscriber["secret"],
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 80,
+                path=parts.path,
+                printer=self.event_log,
+            ).start()
+        except OSError as error:  # the port is taken (another stack, a receiver of your own)
+            if self.error_log is not None:
+                self.error_log(f"demo webhook receiver not started on {subscriber['url']}: {error}")
 
     def _put_secret(self, region: str) -> None:
         import boto3
@@ -438,10 +489,22 @@ class LocalStack:
             raise DataError([f"{path}: {problem}" for problem in problems])
         user_file = Path(path).resolve() != DEMO_FILE.resolve()
         replace = user_file and self.owns_table
-        report = load(self.store, parsed, replace=replace, existing=existing)
+        report = load(
+            self.store, parsed, replace=replace, existing=existing, put_secret=self._secret_putter()
+        )
         if report.conflicts and not replace:
             raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
         return report
+
+    def _secret_putter(self) -> Any:
+        import boto3
+
+        from shared.importer.loader import secrets_manager_putter
+
+        client = boto3.session.Session().client(
+            "secretsmanager", region_name=os.environ["AWS_REGION"], endpoint_url=self.secrets_endpoint
+        )
+        return secrets_manager_putter(client)
 
     def load_document(self, document: dict[str, Any], name: str = "<document>") -> Any:
         """Validate and load an import document into the running stack's table."""
@@ -459,6 +522,11 @@ class LocalStack:
             self._http.server_close()
             if self._thread is not None:
                 self._thread.join(timeout=5)
+        if self.relay is not None:
+            self.relay.stop()
+        if self.receiver is not None:
+            self.receiver.stop()
+        self.relay = self.receiver = None
         if self.simulator is not None:
             self.simulator.stop()
         if self._moto is not None:

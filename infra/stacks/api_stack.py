@@ -1,7 +1,9 @@
-"""VoucherApi-<stage>: the stateless part (functions, dependency layer, REST API, WAF, alarms).
+"""VoucherApi-<stage>: the stateless part (functions, dependency layer, REST API, WAF, webhook
+delivery, alarms).
 
-Everything here is derived from shared/routes.py: one function per FunctionSpec, one method
-per Route, and each function role gets exactly ``spec.dynamodb_actions`` on the table and
+Everything here is derived from shared/routes.py: one function per FunctionSpec (the API's
+``FUNCTIONS`` and the webhook ``DELIVERY``, all built by ``_function``), one method per Route,
+and each function role gets exactly ``spec.dynamodb_actions`` on the table and
 ``spec.index_actions`` on its indexes.
 """
 
@@ -23,7 +25,8 @@ from infra import bundling
 from infra.stacks.config import StageConfig
 from infra.stacks.monitoring import Monitoring
 from infra.stacks.nag import acknowledge, cfn_resource
-from shared.routes import FUNCTIONS, ROUTES, FunctionSpec
+from infra.stacks.webhooks import Webhooks
+from shared.routes import DELIVERY, FUNCTIONS, ROUTES, FunctionSpec
 from shared.table_schema import TABLE
 
 METRICS_NAMESPACE = "VoucherService"
@@ -83,6 +86,11 @@ class ApiStack(cdk.Stack):
         self.functions: dict[str, lambda_.Function] = {
             spec.name: self._function(spec, code) for spec in FUNCTIONS.values()
         }
+        # Not behind the API: the table's stream and the retry queue invoke it (webhooks.py).
+        self.webhooks = Webhooks(self, "Webhooks", config=config)
+        self.delivery_function = self._function(DELIVERY, code, environment=self.webhooks.environment())
+        self.webhooks.connect(self.delivery_function, table)
+
         self.api = self._rest_api()
         if config.waf:
             self._web_acl()
@@ -99,7 +107,8 @@ class ApiStack(cdk.Stack):
             "Monitoring",
             config=config,
             api=self.api,
-            functions=self.functions,
+            functions={**self.functions, DELIVERY.name: self.delivery_function},
+            webhooks=self.webhooks,
             table_name=table.table_name,
             metrics_namespace=METRICS_NAMESPACE,
         )
@@ -109,7 +118,10 @@ class ApiStack(cdk.Stack):
 
     # ---------------------------------------------------------------- functions
 
-    def _function(self, spec: FunctionSpec, code: lambda_.Code) -> lambda_.Function:
+    def _function(
+        self, spec: FunctionSpec, code: lambda_.Code, *, environment: dict[str, str] | None = None
+    ) -> lambda_.Function:
+        """The function of ``spec`` (``environment``: settings beyond the common ones)."""
         config = self.config
         cid = spec.construct_id
         log_group = logs.LogGroup(
@@ -131,6 +143,7 @@ class ApiStack(cdk.Stack):
         log_group.grant_write(role)
 
         environment = {
+            **(environment or {}),
             "TABLE_NAME": self.table.table_name,
             "POWERTOOLS_SERVICE_NAME": spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

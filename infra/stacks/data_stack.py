@@ -1,4 +1,4 @@
-"""VoucherData-<stage>: the stateful resources (DynamoDB table, provider secret).
+"""VoucherData-<stage>: the stateful resources (DynamoDB table and its stream, provider secret).
 
 Kept apart from the API stack so functions and API can be replaced, renamed or torn down
 without ever putting the table at risk.
@@ -37,6 +37,8 @@ class DataStack(cdk.Stack):
             sort_key=_attribute(TABLE.sort_key),
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute=TABLE.ttl_attribute,
+            # The webhook delivery function reads it (VoucherApi-<stage>, infra/stacks/webhooks.py).
+            dynamo_stream=dynamodb.StreamViewType[TABLE.stream_view_type],
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name=index.name,

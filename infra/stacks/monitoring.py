@@ -11,7 +11,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.stacks.config import StageConfig
-from shared.routes import FUNCTIONS
+from infra.stacks.webhooks import Webhooks
+from shared.routes import DELIVERY, FUNCTIONS
 
 PERIOD = cdk.Duration.minutes(5)
 
@@ -19,6 +20,13 @@ PERIOD = cdk.Duration.minutes(5)
 API_5XX_RATE = 0.05  # fraction of requests answered 5XX (API Gateway 5XXError average)
 API_P99_LATENCY_MS = 5000
 PROVIDER_FAILURES = 3
+# Webhooks: any dead letter or parked stream batch alarms at once; delivery falling behind
+# the stream (IteratorAge, milliseconds) or the retry queue not being drained (seconds).
+WEBHOOK_ITERATOR_AGE_MS = 5 * 60 * 1000
+WEBHOOK_RETRY_AGE_SECONDS = 3600
+
+# Every function built by ApiStack._function: the API's and the webhook delivery.
+SPECS = {**FUNCTIONS, DELIVERY.name: DELIVERY}
 
 
 class Monitoring(Construct):
@@ -30,6 +38,7 @@ class Monitoring(Construct):
         config: StageConfig,
         api: apigateway.RestApi,
         functions: dict[str, lambda_.Function],
+        webhooks: Webhooks,
         table_name: str,
         metrics_namespace: str,
     ) -> None:
@@ -73,7 +82,7 @@ class Monitoring(Construct):
 
         # --- Lambda: errors and throttles per function
         for name, function in functions.items():
-            cid = FUNCTIONS[name].construct_id
+            cid = SPECS[name].construct_id
             alarm(
                 f"{cid}Errors",
                 function.metric_errors(period=PERIOD, statistic="Sum"),
@@ -145,6 +154,52 @@ class Monitoring(Construct):
                 f"{spec.name}: >= {PROVIDER_FAILURES} external provider failures in 5 minutes",
             )
 
+        # --- Webhooks: dead letters, parked stream batches, delivery lag
+        delivery = functions[DELIVERY.name]
+        dead_letters = webhooks.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum"
+        )
+        stream_failures = webhooks.stream_failure_queue.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum"
+        )
+        iterator_age = delivery.metric("IteratorAge", period=PERIOD, statistic="Maximum")
+        retry_age = webhooks.retry_queue.metric_approximate_age_of_oldest_message(
+            period=PERIOD, statistic="Maximum"
+        )
+        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        alarm(
+            "WebhookDeadLetters",
+            dead_letters,
+            0,
+            "Webhook deliveries dead-lettered (receiver failing for a day, 410, or a refused URL): "
+            "fix the receiver, then python -m shared.webhooks.replay --dlq",
+            comparison=above,
+        )
+        alarm(
+            "WebhookStreamFailures",
+            stream_failures,
+            0,
+            "Stream batches the delivery function gave up on (their events were not published): "
+            "replay them from the audit log with python -m shared.webhooks.replay --since",
+            comparison=above,
+        )
+        alarm(
+            "WebhookIteratorAge",
+            iterator_age,
+            WEBHOOK_ITERATOR_AGE_MS,
+            f"Webhook delivery is more than {WEBHOOK_ITERATOR_AGE_MS // 60000} minutes behind the "
+            "table's stream (IteratorAge maximum)",
+            comparison=above,
+        )
+        alarm(
+            "WebhookRetryAge",
+            retry_age,
+            WEBHOOK_RETRY_AGE_SECONDS,
+            f"Oldest webhook retry waiting more than {WEBHOOK_RETRY_AGE_SECONDS // 60} minutes: the "
+            "retry queue is not being drained",
+            comparison=above,
+        )
+
         # --- Dashboard
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=prefix)
         dashboard.add_widgets(
@@ -187,5 +242,17 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=[ddb_throttles], width=12),
             cloudwatch.GraphWidget(title="Provider failures", left=provider_failures or [], width=12),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Webhook dead letters and parked stream batches",
+                left=[
+                    dead_letters.with_(label="dead letters"),
+                    stream_failures.with_(label="stream batches given up on"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(title="Webhook delivery iterator age (ms)", left=[iterator_age], width=8),
+            cloudwatch.GraphWidget(title="Oldest webhook retry (s)", left=[retry_age], width=8),
         )
         cdk.CfnOutput(scope, "DashboardName", value=prefix)

@@ -73,12 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.table not in client.list_tables().get("TableNames", []):
             create_table(client, args.table)
     store = DynamoDBStore(client, args.table)
+    # Importing into AWS (no endpoint override): webhook URLs naming private addresses are
+    # refused. Webhook secrets go to Secrets Manager (AWS_ENDPOINT_URL_SECRETSMANAGER locally).
+    aws_mode = not args.endpoint_url
+    put_secret = None
+    if any(w.secret is not None for _path, parsed in documents for w in parsed.webhook_subscribers):
+        from shared.importer.loader import secrets_manager_putter
+
+        put_secret = secrets_manager_putter(boto3.client("secretsmanager", region_name=args.region))
     status = 0
     for path, parsed in documents:
         # References may point at records of this file or already in the table (so a file
         # of new vouchers can name definitions and members loaded before).
         existing = existing_for(store, parsed)
-        problems = cross_check(parsed, existing)
+        problems = cross_check(parsed, existing, aws_mode=aws_mode)
         if problems:
             for problem in problems:
                 print(f"{path}: {problem}", file=sys.stderr)
@@ -86,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             status = 2
             continue
         try:
-            report = load(store, parsed, replace=args.replace, dry_run=args.dry_run, existing=existing)
+            report = load(
+                store,
+                parsed,
+                replace=args.replace,
+                dry_run=args.dry_run,
+                existing=existing,
+                put_secret=put_secret,
+            )
         except TransactionCancelled:
             print(f"{path}: the table changed while loading; re-run to finish", file=sys.stderr)
             status = 3

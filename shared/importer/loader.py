@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,7 @@ from shared.store import (
     session_to_item,
     voucher_to_item,
 )
+from shared.webhooks.subscribers import Subscriber, subscriber_to_item
 
 
 @dataclass
@@ -336,7 +338,36 @@ def build_groups(
                 event=event_to_item(event, hashlib.sha256(v.serial.encode()).hexdigest()[:16]),
             )
         )
+    for w in f.webhook_subscribers:  # the secret's name only: the secret goes to Secrets Manager
+        single(
+            subscriber_to_item(
+                Subscriber(w.subscriber_id, w.chain_id, w.url, tuple(w.event_types), w.secret_name, w.enabled)
+            )
+        )
     return groups
+
+
+def store_webhook_secrets(f: ImportFile, put_secret: Callable[[str, str], None]) -> int:
+    """Put each subscriber's `secret` (when the file gives one) into Secrets Manager before
+    any table item names it, so a subscriber never exists without its secret."""
+    stored = 0
+    for w in f.webhook_subscribers:
+        if w.secret is not None:
+            put_secret(w.secret_name, w.secret.get_secret_value())
+            stored += 1
+    return stored
+
+
+def secrets_manager_putter(client: Any) -> Callable[[str, str], None]:
+    def put(name: str, value: str) -> None:
+        try:
+            client.create_secret(
+                Name=name, SecretString=value, Description="voucher service webhook signing secret"
+            )
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=name, SecretString=value)
+
+    return put
 
 
 def _definition(d: DefinitionIn) -> Definition:
@@ -419,6 +450,7 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
         | {m.chain_id for m in f.members if m.chain_id is not None}
         | {c for a in f.spaaza_admins for c in a.chains}
         | {c for p in f.privileged_clients for c in p.chains}
+        | {w.chain_id for w in f.webhook_subscribers}
     ) - defined_chains
     want["touchpoint"] = {s.touchpoint for s in f.sessions if s.touchpoint} - touchpoints
     want["user"] = {s.principal for s in f.sessions if s.kind == "thalamus_user"} - users
@@ -642,13 +674,20 @@ def load(
     replace: bool = False,
     dry_run: bool = False,
     existing: Existing | None = None,
+    put_secret: Callable[[str, str], None] | None = None,
 ) -> LoadReport:
     """Plan, then write. `existing` (from validate_against) resolves references to records
-    already in the table; without it they are fetched here."""
+    already in the table; without it they are fetched here. Webhook secrets the file gives
+    go to `put_secret` (Secrets Manager) first; a file with secrets and no `put_secret` is
+    refused rather than loaded without them."""
     groups = build_groups(f, existing=existing if existing is not None else existing_for(store, f))
     writes, report = plan(store, groups, replace=replace)
     if (report.conflicts and not replace) or dry_run:
         return report
+    if any(w.secret is not None for w in f.webhook_subscribers):
+        if put_secret is None:
+            raise ValueError("the file gives webhook secrets but no secret store is configured")
+        store_webhook_secrets(f, put_secret)
     batch: list[Request] = []
     for requests in writes:  # transactions of at most 100 items, never splitting a group
         if len(batch) + len(requests) > 100:

@@ -13,9 +13,20 @@ from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shared.domain import Status
+from shared.webhooks.events import TYPES as WEBHOOK_TYPES
+from shared.webhooks.subscribers import ALL as ALL_EVENTS
+from shared.webhooks.subscribers import SECRET_NAME, SUBSCRIBER_ID, UnsafeUrl, check_url
 
 FORMAT = "voucher-import/v1"
 
@@ -229,6 +240,37 @@ class VoucherIn(Strict):
         return self
 
 
+class WebhookSubscriberIn(Strict):
+    """A chain's webhook endpoint (docs/webhooks.md). `secret`, when given, is stored in
+    Secrets Manager under `secret_name` by the importer and never in the table; without it
+    the secret must already exist there."""
+
+    subscriber_id: Annotated[str, Field(pattern=SUBSCRIBER_ID.pattern)]
+    chain_id: PositiveInt
+    url: Annotated[str, Field(min_length=8, max_length=2048)]
+    event_types: Annotated[list[str], Field(min_length=1)] = [ALL_EVENTS]
+    secret_name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
+    secret: Annotated[SecretStr, Field(min_length=24, max_length=512)] | None = None
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str) -> str:
+        try:  # the local form (loopback http allowed); AWS mode checks again in cross_check
+            return check_url(value, allow_private=True)
+        except UnsafeUrl as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        known = {*WEBHOOK_TYPES.values(), ALL_EVENTS}
+        unknown = [t for t in value if t not in known]
+        if unknown:
+            raise ValueError(f"unknown event types {unknown} (known: {sorted(known)})")
+        return value
+
+
 class ImportFile(Strict):
     format: Literal["voucher-import/v1"]
     chains: list[ChainIn] = []
@@ -242,6 +284,7 @@ class ImportFile(Strict):
     privileged_clients: list[PrivilegedClientIn] = []
     sessions: list[SessionIn] = []
     vouchers: list[VoucherIn] = []
+    webhook_subscribers: list[WebhookSubscriberIn] = []
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -287,7 +330,9 @@ def validate(document: Any, existing: Existing | None = None) -> tuple[ImportFil
     return (parsed, []) if not problems else (None, problems)
 
 
-def cross_check(f: ImportFile, existing: Existing | None = None) -> list[str]:
+def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bool = False) -> list[str]:
+    """References and uniqueness. `aws_mode` (importing into AWS, not a local engine) also
+    refuses webhook URLs that name private, loopback or link-local addresses."""
     problems: list[str] = []
     ctx = existing or Existing()
     known = ctx.records
@@ -427,4 +472,17 @@ def cross_check(f: ImportFile, existing: Existing | None = None) -> list[str]:
             if (chain_id, v.third_party_id) in third_party_seen:
                 problems.append(f"vouchers[{i}].third_party_id: duplicate in chain")
             third_party_seen.add((chain_id, v.third_party_id))
+    unique(
+        "webhook_subscribers",
+        [(w.chain_id, w.subscriber_id) for w in f.webhook_subscribers],
+        "subscriber_id",
+    )
+    for i, w in enumerate(f.webhook_subscribers):
+        if w.chain_id not in chains:
+            problems.append(f"webhook_subscribers[{i}].chain_id: unknown chain")
+        if aws_mode:
+            try:
+                check_url(w.url, allow_private=False)
+            except UnsafeUrl as error:
+                problems.append(f"webhook_subscribers[{i}].url: {error}")
     return problems

@@ -370,7 +370,7 @@ class DynamoDBStore(Table):
     def _steps(self, write: StateChange | Record) -> list[_Step]:
         now_ms = epoch_ms(write.at)
         if isinstance(write, StateChange):
-            steps = [self._update(write, now_ms), self._new_event(write.event)]
+            steps = [self._update(write, now_ms), self._new_event(write.event, write.after.version)]
             for guard in write.guards:
                 if isinstance(guard, SessionLive | GrantHeld):
                     steps.append(self._check(guard, now_ms))
@@ -425,12 +425,17 @@ class DynamoDBStore(Table):
             item_to_voucher,
         )
 
-    def _new_event(self, event: AuditEvent) -> _Step:
+    def _new_event(self, event: AuditEvent, version: int | None = None) -> _Step:
+        """The audit event, with the voucher version its transition left (a webhook's
+        `sequence`: receivers order one voucher's events by it, whatever order retries take)."""
+        item = event_to_item(event, uuid.uuid4().hex)
+        if version is not None:
+            item["version"] = version
         return _Step(
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": serialize(event_to_item(event, uuid.uuid4().hex)),
+                    "Item": serialize(item),
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": PK},
                 }

@@ -40,6 +40,16 @@ class Keys:
         return "EVENT#"
 
     @staticmethod
+    def subscriber(chain_id: int, subscriber_id: str) -> Key:
+        """A webhook subscriber lives in its chain's partition: a delivery queries only the
+        partition of the event's chain, so it cannot reach another chain's subscribers."""
+        return Keys._k(f"WEBHOOKS#{chain_id}", f"SUBSCRIBER#{subscriber_id}")
+
+    @staticmethod
+    def subscriber_prefix() -> str:
+        return "SUBSCRIBER#"
+
+    @staticmethod
     def voucher_alias(kind: str, value: str | int, chain_id: int | None = None) -> Key:
         """Spaaza identities: voucher_key, voucher_id, third_party_id (per chain)."""
         if kind == "third_party_id":

@@ -1,25 +1,31 @@
 """The synthesized templates match the single sources of truth (shared/routes.py, table_schema.py).
 
 Every check goes through ``aws_cdk.assertions`` (``Template``, ``Match``, ``Capture``) and is
-driven by ``FUNCTIONS``/``ROUTES``/``TABLE``: a function or route added there is covered here
-without touching this file.
+driven by ``FUNCTIONS``/``DELIVERY``/``ROUTES``/``TABLE``: a function or route added there is
+covered here without touching this file.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_template import IMPORTED_SECRET_NAME, Grant, Synth, canonical, grants
 
-from shared.routes import FUNCTIONS, ROUTES, FunctionSpec, Route
+from shared.routes import DELIVERY, FUNCTIONS, ROUTES, FunctionSpec, Route
+from shared.store.keys import SK, Keys
 from shared.table_schema import TABLE
+from shared.webhooks.subscribers import SECRET_NAME
 
 pytestmark = pytest.mark.cdk
 
-SPECS = pytest.mark.parametrize("spec", FUNCTIONS.values(), ids=FUNCTIONS.keys())
+# Every function the API stack builds: the API's (FUNCTIONS) and the webhook delivery.
+ALL_SPECS: dict[str, FunctionSpec] = {**FUNCTIONS, DELIVERY.name: DELIVERY}
+SPECS = pytest.mark.parametrize("spec", ALL_SPECS.values(), ids=ALL_SPECS.keys())
 # DynamoDB actions that may target the table's indexes ("<table arn>/index/*").
 INDEX_ACTIONS = {"dynamodb:Query", "dynamodb:Scan"}
 XRAY_GRANTS = {("xray:PutTelemetryRecords", '"*"'), ("xray:PutTraceSegments", '"*"')}
@@ -96,6 +102,93 @@ def _table_arn(synth: Synth) -> dict[str, Any]:
     return _imported(synth.data, {"Fn::GetAtt": [table_id, "Arn"]})
 
 
+def _stream_arn(synth: Synth) -> dict[str, Any]:
+    table_id = synth.data.get_resource_id("AWS::DynamoDB::GlobalTable")
+    return _imported(synth.data, {"Fn::GetAtt": [table_id, "StreamArn"]})
+
+
+def _queue_arn(queue_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def _webhook_queues(template: Template) -> dict[str, str]:
+    """Logical IDs of the webhook queues, told apart by how they are wired, not by their names:
+    the retry queue feeds the function (an SQS event source), the DLQ is its redrive target and
+    the stream-failure queue is the stream event source's on-failure destination."""
+    assert len(template.find_resources("AWS::SQS::Queue")) == 3
+    retry, dlq, failures = Capture(), Capture(), Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"EventSourceArn": {"Fn::GetAtt": [retry, "Arn"]}}
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}}
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}},
+    )
+    queues = {"retry": retry.as_string(), "dlq": dlq.as_string(), "failures": failures.as_string()}
+    assert len(set(queues.values())) == 3, queues
+    assert set(queues.values()) == set(template.find_resources("AWS::SQS::Queue"))
+    return queues
+
+
+def _webhook_secret_arn(stage: str) -> dict[str, Any]:
+    """GetSecretValue's resource for the delivery: this stage's webhook secrets, nothing else."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:voucher/{stage}/webhooks/*",
+            ],
+        ]
+    }
+
+
+def _delivery_grants(synth: Synth) -> set[Grant]:
+    """What the delivery role holds beyond logs, X-Ray and spec.dynamodb_actions on the table."""
+    queues = {name: canonical(_queue_arn(queue_id)) for name, queue_id in _webhook_queues(synth.api).items()}
+    stream = canonical(_stream_arn(synth))
+    return {
+        ("secretsmanager:GetSecretValue", canonical(_webhook_secret_arn(synth.stage))),
+        # the handler: retries (delayed) and dead letters
+        ("sqs:SendMessage", queues["retry"]),
+        ("sqs:SendMessage", queues["dlq"]),
+        # the stream event source (DynamoEventSource): read the table's stream ...
+        *{
+            (action, stream)
+            for action in (
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            )
+        },
+        # ... and park a batch it gives up on (SqsDlq on-failure destination)
+        *{
+            (action, queues["failures"])
+            for action in ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        },
+        # the retry queue's event source (SqsEventSource)
+        *{
+            (action, queues["retry"])
+            for action in (
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+            )
+        },
+    }
+
+
 # ------------------------------------------------------------------------------ stacks
 
 
@@ -135,8 +228,13 @@ def test_table_matches_table_schema(synth):
             "Replicas": [
                 {"PointInTimeRecoverySpecification": Match.exact({"PointInTimeRecoveryEnabled": True})}
             ],
+            # A GlobalTable's StreamSpecification has no StreamEnabled: a view type enables it.
+            "StreamSpecification": Match.exact(
+                {"StreamViewType": expected["StreamSpecification"]["StreamViewType"]}
+            ),
         },
     )
+    assert expected["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     # CDK orders attribute definitions its own way: compare them as sets.
     key = lambda a: a["AttributeName"]  # noqa: E731
     assert sorted(attributes.as_array(), key=key) == sorted(expected["AttributeDefinitions"], key=key)
@@ -165,7 +263,9 @@ def test_dev_table_is_destroyed_prod_table_is_retained(synth, synth_prod):
 
 def test_one_function_per_spec(synth):
     functions = synth.api.find_resources("AWS::Lambda::Function")
-    assert set(functions) == {_function_id(spec) for spec in FUNCTIONS.values()}
+    assert set(functions) == {_function_id(spec) for spec in ALL_SPECS.values()}
+    assert len(functions) == len(FUNCTIONS) + 1  # the API's functions and the webhook delivery
+    assert DELIVERY.name not in FUNCTIONS  # no route reaches it
 
 
 @SPECS
@@ -182,6 +282,16 @@ def test_function_configuration(synth, spec):
     }
     if spec.reads_provider_secret:
         environment["PROVIDER_SECRET_NAME"] = "voucher/dev/provider-credentials"
+    if spec is DELIVERY:
+        queues = _webhook_queues(synth.api)
+        environment |= {
+            "WEBHOOK_RETRY_QUEUE_URL": {"Ref": queues["retry"]},
+            "WEBHOOK_DLQ_URL": {"Ref": queues["dlq"]},
+            "WEBHOOK_ALLOW_PRIVATE": "false",  # AWS: receivers on private addresses are refused
+            "WEBHOOK_RETRY_BASE_SECONDS": "5",
+            "WEBHOOK_RETRY_MAX_AGE_SECONDS": "86400",
+            "WEBHOOK_TIMEOUT_SECONDS": "5",
+        }
     synth.api.has_resource(
         "AWS::Lambda::Function",
         {
@@ -275,7 +385,7 @@ def test_api_stage_settings(synth):
     synth.api.resource_count_is("AWS::ApiGateway::Account", 1)  # account-level CloudWatch role
 
     # The access log group is the one log group no function logs to.
-    function_log_groups = {_function_log_group(synth.api, spec) for spec in FUNCTIONS.values()}
+    function_log_groups = {_function_log_group(synth.api, spec) for spec in ALL_SPECS.values()}
     (access_log_group,) = set(synth.api.find_resources("AWS::Logs::LogGroup")) - function_log_groups
 
     synth.api.resource_count_is("AWS::ApiGateway::Stage", 1)
@@ -374,18 +484,29 @@ def test_function_role_has_exactly_its_grants(synth, spec):
         secret_id = synth.data.get_resource_id("AWS::SecretsManager::Secret")
         secret_arn = _imported(synth.data, {"Ref": secret_id})
         expected.add(("secretsmanager:GetSecretValue", canonical(secret_arn)))
+    if spec is DELIVERY:
+        expected |= _delivery_grants(synth)
 
     assert _role_grants(synth.api, role_id) == expected
 
 
 def test_only_secret_readers_read_the_secret(synth):
-    readers = set()
-    for spec in FUNCTIONS.values():
-        actions = {action for action, _ in _role_grants(synth.api, _function_role(synth.api, spec))}
-        if any(action.startswith("secretsmanager:") for action in actions):
-            readers.add(_function_id(spec))
-    expected = {_function_id(spec) for spec in FUNCTIONS.values() if spec.reads_provider_secret}
-    assert readers == expected == {"ActivateVoucherFunction"}
+    readers: dict[str, set[str]] = {}
+    for spec in ALL_SPECS.values():
+        secrets = {
+            resource
+            for action, resource in _role_grants(synth.api, _function_role(synth.api, spec))
+            if action.startswith("secretsmanager:")
+        }
+        if secrets:
+            readers[_function_id(spec)] = secrets
+    secret_id = synth.data.get_resource_id("AWS::SecretsManager::Secret")
+    provider_secret = _imported(synth.data, {"Ref": secret_id})
+    assert readers == {
+        "ActivateVoucherFunction": {canonical(provider_secret)},  # the one spec.reads_provider_secret
+        "DeliverWebhooksFunction": {canonical(_webhook_secret_arn("dev"))},  # subscribers' secrets
+    }
+    assert [s.name for s in ALL_SPECS.values() if s.reads_provider_secret] == ["activate_voucher"]
     # No other role in the stack (API Gateway's CloudWatch role included) touches Secrets Manager.
     secret_grants = [
         grant for grant in grants(_policy_statements(synth.api)) if grant[0].startswith("secretsmanager:")
@@ -450,7 +571,7 @@ def _alarm(template: Template, count: int, **props: Any) -> None:
 
 def test_alarms_and_dashboard(synth):
     api = synth.api
-    for spec in FUNCTIONS.values():
+    for spec in ALL_SPECS.values():
         for metric in ("Errors", "Throttles"):
             _alarm(
                 api,
@@ -459,8 +580,8 @@ def test_alarms_and_dashboard(synth):
                 MetricName=metric,
                 Dimensions=[{"Name": "FunctionName", "Value": {"Ref": _function_id(spec)}}],
             )
-    _alarm(api, len(FUNCTIONS), Namespace="AWS/Lambda", MetricName="Errors")
-    _alarm(api, len(FUNCTIONS), Namespace="AWS/Lambda", MetricName="Throttles")
+    _alarm(api, len(ALL_SPECS), Namespace="AWS/Lambda", MetricName="Errors")
+    _alarm(api, len(ALL_SPECS), Namespace="AWS/Lambda", MetricName="Throttles")
     _alarm(api, 1, Namespace="AWS/ApiGateway", MetricName="5XXError")
     _alarm(api, 1, Namespace="AWS/ApiGateway", MetricName="Latency", ExtendedStatistic="p99")
 
@@ -482,3 +603,240 @@ def test_alarms_and_dashboard(synth):
             Metrics=Match.array_with([Match.object_like({"MetricStat": {"Metric": {"MetricName": metric}}})]),
         )
     api.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+# ---------------------------------------------------------------------------- webhooks
+
+
+def _stream_mapping(template: Template) -> dict[str, Any]:
+    (mapping,) = template.find_resources(
+        "AWS::Lambda::EventSourceMapping", {"Properties": {"StartingPosition": Match.any_value()}}
+    ).values()
+    properties: dict[str, Any] = mapping["Properties"]
+    return properties
+
+
+def test_stream_event_source(synth):
+    """The delivery reads the table's stream: bisect, bounded retries and age, failures parked."""
+    queues = _webhook_queues(synth.api)
+    synth.api.resource_count_is("AWS::Lambda::EventSourceMapping", 2)  # the stream, the retry queue
+    synth.api.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": _function_id(DELIVERY)},
+            "EventSourceArn": _stream_arn(synth),
+            "StartingPosition": "LATEST",
+            "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 1,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 10,
+            "MaximumRecordAgeInSeconds": 24 * 3600,
+            "ParallelizationFactor": 1,
+            # the handler answers {"batchItemFailures": []} (it never fails single records)
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": Match.exact({"OnFailure": {"Destination": _queue_arn(queues["failures"])}}),
+            "FilterCriteria": {"Filters": [Match.any_value(), Match.any_value()]},
+        },
+    )
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering, for the pattern forms the stream filters use: nested objects,
+    and lists of exact strings or {"prefix": ...}; a field the record lacks does not match."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and _matches(rule, value[key]) for key, rule in pattern.items()
+        )
+    assert isinstance(pattern, list), pattern
+    for rule in pattern:
+        if isinstance(rule, dict):
+            assert set(rule) == {"prefix"}, rule
+            if isinstance(value, str) and value.startswith(rule["prefix"]):
+                return True
+        elif rule == value:
+            return True
+    return False
+
+
+def _record(event_name: str, key: dict[str, str]) -> dict[str, Any]:
+    return {
+        "eventName": event_name,
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"Keys": {name: {"S": value} for name, value in key.items()}},
+    }
+
+
+def test_stream_filters_pass_only_audit_events_and_voucher_images(synth):
+    filters = [json.loads(f["Pattern"]) for f in _stream_mapping(synth.api)["FilterCriteria"]["Filters"]]
+    assert filters == [
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {TABLE.sort_key: {"S": [{"prefix": "EVENT#"}]}}}},
+        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {TABLE.sort_key: {"S": ["VOUCHER"]}}}},
+    ]
+    # The keys the store really writes (shared/store/keys.py), through the deployed patterns.
+    event = Keys.event("SERIAL1", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "e1")
+    voucher = Keys.voucher("SERIAL1")
+    cases = {
+        ("INSERT", "event"): (event, True),
+        ("MODIFY", "event"): (event, False),  # audit events are written once
+        ("REMOVE", "event"): (event, False),
+        ("INSERT", "voucher"): (voucher, True),
+        ("MODIFY", "voucher"): (voucher, True),  # the image a transition left
+        ("REMOVE", "voucher"): (voucher, False),
+        ("INSERT", "alias"): (Keys.voucher_alias("voucher_id", 7), False),
+        ("INSERT", "subscriber"): (Keys.subscriber(1, "crm"), False),
+        ("INSERT", "session"): (Keys.session("ab" * 32), False),
+        ("MODIFY", "definition"): (Keys.definition("D1"), False),
+    }
+    assert event[SK].startswith("EVENT#") and voucher[SK] == "VOUCHER"
+    for (event_name, what), (key, delivered) in cases.items():
+        record = _record(event_name, key)
+        assert any(_matches(f, record) for f in filters) is delivered, (event_name, what, key)
+
+
+def test_retry_queue_event_source(synth):
+    queues = _webhook_queues(synth.api)
+    synth.api.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": _function_id(DELIVERY)},
+            "EventSourceArn": _queue_arn(queues["retry"]),
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],  # one message fails alone
+            "StartingPosition": Match.absent(),
+        },
+    )
+
+
+def test_webhook_queues_encrypted_and_tls_only(synth, synth_prod):
+    for result, deletion in ((synth, "Delete"), (synth_prod, "Retain")):
+        template = result.api
+        queues = _webhook_queues(template)
+        # SQS-managed SSE (no CMK: no KMS grants), kept like the logs are (retained in prod).
+        template.all_resources(
+            "AWS::SQS::Queue",
+            {
+                "DeletionPolicy": deletion,
+                "Properties": {"SqsManagedSseEnabled": True, "KmsMasterKeyId": Match.absent()},
+            },
+        )
+        template.resource_count_is("AWS::SQS::QueuePolicy", 3)
+        for queue_id in queues.values():
+            tls_only = {
+                "Action": "sqs:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Resource": _queue_arn(queue_id),
+            }
+            template.has_resource_properties(
+                "AWS::SQS::QueuePolicy",
+                {
+                    "Queues": [{"Ref": queue_id}],
+                    "PolicyDocument": {"Statement": Match.array_with([Match.exact(tls_only)])},
+                },
+            )
+
+        fourteen_days = 14 * 24 * 3600
+        for name in ("dlq", "failures"):
+            assert queues[name] in template.find_resources(
+                "AWS::SQS::Queue", {"Properties": {"MessageRetentionPeriod": fourteen_days}}
+            ), name
+        # The retry queue: visibility >= 6x the function's timeout (AWS's advice for an SQS
+        # event source), and a message that keeps failing is redriven to the DLQ.
+        (retry,) = template.find_resources(
+            "AWS::SQS::Queue",
+            {"Properties": {"RedrivePolicy": {"deadLetterTargetArn": _queue_arn(queues["dlq"])}}},
+        ).values()
+        assert retry["Properties"]["VisibilityTimeout"] >= 6 * DELIVERY.timeout_seconds
+        assert 1 < retry["Properties"]["RedrivePolicy"]["maxReceiveCount"] <= 10
+        assert "DelaySeconds" not in retry["Properties"]  # each retry sets its own (<= 900)
+
+
+WRITE_ACTIONS = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:ConditionCheckItem",
+}
+
+
+@pytest.mark.parametrize("fixture", ["synth", "synth_prod"])
+def test_delivery_role_is_least_privilege(request, fixture):
+    """Reads only (it never writes the table), this stage's webhook secrets only, and sends
+    only to its own queues."""
+    result = request.getfixturevalue(fixture)
+    template = result.api
+    held = _role_grants(template, _function_role(template, DELIVERY))
+    actions = {action for action, _ in held}
+    assert not actions & WRITE_ACTIONS
+    assert {a for a in actions if a.startswith("dynamodb:")} == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
+    assert set(DELIVERY.dynamodb_actions) == {"dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert not DELIVERY.index_actions and not DELIVERY.reads_provider_secret
+
+    secret_grants = {(a, r) for a, r in held if a.startswith("secretsmanager:")}
+    assert secret_grants == {("secretsmanager:GetSecretValue", canonical(_webhook_secret_arn(result.stage)))}
+    # Names the importer accepts for this stage's subscribers lie under the granted prefix.
+    assert SECRET_NAME.match(f"voucher/{result.stage}/webhooks/crm-1")
+    assert not SECRET_NAME.match(f"voucher/{result.stage}/provider-credentials")
+
+    queues = _webhook_queues(template)
+    senders = {resource for action, resource in held if action == "sqs:SendMessage"}
+    assert senders == {canonical(_queue_arn(queues[name])) for name in ("retry", "dlq", "failures")}
+    readers = {resource for action, resource in held if action == "sqs:ReceiveMessage"}
+    assert readers == {canonical(_queue_arn(queues["retry"]))}
+    assert {action for action, resource in held if resource == '"*"'} == {a for a, _ in XRAY_GRANTS}
+
+
+def test_webhook_alarms(synth):
+    api = synth.api
+    queues = _webhook_queues(api)
+
+    def queue_alarm(queue: str, metric: str, threshold: int) -> None:
+        _alarm(
+            api,
+            1,
+            Namespace="AWS/SQS",
+            MetricName=metric,
+            Dimensions=[{"Name": "QueueName", "Value": {"Fn::GetAtt": [queues[queue], "QueueName"]}}],
+            Statistic="Maximum",
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+    queue_alarm("dlq", "ApproximateNumberOfMessagesVisible", 0)  # any dead letter
+    queue_alarm("failures", "ApproximateNumberOfMessagesVisible", 0)  # any parked stream batch
+    queue_alarm("retry", "ApproximateAgeOfOldestMessage", 3600)  # retries not drained for 1 h
+    _alarm(
+        api,
+        1,
+        Namespace="AWS/Lambda",
+        MetricName="IteratorAge",
+        Dimensions=[{"Name": "FunctionName", "Value": {"Ref": _function_id(DELIVERY)}}],
+        Statistic="Maximum",
+        Threshold=5 * 60 * 1000,  # milliseconds: 5 minutes behind the stream
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    _alarm(api, 3, Namespace="AWS/SQS")
+    _alarm(api, 1, MetricName="IteratorAge")
+    for name in ("WebhookDeadLetters", "WebhookStreamFailures", "WebhookIteratorAge", "WebhookRetryAge"):
+        _alarm(api, 1, AlarmName=f"voucher-dev-{name}", TreatMissingData="notBreaching")
+
+    body = json.dumps(api.find_resources("AWS::CloudWatch::Dashboard"))
+    for title in ("Webhook dead letters", "Webhook delivery iterator age", "Oldest webhook retry"):
+        assert title in body, title
+
+
+def test_webhook_queue_outputs(synth):
+    queues = _webhook_queues(synth.api)
+    synth.api.has_output("WebhookRetryQueueUrl", {"Value": {"Ref": queues["retry"]}})
+    synth.api.has_output("WebhookDeadLetterQueueUrl", {"Value": {"Ref": queues["dlq"]}})
+    synth.api.has_output("WebhookStreamFailureQueueUrl", {"Value": {"Ref": queues["failures"]}})

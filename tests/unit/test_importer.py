@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from shared.importer import load, validate
 from shared.importer.__main__ import main
 from shared.runtime import hash_token
 from shared.store import DynamoDBStore, Keys
-from tests.conftest import TABLE_NAME, demo_document, load_document, serial
+from tests.conftest import TABLE_NAME, demo_document, load_document, secret_putter, serial
 
 
 def test_demo_file_is_valid() -> None:
@@ -78,9 +79,9 @@ def test_rules(mutate: Any, fragment: str) -> None:
 def test_load_is_idempotent_and_stores_only_token_hashes(store: DynamoDBStore) -> None:
     parsed, _ = validate(demo_document())
     assert parsed is not None
-    first = load(store, parsed)
+    first = load(store, parsed, put_secret=secret_putter())
     assert first.created > 100 and first.written
-    second = load(store, parsed)
+    second = load(store, parsed, put_secret=secret_putter())
     assert (second.created, second.replaced, second.conflicts) == (0, 0, [])
     assert second.unchanged == first.created
     assert len(store.voucher_events(serial(1))) == 1  # one IMPORTED event, not two
@@ -92,16 +93,16 @@ def test_load_is_idempotent_and_stores_only_token_hashes(store: DynamoDBStore) -
 def test_conflicts_write_nothing_unless_replace(store: DynamoDBStore) -> None:
     parsed, _ = validate(demo_document())
     assert parsed is not None
-    load(store, parsed)
+    load(store, parsed, put_secret=secret_putter())
     changed = demo_document()
     changed["vouchers"][0]["text"] = "changed"
     changed["chains"].append({"chain_id": 77, "name": "New"})
     parsed_changed, _ = validate(changed)
     assert parsed_changed is not None
-    report = load(store, parsed_changed)
+    report = load(store, parsed_changed, put_secret=secret_putter())
     assert report.conflicts and not report.written
     assert store.get(Keys.chain(77)) is None  # never half-loaded
-    report = load(store, parsed_changed, replace=True)
+    report = load(store, parsed_changed, replace=True, put_secret=secret_putter())
     assert report.written and report.replaced >= 1
     assert store.get(Keys.voucher(serial(1)))["text"] == "changed"  # type: ignore[index]
     assert store.get(Keys.chain(77)) is not None
@@ -109,8 +110,10 @@ def test_conflicts_write_nothing_unless_replace(store: DynamoDBStore) -> None:
 
 def test_cli_exit_codes(store: DynamoDBStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.json"
-    good.write_text(json.dumps(demo_document()))
-    bad_doc = demo_document()
+    good_doc = demo_document()  # in AWS mode (no --endpoint-url) a subscriber needs https
+    good_doc["webhook_subscribers"][0]["url"] = "https://hooks.example.com/vouchers"
+    good.write_text(json.dumps(good_doc))
+    bad_doc = json.loads(json.dumps(good_doc))
     bad_doc["vouchers"][0]["definition_id"] = "nope"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(bad_doc))
@@ -121,6 +124,9 @@ def test_cli_exit_codes(store: DynamoDBStore, tmp_path: Path, capsys: pytest.Cap
     assert main([str(good), "--table", TABLE_NAME]) == 0
     assert main([str(good), "--table", TABLE_NAME]) == 0
     assert "created 0" in capsys.readouterr().out
+    secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+    stored = secrets.get_secret_value(SecretId="voucher/local/webhooks/demo-receiver")
+    assert stored["SecretString"] == good_doc["webhook_subscribers"][0]["secret"]
     bad_doc["vouchers"][0]["definition_id"] = "coffee"
     bad.write_text(json.dumps(bad_doc))
     assert main([str(bad), "--table", TABLE_NAME]) == 3
@@ -169,7 +175,7 @@ def test_a_file_may_refer_to_records_already_in_the_table(demo: DynamoDBStore) -
 
     parsed, problems, existing = validate_against(demo, incremental_document())
     assert problems == [] and parsed is not None
-    report = load(demo, parsed, existing=existing)
+    report = load(demo, parsed, existing=existing, put_secret=secret_putter())
     assert report.written and not report.conflicts
     voucher = demo.get(Keys.voucher("inc-1"))
     assert voucher is not None
@@ -203,8 +209,10 @@ def test_replace_adds_a_grant_to_an_existing_operator(demo: DynamoDBStore) -> No
     otto["grants"].append({"activity_code": "MILES", "item_code": "CARWASH"})
     parsed, _ = validate(doc)
     assert parsed is not None
-    assert not load(demo, parsed).written  # the session snapshot differs: a conflict
-    report = load(demo, parsed, replace=True)
+    assert not load(
+        demo, parsed, put_secret=secret_putter()
+    ).written  # the session snapshot differs: a conflict
+    report = load(demo, parsed, replace=True, put_secret=secret_putter())
     assert report.written and report.created >= 1
     assert demo.get(Keys.operator_grant("op-otto", "MILES", "CARWASH")) is not None
 
@@ -219,7 +227,7 @@ def test_replacing_a_changed_voucher_bumps_its_version_and_audits_it(demo: Dynam
     assert call("consume_voucher", "PUT", path, headers=headers)[0] == 200
     parsed, _ = validate(demo_document())
     assert parsed is not None
-    assert load(demo, parsed, replace=True).written
+    assert load(demo, parsed, replace=True, put_secret=secret_putter()).written
     voucher = demo.get(Keys.voucher(serial(1)))
     assert voucher is not None and (voucher["status"], voucher["version"]) == ("AVAILABLE", 3)
     replaced = [e for e in demo.voucher_events(serial(1)) if e["event_type"] == "REPLACED"]
