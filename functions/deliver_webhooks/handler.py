@@ -24,6 +24,7 @@ from shared.webhooks.publish import SubscriberDirectory, deliveries_for
 
 logger, metrics = endpoint.observability(__name__)
 _state: dict[str, Any] = {}
+RESERVE_MS = 12_000  # one attempt at most 3 s connect + 5 s read, plus SQS sends and a margin
 
 
 def _parts() -> tuple[Deliverer, Table, SubscriberDirectory]:
@@ -73,6 +74,10 @@ def _report(outcome: Outcome) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deliverer, table, directory = _parts()
+
+    def out_of_time() -> bool:  # room for one more attempt (connect + read) and the queueing
+        return int(context.get_remaining_time_in_millis()) < RESERVE_MS
+
     records = (event or {}).get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
         # each message is one delivery: one that could not even be queued again (SQS down)
@@ -80,7 +85,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         outcome, failed = Outcome(), []
         for record in records:
             try:
-                deliverer.run([Delivery.from_message(record["body"])], outcome)
+                deliverer.run([Delivery.from_message(record["body"])], outcome, out_of_time)
             except Exception:
                 logger.exception("webhook retry not handled", message_id=record.get("messageId"))
                 failed.append({"itemIdentifier": record["messageId"]})
@@ -89,6 +94,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     published = deliveries_for(records, table, directory)
     if published.without_chain:
         metrics.add_metric("WebhookEventsWithoutChain", MetricUnit.Count, published.without_chain)
-    outcome = deliverer.run(published.deliveries)
+    outcome = deliverer.run(published.deliveries, out_of_time=out_of_time)
     _report(outcome)
     return {"batchItemFailures": []}

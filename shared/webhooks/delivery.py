@@ -123,11 +123,22 @@ class Deliverer:
             return True, None, False
         return False, f"HTTP {status}", status == 410
 
-    def run(self, deliveries: Iterable[Delivery], outcome: Outcome | None = None) -> Outcome:
+    def run(
+        self,
+        deliveries: Iterable[Delivery],
+        outcome: Outcome | None = None,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> Outcome:
         """One attempt each; every failure is queued for a retry or dead-lettered, so the
-        caller never has to re-run a batch (which would re-send what was delivered)."""
+        caller never has to re-run a batch (which would re-send what was delivered). Once
+        `out_of_time()` (slow receivers ate the invocation), the rest go to the retry queue
+        untried, due at once, so one slow receiver never times out a whole stream batch."""
         outcome = outcome or Outcome()
         for delivery in deliveries:
+            if out_of_time():
+                self.retry_queue.send(delivery.to_message(), 0)
+                outcome.retrying.append(delivery)
+                continue
             now = self.clock()
             started = delivery.first_attempt_at or now
             ok, error, final = self.attempt(delivery)

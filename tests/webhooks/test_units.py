@@ -259,3 +259,13 @@ def test_the_documented_verification_snippet_accepts_a_delivery_and_rejects_a_re
     assert check("whsec_unit", body, signature_header("whsec_unit", body, now - 301)) is False  # replayed
     assert check("whsec_unit", body + b" ", signature_header("whsec_unit", body, now)) is False
     assert check("whsec_other", body, signature_header("whsec_unit", body, now)) is False
+
+
+def test_out_of_time_the_rest_go_to_the_retry_queue_untried() -> None:
+    sender = FakeSender(200)
+    d, retry, dead = deliverer(sender, [0.0])
+    calls = iter([False, True, True])
+    outcome = d.run([delivery(), delivery(), delivery()], out_of_time=lambda: next(calls))
+    assert len(sender.requests) == 1 and len(outcome.delivered) == 1
+    assert [delay for _body, delay in retry.sent] == [0, 0] and dead.sent == []
+    assert all(Delivery.from_message(body).attempt == 0 for body, _ in retry.sent)  # not counted
