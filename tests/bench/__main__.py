@@ -558,6 +558,50 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- 4. HTTP load
 
 
+def webhook_lag(count: int) -> dict[str, Any]:
+    """Commit-to-receipt time of webhooks on DynamoDB Local: `count` consumes one after
+    another, each timed from its 200 to its verified arrival at a loopback receiver. Locally
+    the relay polls the stream every 0.1 s (Lambda's poller in AWS has its own cadence), so
+    this measures the delivery path, not AWS's stream latency."""
+    from infra.local_stack.server import LocalStack
+    from infra.local_stack.webhook_receiver import Receiver
+    from tests.webhooks.helpers import consumable, consume, document, subscriber
+
+    arrived: dict[str, float] = {}
+
+    class Timed(Receiver):
+        def receive(self, path: str, body: bytes, signature: str | None) -> tuple[int, str]:
+            answer = super().receive(path, body, signature)
+            if answer[0] == 200:
+                arrived.setdefault(json.loads(body)["data"]["voucher"]["serial"], time.perf_counter())
+            return answer
+
+    receiver = Timed(secret="whsec_bench_receiver_secret_0001").start()
+    stack = LocalStack(port=0, demo=False, engine="dynamodb-local").start()
+    try:
+        hook = {**subscriber("bench", 1, receiver.url), "secret": receiver.secret}
+        stack.load_document(document([consumable(n) for n in range(count)], [hook]), name="bench")
+        committed: dict[str, float] = {}
+        for n in range(count):
+            if consume(stack, n) == 200:
+                committed[consumable(n)["serial"]] = time.perf_counter()
+        deadline = time.monotonic() + 60
+        while len(arrived) < len(committed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stack.stop()
+        receiver.stop()
+    lags = sorted((arrived[s] - t) * 1000 for s, t in committed.items() if s in arrived)
+    if len(lags) != len(committed):
+        raise RuntimeError(f"webhook lag: {len(committed) - len(lags)} of {len(committed)} never arrived")
+    return {
+        "engine": "dynamodb-local",
+        "deliveries": len(lags),
+        "p50_ms": round(lags[len(lags) // 2], 1),
+        "p95_ms": round(lags[min(len(lags) - 1, int(len(lags) * 0.95))], 1),
+    }
+
+
 def http_load(threads: int, per_thread: int, engine: str) -> dict[str, Any]:
     from infra.local_stack.server import LocalStack
 
@@ -926,6 +970,18 @@ def report(results: dict[str, Any]) -> str:
                 f"\n{r['case']}: {r['ms_per_request']} ms per request under the profiler, n={r['requests']}"
             )
             out.append(table(["where", "% of self time"], [[b, s] for b, s in r["shares"].items()]))
+    if "webhook_lag" in results:
+        w = results["webhook_lag"]
+        out.append(
+            "\nWebhook delivery lag, 200 of the consume -> verified at the receiver "
+            "(local relay polls the stream every 0.1 s)"
+        )
+        out.append(
+            table(
+                ["engine", "deliveries", "p50 ms", "p95 ms"],
+                [[w["engine"], w["deliveries"], w["p50_ms"], w["p95_ms"]]],
+            )
+        )
     if "http_load" in results:
         out.append("\nLocal HTTP stack, bounded concurrent load on loopback (mixed read-mostly requests)")
         out.append(
@@ -1061,6 +1117,7 @@ def main(argv: list[str] | None = None) -> int:
         results["import_costs"] = import_costs(ROOT, runs, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     if not args.skip_http:
         with contextlib.redirect_stdout(io.StringIO()):  # the handlers' EMF lines, as above
+            results["webhook_lag"] = webhook_lag(20 if args.quick else 100)
             results["http_load"] = [
                 http_load(threads=8, per_thread=25 if args.quick else 100, engine=engine)
                 for engine in ("dynamodb-local", "moto")
