@@ -80,7 +80,17 @@ def replay_dead_letters(sqs: Any, queue_url: str, deliverer: Deliverer, *, empty
         quiet = 0
         for message in messages:
             seen.add(message["MessageId"])
-            delivery = Delivery.from_message(message["Body"])
+            try:
+                delivery = Delivery.from_message(message["Body"])
+            except (ValueError, TypeError):  # not a delivery (a hand-sent or corrupted message)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+                tally.failed += 1
+                tally.errors.append(
+                    f"message {message['MessageId']}: not a webhook delivery, left in the queue"
+                )
+                continue
             outcome = deliverer.run([delivery])
             if outcome.delivered:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

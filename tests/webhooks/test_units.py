@@ -269,3 +269,21 @@ def test_out_of_time_the_rest_go_to_the_retry_queue_untried() -> None:
     assert len(sender.requests) == 1 and len(outcome.delivered) == 1
     assert [delay for _body, delay in retry.sent] == [0, 0] and dead.sent == []
     assert all(Delivery.from_message(body).attempt == 0 for body, _ in retry.sent)  # not counted
+
+
+def test_replay_leaves_a_message_that_is_not_a_delivery_and_says_so(aws: None) -> None:
+    import boto3
+
+    from shared.webhooks.replay import replay_dead_letters
+
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="not a delivery")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"subscriber_id": "s1"}))  # fields missing
+    sqs.send_message(QueueUrl=url, MessageBody=delivery().to_message())
+    d, _retry, _dead = deliverer(FakeSender(200), [0.0])
+    tally = replay_dead_letters(sqs, url, d, empty_polls=1)
+    assert (tally.delivered, tally.failed) == (1, 2)
+    assert all("not a webhook delivery" in e for e in tally.errors)
+    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert left["Attributes"]["ApproximateNumberOfMessages"] == "2"
