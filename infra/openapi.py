@@ -33,10 +33,104 @@ PATH_ITEM_KEYS = frozenset({"summary", "description", "parameters", "servers"})
 ROUTES_BY_KEY = {(route.method, route.path): route for route in ROUTES}
 
 DIALECT_TAGS = {
-    "thalamus": "Thalamus REST API v4: operator consumes a voucher",
-    "es_loyalty": "ES Loyalty: member activates a PAC voucher through the external provider",
-    "spaaza": "Spaaza: unclaim a voucher",
+    "thalamus": (
+        "Thalamus REST API v4, for operators: view a voucher and set it as consumed. Authorize with "
+        "an operator's Thalamus-Token; send the touchpoint the session was opened at."
+    ),
+    "es_loyalty": (
+        "ES Loyalty, for members and customer service: list a member's issuances, activate a "
+        "Product Authorization Code voucher through the external provider, and the CSR console's "
+        "view of a member's issuances with their history. Authorize with a member's or a CSR's "
+        "bearer token."
+    ),
+    "spaaza": (
+        "Spaaza, for apps, admins and privileged clients: list a user's vouchers, claim a voucher "
+        "and unclaim it. Authorize with a session (user id + session key) or a privileged bearer "
+        "token; form fields are urlencoded or multipart."
+    ),
 }
+
+# Who may call what: OpenAPI 3.0 ignores a header *parameter* named Authorization, so the
+# credentials are security schemes (Swagger UI's Authorize button), never parameters. The
+# demo values are the local stack's demo data (infra/local_stack/demo.json), not secrets.
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "thalamusToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Thalamus-Token",
+        "description": (
+            "Session token of a Thalamus operator (the `token` query parameter is accepted too; "
+            "the header wins). Local demo: `demo-thalamus-operator-anna`."
+        ),
+    },
+    "esMember": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "Access token of an ES Loyalty member session: the only source of the member's account. "
+            "Local demo: `demo-es-member-alice`."
+        ),
+    },
+    "esConsole": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "Access token of a customer-service (CSR) console session; member sessions get 403. "
+            "Local demo: `demo-es-console-csr`."
+        ),
+    },
+    "spaazaSessionUserId": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Spaaza-Session-User-Id",
+        "description": (
+            "User id of a Spaaza session, with X-Spaaza-Session-Key (legacy header: session-user-id). "
+            "Local demo: `1001` (end user alice) or `900` (admin of chain 1)."
+        ),
+    },
+    "spaazaSessionKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Spaaza-Session-Key",
+        "description": (
+            "Session key of that session (legacy header: session-key). Local demo: "
+            "`demo-spaaza-user-alice` (user 1001) or `demo-spaaza-admin-chain1` (user 900)."
+        ),
+    },
+    "spaazaPrivileged": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "Token of a privileged client; when present it selects privileged auth whatever session "
+            "headers are sent. Local demo: `demo-spaaza-privileged-partner` (chain 1)."
+        ),
+    },
+}
+Requirement = dict[str, list[str]]
+_THALAMUS: list[Requirement] = [{"thalamusToken": []}]
+_SPAAZA: list[Requirement] = [{"spaazaSessionUserId": [], "spaazaSessionKey": []}, {"spaazaPrivileged": []}]
+SECURITY: dict[str, list[Requirement]] = {
+    "consume_voucher": _THALAMUS,
+    "view_voucher": _THALAMUS,
+    "activate_voucher": [{"esMember": []}],
+    "list_issuances": [{"esMember": []}],
+    "console_issuances": [{"esConsole": []}],
+    "console_issuance": [{"esConsole": []}],
+    "claim_voucher": _SPAAZA,
+    "unclaim_voucher": _SPAAZA,
+    "get_user_vouchers": _SPAAZA,
+}
+
+
+def credential_headers(security: list[Requirement]) -> set[str]:
+    """Header names (lower case) the schemes of `security` send: no parameter may repeat them."""
+    names = set()
+    for requirement in security:
+        for scheme_name in requirement:
+            scheme = SECURITY_SCHEMES[scheme_name]
+            names.add("authorization" if scheme["type"] == "http" else scheme["name"].lower())
+    return names
+
 
 SERVERS = [
     {
@@ -128,6 +222,16 @@ def build() -> dict[str, Any]:
                     continue
                 operation.setdefault("tags", [spec.dialect])
                 operation.setdefault("operationId", _operation_id(function_name, key, several))
+                if function_name not in SECURITY:
+                    problems.append(f"{function_name}: no entry in infra/openapi.py SECURITY")
+                else:
+                    operation["security"] = copy.deepcopy(SECURITY[function_name])
+                    credentials = credential_headers(SECURITY[function_name])
+                    operation["parameters"] = [
+                        parameter
+                        for parameter in operation.get("parameters", [])
+                        if parameter.get("in") != "header" or parameter["name"].lower() not in credentials
+                    ]
                 paths.setdefault(path, {})[key] = operation
         for method, path in sorted(expected - found):
             problems.append(f"{function_name}: part has no operation for route {method} {path}")
@@ -160,15 +264,19 @@ def build() -> dict[str, Any]:
             "title": "Voucher service",
             "version": project_version(),
             "description": (
-                "Three voucher endpoints, each in its vendor's own dialect, over one DynamoDB "
-                "table. Generated by `python -m infra.openapi --write` from shared/routes.py and "
-                "infra/openapi_parts/; do not edit by hand."
+                "Eleven voucher operations over one voucher store, each in its vendor's own wire "
+                "dialect: Thalamus for operators, ES Loyalty for members and customer service, "
+                "Spaaza for apps. Press **Authorize** and enter the credentials of the dialect you "
+                "call (on the local stack started with its demo data they are filled in already), "
+                "then *Try it out* and *Execute*: the examples name demo vouchers, and each "
+                "operation's description says what it changes. Errors come back in the dialect's "
+                "own envelope with the statuses listed under each operation."
             ),
         },
         "servers": copy.deepcopy(SERVERS),
         "tags": [{"name": d, "description": DIALECT_TAGS.get(d, d)} for d in dialects],
         "paths": {path: paths[path] for path in sorted(paths)},
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
     }
     return document
 

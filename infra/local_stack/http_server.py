@@ -54,6 +54,8 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 class Stack(Protocol):
     """What the app needs from LocalStack (infra.local_stack.server)."""
 
+    demo: bool
+
     def index(self) -> dict[str, Any]: ...
     def health(self) -> dict[str, Any]: ...
     def openapi_document(self) -> dict[str, Any]: ...
@@ -130,7 +132,8 @@ class LocalApp:
         if raw_path == "/openapi.json":
             return _json(200, self.stack.openapi_document())
         if raw_path in ("/docs", "/docs/"):
-            return 200, [("Content-Type", "text/html; charset=utf-8")], swagger.DOCS_HTML.encode("utf-8")
+            page = swagger.docs_html(self.stack.demo).encode("utf-8")
+            return 200, [("Content-Type", "text/html; charset=utf-8")], page
         asset = swagger.asset(raw_path)
         if asset is not None:
             content_type, data = asset

@@ -5,6 +5,7 @@ plain list of the operations in /openapi.json rendered with a few lines of JavaS
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib import resources
 
@@ -34,6 +35,32 @@ def asset(path: str) -> tuple[str, bytes] | None:
     return None if data is None else (content_type, data)
 
 
+# Security scheme (openapi.json) -> the demo session it is filled in with when the local stack
+# runs with its demo data (infra/local_stack/demo.json; tests/local/test_docs_browser.py checks
+# each is a live session there). Spaaza's privileged bearer stays empty: when present it
+# overrides the session, and the user session is what an app sends.
+DEMO_AUTH = {
+    "thalamusToken": "demo-thalamus-operator-anna",
+    "esMember": "demo-es-member-alice",
+    "esConsole": "demo-es-console-csr",
+    "spaazaSessionUserId": "1001",
+    "spaazaSessionKey": "demo-spaaza-user-alice",
+}
+DEMO_NOTE = (
+    '<p id="demo-note">Running with the demo data: the demo credentials are filled in '
+    "(operator anna, member alice, CSR csr-1, Spaaza user alice). Press <b>Authorize</b> to see "
+    "or change them, then open an operation, <i>Try it out</i> and <i>Execute</i>.</p>"
+)
+
+
+def docs_html(demo: bool) -> str:
+    """The /docs page; with the demo data loaded, Swagger UI starts authorized as DEMO_AUTH."""
+    if not demo:
+        return DOCS_HTML
+    auth = json.dumps(DEMO_AUTH).replace("<", "\\u003c")
+    return DOCS_HTML.replace("<!--DEMO_NOTE-->", DEMO_NOTE).replace("/*DEMO_AUTH*/{}", auth)
+
+
 DOCS_HTML = """<!doctype html>
 <html lang="en">
 <head>
@@ -47,10 +74,12 @@ DOCS_HTML = """<!doctype html>
   .op { border: 1px solid #ccc; border-radius: 4px; margin: .6em 0; padding: .5em .8em; }
   .method { font-weight: bold; display: inline-block; min-width: 4.5em; }
   .params, .responses { font-size: .9em; margin: .3em 0 0 1.2em; }
-  code { background: #f4f4f4; padding: 0 .2em; }
+  #fallback code { background: #f4f4f4; padding: 0 .2em; }
+  #demo-note { max-width: 1420px; margin: 0 auto; padding: .8em 20px 0; color: #3b4151; }
 </style>
 </head>
 <body>
+<!--DEMO_NOTE-->
 <div id="swagger"></div>
 <div id="fallback">
   <h1>Voucher service (local stack)</h1>
@@ -90,7 +119,15 @@ function renderFallback(doc) {
 if (window.SwaggerUIBundle) {
   document.getElementById("fallback").remove();
   // validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io
-  window.SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger", validatorUrl: null});
+  var demoAuth = /*DEMO_AUTH*/{};
+  window.ui = window.SwaggerUIBundle({
+    url: "/openapi.json", dom_id: "#swagger", validatorUrl: null,
+    onComplete: function () {
+      Object.keys(demoAuth).forEach(function (scheme) {
+        window.ui.preauthorizeApiKey(scheme, demoAuth[scheme]);
+      });
+    }
+  });
 } else {
   fetch("/openapi.json").then(function (r) { return r.json(); }).then(renderFallback).catch(function (e) {
     document.getElementById("ops").textContent = "cannot load /openapi.json: " + e;

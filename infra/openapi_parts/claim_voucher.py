@@ -13,10 +13,24 @@ from pydantic import BaseModel
 from infra.openapi_models import ref
 from infra.openapi_parts.unclaim_voucher import PATH as UNCLAIM_PATH
 from infra.openapi_parts.unclaim_voucher import PATHS as UNCLAIM
-from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher
+from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher, form_body
 from shared.dialects.spaaza import ERRORS
 
 PATH = "/claim-voucher"
+
+# Unclaimed demo vouchers of end user alice (013 and 025): see unclaim_voucher's examples.
+EXAMPLES = {
+    "post": {
+        "chain_id": 1,
+        "user_id": 1001,
+        "voucher_key": "c25eccc3a7f827c8e93dec472327f4cf960f8fb5d7adfb80c645d374f91d8f5a",
+    },
+    "put": {
+        "chain_id": 1,
+        "user_id": 1001,
+        "voucher_key": "42779909cce0b23727b75e535e02b8edd7ca31ccf555c092237b2e32fc9c2d08",
+    },
+}
 
 
 class SpaazaClaimedVoucher(SpaazaUnclaimedVoucher):
@@ -32,6 +46,7 @@ class SpaazaClaimVoucherResponse(BaseModel):
 def _operation(method: str) -> dict[str, Any]:
     operation = copy.deepcopy(UNCLAIM[UNCLAIM_PATH][method])
     operation.pop("operationId", None)
+    operation["requestBody"] = form_body(EXAMPLES[method])
     operation["summary"] = "Claim a voucher (Spaaza)"
     operation["description"] = (
         "Moves a `generated` voucher of the named end user to `claimed`: the inverse of unclaim-voucher, "

@@ -17,7 +17,8 @@ from shared.dialects import thalamus
 
 PATH = "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}"
 
-_SERIAL = "00000000-0000-4000-8000-000000000001"
+# An activated PAC voucher of the demo data (the activation examples use 001)
+_SERIAL = "00000000-0000-4000-8000-000000000006"
 
 
 # --------------------------------------------------------------------------- bodies (models)

@@ -22,6 +22,10 @@ for _user_field in ("user_id", "user_entity_card", "result_type"):
 _VOUCHER["voucher_status"] = "claimed"
 
 
+# Demo end user alice: privileged auth must name the user; a user session may (its own id).
+_QUERY_EXAMPLES = {"chain_id": 1, "user_id": 1001}
+
+
 def _parameters() -> list[dict[str, Any]]:
     kept = []
     for parameter in copy.deepcopy(_UNCLAIM["parameters"]):
@@ -29,6 +33,8 @@ def _parameters() -> list[dict[str, Any]]:
             continue
         if parameter["in"] == "query":
             parameter["description"] = parameter["description"].split(" (also accepted")[0]
+            if parameter["name"] in _QUERY_EXAMPLES:
+                parameter["example"] = _QUERY_EXAMPLES[parameter["name"]]
         kept.append(parameter)
     return [
         *kept,

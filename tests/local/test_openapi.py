@@ -196,7 +196,8 @@ def test_limits_are_the_dialect_modules_own(document: dict[str, Any]) -> None:
     consume = document["paths"][ROUTES[0].path]["put"]
     lengths = {p["name"]: p["schema"].get("maxLength") for p in consume["parameters"]}
     assert lengths["voucher_code"] == lengths["touchpoint"] == thalamus.MAX_CODE_LENGTH
-    assert lengths["token"] == lengths["Thalamus-Token"] == thalamus.MAX_TOKEN_LENGTH
+    assert lengths["token"] == thalamus.MAX_TOKEN_LENGTH
+    assert "Thalamus-Token" not in lengths  # a security scheme (below), not a parameter
     statuses = schemas["ThalamusConsumedVoucher"]["properties"]["status"]["enum"]
     assert set(statuses) == set(thalamus.STATUS.values())
 
@@ -224,6 +225,45 @@ def test_limits_are_the_dialect_modules_own(document: dict[str, Any]) -> None:
     assert re.search(form["voucher_key"]["pattern"], "A" * 64) and not re.search(
         form["voucher_key"]["pattern"], "g" * 64
     )
+
+
+def test_credentials_are_security_schemes_never_header_parameters(document: dict[str, Any]) -> None:
+    """OpenAPI 3.0 ignores a header parameter named Authorization, so Swagger UI would never
+    send it: every operation names its schemes, and no parameter repeats a scheme's header."""
+    schemes = document["components"]["securitySchemes"]
+    headers = {"authorization"} | {s["name"].lower() for s in schemes.values() if s["type"] == "apiKey"}
+    expected = {
+        "thalamus": {"thalamusToken"},
+        "spaaza": {"spaazaSessionUserId", "spaazaSessionKey", "spaazaPrivileged"},
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in openapi.HTTP_METHODS:
+                continue
+            named = {name for requirement in operation["security"] for name in requirement}
+            assert named and named <= set(schemes), (method, path)
+            dialect = operation["tags"][0]
+            if dialect in expected:
+                assert named == expected[dialect], (method, path)
+            else:
+                assert named == ({"esConsole"} if path.startswith("/console/") else {"esMember"}), path
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "header":
+                    assert parameter["name"].lower() not in headers, (method, path, parameter["name"])
+
+
+def test_every_form_field_has_an_example_for_swagger_ui(document: dict[str, Any]) -> None:
+    """Swagger UI fills form fields from each field's example; without one it invents values
+    (user_id=9223372036854776000). Blank examples stand for fields the call does not send."""
+    form = set(document["components"]["schemas"]["SpaazaUnclaimVoucherForm"]["properties"])
+    for path in ("/claim-voucher", "/unclaim-voucher"):
+        for method in ("post", "put"):
+            content = document["paths"][path][method]["requestBody"]["content"]
+            for media in content.values():
+                fields = media["schema"]["properties"]
+                assert set(fields) == form, (path, method)
+                sent = {name: f["example"] for name, f in fields.items() if f["example"] != ""}
+                assert sent == media["example"], (path, method)
 
 
 def test_documented_error_statuses_are_the_dialect_tables(document: dict[str, Any]) -> None:
