@@ -42,7 +42,8 @@ class StageConfig:
     waf: bool
     provider_secret_name: str | None  # None: the data stack creates the secret
     waf_rate_limit: int = 2000  # requests per 5 minutes per source IP
-    alarm_topic_arn: str | None = None  # optional SNS topic for alarm actions
+    alarm_topic_arn: str | None = None  # an existing SNS topic for alarm actions (else one is created)
+    alarm_email: str | None = None  # subscribed to the created alarm topic (confirm the email AWS sends)
 
     @property
     def retain(self) -> bool:
@@ -94,6 +95,7 @@ def load_stage_config(app: cdk.App) -> StageConfig:
         provider_secret_name=raw.get("provider_secret_name") or None,
         waf_rate_limit=int(raw.get("waf_rate_limit", 2000)),
         alarm_topic_arn=raw.get("alarm_topic_arn") or None,
+        alarm_email=raw.get("alarm_email") or None,
     )
     if config.removal_policy not in {"retain", "destroy"}:
         raise ValueError(f"stage {stage}: removal_policy must be 'retain' or 'destroy'")
@@ -101,4 +103,9 @@ def load_stage_config(app: cdk.App) -> StageConfig:
         raise ValueError(f"stage {stage}: log_level must be one of {sorted(_LOG_LEVELS)}")
     if config.log_retention_days not in _RETENTION:
         raise ValueError(f"stage {stage}: log_retention_days must be one of {sorted(_RETENTION)}")
+    if config.alarm_email is not None and (config.alarm_topic_arn or "@" not in config.alarm_email):
+        raise ValueError(
+            f"stage {stage}: alarm_email must be an email address, and only without alarm_topic_arn "
+            "(subscribe to your own topic yourself)"
+        )
     return config

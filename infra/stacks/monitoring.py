@@ -6,8 +6,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.stacks.config import StageConfig
@@ -20,6 +23,12 @@ PERIOD = cdk.Duration.minutes(5)
 API_5XX_RATE = 0.05  # fraction of requests answered 5XX (API Gateway 5XXError average)
 API_P99_LATENCY_MS = 5000
 PROVIDER_FAILURES = 3
+# Answers with a 5XX status, counted by the handlers themselves (shared/endpoint.py): Lambda's
+# own Errors metric never sees them, since a handler turns every exception into an answer.
+SERVER_ERRORS = 3
+# A provider code issued and never recorded on any voucher: money-like and untracked, page at
+# once. Unused codes (a losing race, a failed commit) are recorded, expected now and then.
+PROVIDER_CODES_UNUSED = 5
 # Webhooks: any dead letter or parked stream batch alarms at once; delivery falling behind
 # the stream (IteratorAge, milliseconds) or the retry queue not being drained (seconds).
 WEBHOOK_ITERATOR_AGE_MS = 5 * 60 * 1000
@@ -44,12 +53,9 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cloudwatch.Alarm] = []
-        topic = (
-            sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
-            if config.alarm_topic_arn
-            else None
-        )
         prefix = f"voucher-{config.stage}"
+        self.topic = self._topic(config, prefix)
+        action = cw_actions.SnsAction(self.topic)
 
         def alarm(
             construct_id: str,
@@ -75,8 +81,8 @@ class Monitoring(Construct):
                 comparison_operator=comparison,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            if topic is not None:
-                created.add_alarm_action(cw_actions.SnsAction(topic))
+            created.add_alarm_action(action)
+            created.add_ok_action(action)
             self.alarms.append(created)
             return created
 
@@ -152,6 +158,55 @@ class Monitoring(Construct):
                 metric,
                 PROVIDER_FAILURES,
                 f"{spec.name}: >= {PROVIDER_FAILURES} external provider failures in 5 minutes",
+            )
+
+        # --- Answers with a 5XX status, per API function (the handlers' own metric)
+        def service_metric(metric_name: str, service: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name=metric_name,
+                dimensions_map={"service": service},
+                statistic="Sum",
+                period=PERIOD,
+            )
+
+        server_errors: list[cloudwatch.Metric] = []
+        for spec in FUNCTIONS.values():
+            metric = service_metric("ServerErrors", spec.name)
+            server_errors.append(metric.with_(label=spec.name))
+            alarm(
+                f"{spec.construct_id}ServerErrors",
+                metric,
+                SERVER_ERRORS,
+                f"{spec.name}: >= {SERVER_ERRORS} answers with a 5XX status in 5 minutes (the function "
+                "answered; its log has outcome and request_id: see docs/deploy.md, On call)",
+            )
+
+        # --- Provider codes issued but not on the voucher they were issued for
+        provider_codes: list[cloudwatch.Metric] = []
+        for spec in FUNCTIONS.values():
+            if not spec.reads_provider_secret:
+                continue
+            unrecorded = service_metric("ProviderCodesUnrecorded", spec.name)
+            unused = service_metric("ProviderCodesUnused", spec.name)
+            provider_codes += [
+                unrecorded.with_(label=f"{spec.name} codes unrecorded"),
+                unused.with_(label=f"{spec.name} codes unused"),
+            ]
+            alarm(
+                f"{spec.construct_id}ProviderCodesUnrecorded",
+                unrecorded,
+                0,
+                f"{spec.name}: a provider code was issued and could not be recorded anywhere: find it "
+                "in the log (message 'provider code not recorded') and void it with the provider",
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            )
+            alarm(
+                f"{spec.construct_id}ProviderCodesUnused",
+                unused,
+                PROVIDER_CODES_UNUSED,
+                f"{spec.name}: >= {PROVIDER_CODES_UNUSED} provider codes issued and not used in 5 minutes "
+                "(each recorded as an UNUSED_CODE event): commits are failing after the provider call",
             )
 
         # --- Webhooks: dead letters, parked stream batches, delivery lag
@@ -240,8 +295,11 @@ class Monitoring(Construct):
             ),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=[ddb_throttles], width=12),
-            cloudwatch.GraphWidget(title="Provider failures", left=provider_failures or [], width=12),
+            cloudwatch.GraphWidget(title="Answers with a 5XX status", left=server_errors, width=8),
+            cloudwatch.GraphWidget(title="DynamoDB throttled requests", left=[ddb_throttles], width=8),
+            cloudwatch.GraphWidget(
+                title="Provider failures and codes", left=provider_failures + provider_codes, width=8
+            ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -256,3 +314,27 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(title="Oldest webhook retry (s)", left=[retry_age], width=8),
         )
         cdk.CfnOutput(scope, "DashboardName", value=prefix)
+        cdk.CfnOutput(scope, "AlarmTopicArn", value=self.topic.topic_arn)
+
+    def _topic(self, config: StageConfig, prefix: str) -> sns.ITopic:
+        """Where every alarm (and its recovery) goes: the stage's own topic, or one created here,
+        encrypted with a key CloudWatch may use (it cannot publish with the AWS-managed SNS key)."""
+        if config.alarm_topic_arn:
+            return sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"{prefix} alarm topic",
+            enable_key_rotation=True,
+            removal_policy=config.cdk_removal_policy,
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        topic = sns.Topic(self, "AlarmTopic", topic_name=f"{prefix}-alarms", master_key=key, enforce_ssl=True)
+        if config.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        elif config.retain:
+            cdk.Annotations.of(topic).add_info(
+                f"stage {config.stage}: the alarm topic has no subscriber; set alarm_email (or "
+                "alarm_topic_arn) in cdk.json, or subscribe to the AlarmTopicArn output",
+            )
+        return topic

@@ -6,6 +6,7 @@ answers (`ActivateResult`) and how a request that came second is answered (`repl
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,3 +121,14 @@ def record_unused(store: VoucherStore, record: ports.Record, metric: Callable[[s
             store.commit(ports.Record(record.event))
     except Exception:
         metric("ProviderCodesUnrecorded")
+        # What on-call needs to void the code at the provider (never the code itself).
+        logging.getLogger(__name__).error(
+            "provider code not recorded",
+            extra={
+                "serial": record.event.serial,
+                "provider": record.event.details.get("provider"),
+                "reference": record.event.details.get("reference"),
+                "request_id": record.event.request_id,
+            },
+            exc_info=True,
+        )

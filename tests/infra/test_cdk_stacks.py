@@ -604,6 +604,70 @@ def test_alarms_and_dashboard(synth):
         )
     api.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
+    # The handlers' own 5XX count, per API function (Lambda's Errors never sees an answered 500)
+    _alarm(api, len(FUNCTIONS), Namespace="VoucherService", MetricName="ServerErrors")
+    for spec in FUNCTIONS.values():
+        _alarm(
+            api,
+            1,
+            MetricName="ServerErrors",
+            Dimensions=Match.exact([{"Name": "service", "Value": spec.name}]),
+        )
+    _alarm(
+        api,
+        len(readers),
+        MetricName="ProviderCodesUnrecorded",
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    _alarm(api, len(readers), MetricName="ProviderCodesUnused")
+
+
+def _alarms(synth: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (stack, logical_id, resource["Properties"])
+        for stack, template in synth.templates.items()
+        for logical_id, resource in template.to_json()["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_alarm_reaches_someone(synth: Any, synth_prod: Any, stage: str) -> None:
+    """An alarm without an action pages nobody: every alarm of every stack notifies the
+    stage's alarm topic when it fires and when it recovers."""
+    current = synth if stage == "dev" else synth_prod
+    alarms = _alarms(current)
+    assert len(alarms) >= 30
+    topics = current.api.find_resources("AWS::SNS::Topic")
+    assert len(topics) == 1
+    [topic_id] = topics
+    for stack, logical_id, properties in alarms:
+        for key in ("AlarmActions", "OKActions"):
+            assert properties.get(key) == [{"Ref": topic_id}], (stack, logical_id, key)
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(synth: Any) -> None:
+    api = synth.api
+    [topic] = api.find_resources("AWS::SNS::Topic").values()
+    key_ref = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = api.find_resources("AWS::KMS::Key")[key_ref]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        and "kms:GenerateDataKey*" in st["Action"]
+        for st in statements
+    )
+    api.has_output("AlarmTopicArn", {})
+
+
+def test_a_retained_stage_without_a_subscriber_warns_at_synth(synth: Any, synth_prod: Any) -> None:
+    def warned(current: Any) -> bool:
+        return any("alarm topic has no subscriber" in str(m) for m in current.messages)
+
+    assert warned(synth_prod) and not warned(synth)
+
 
 # ---------------------------------------------------------------------------- webhooks
 
