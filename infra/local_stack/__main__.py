@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=say,
         error_log=err,
         event_log=say,
+        progress=err,
     )
     try:
         try:

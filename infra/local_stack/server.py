@@ -288,6 +288,8 @@ class LocalStack:
     webhook_retry_base_seconds: float = 1.0
     webhook_max_age_seconds: float = 3600.0
     event_log: Callable[[str], None] | None = None
+    # Loading: a line per step and, on long files, the importer's progress (about every 2 s)
+    progress: Callable[[str], None] | None = None
 
     simulator: Any = field(default=None, init=False)
     engine_name: str = field(default="", init=False)  # what the banner and /_health report
@@ -489,9 +491,19 @@ class LocalStack:
             raise DataError([f"{path}: {problem}" for problem in problems])
         user_file = Path(path).resolve() != DEMO_FILE.resolve()
         replace = user_file and self.owns_table
+        say = self.progress
         report = load(
-            self.store, parsed, replace=replace, existing=existing, put_secret=self._secret_putter()
+            self.store,
+            parsed,
+            replace=replace,
+            existing=existing,
+            put_secret=self._secret_putter(),
+            progress=(lambda line: say(f"{path}: {line}")) if say is not None else None,
+            # DynamoDB Local takes concurrent transactions; moto's server serializes them anyway
+            workers=4 if self.engine_name.startswith("Amazon DynamoDB Local") else 1,
         )
+        if say is not None:
+            say(f"{path}: loaded: {report.summary()}")
         if report.conflicts and not replace:
             raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
         return report

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.domain import (
     Activation,
@@ -69,6 +73,8 @@ from shared.store import (
 )
 from shared.webhooks.subscribers import Subscriber, subscriber_to_item
 
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
+
 
 @dataclass
 class ItemGroup:
@@ -78,18 +84,97 @@ class ItemGroup:
     event: Item | None = None
 
 
+# The record a group stands for, by the type of its first item, as the import file names it
+RECORD_KINDS = {
+    "voucher": "vouchers",
+    "member": "members",
+    "definition": "definitions",
+    "catalog_item": "catalog items",
+    "session": "sessions",
+    "chain": "chains",
+    "app": "app hostnames",
+    "activity": "activities",
+    "touchpoint": "touchpoints",
+    "thalamus_user": "thalamus users",
+    "es_console": "console users",
+    "spaaza_admin": "spaaza admins",
+    "spaaza_privileged": "privileged clients",
+    "webhook_subscriber": "webhook subscribers",
+}
+
+
+def record_kind(group: ItemGroup) -> str:
+    kind = str(group.items[0].get("type", "other"))
+    return RECORD_KINDS.get(kind, kind)
+
+
 @dataclass
 class LoadReport:
+    """Counts in items (what DynamoDB holds) and, per record kind, in records (what the file
+    holds: a voucher is one record and two to four items)."""
+
     created: int = 0
     unchanged: int = 0
     replaced: int = 0
     conflicts: list[str] = field(default_factory=list)
     written: bool = False
+    records: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, kind: str, outcome: str) -> None:
+        self.records.setdefault(kind, Counter())[outcome] += 1
 
     def summary(self) -> str:
         return (
             f"created {self.created}, unchanged {self.unchanged}, replaced {self.replaced}, "
-            f"conflicts {len(self.conflicts)}"
+            f"conflicts {len(self.conflicts)} (items)"
+        )
+
+    def record_lines(self) -> list[str]:
+        """One line per record kind: `vouchers  50000: created 50000`."""
+        lines = []
+        for kind in sorted(self.records, key=lambda k: (k != "vouchers", k)):
+            counts = self.records[kind]
+            outcomes = ", ".join(
+                f"{outcome} {counts[outcome]}"
+                for outcome in ("created", "unchanged", "replaced", "conflict")
+                if counts[outcome]
+            )
+            lines.append(f"{kind:>20} {sum(counts.values()):>8}: {outcomes}")
+        return lines
+
+
+@dataclass
+class Progress:
+    """Reports writing progress: `done(vouchers, items)` after each transaction; `every`
+    seconds at most one line (and always the last), as vouchers done / total, items, rate."""
+
+    total_vouchers: int
+    total_items: int
+    emit: Callable[[str], None]
+    every: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    vouchers: int = 0
+    items: int = 0
+    _started: float = 0.0
+    _last: float = 0.0
+
+    def start(self) -> None:
+        self._started = self._last = self.clock()
+
+    def done(self, vouchers: int, items: int) -> None:
+        self.vouchers += vouchers
+        self.items += items
+        now = self.clock()
+        finished = self.items >= self.total_items
+        if now - self._last < self.every and not finished:
+            return
+        self._last = now
+        elapsed = max(now - self._started, 1e-9)
+        rate = self.vouchers / elapsed
+        share = 100 * self.items / max(self.total_items, 1)
+        self.emit(
+            f"vouchers {self.vouchers}/{self.total_vouchers}, items {self.items}/{self.total_items} "
+            f"({share:.0f}%), {rate:.0f} vouchers/s, {elapsed:.0f} s"
         )
 
 
@@ -597,6 +682,21 @@ def _with(session: Session, **changes: Any) -> Session:
 Request = dict[str, Any]  # one element of a TransactWriteItems call
 
 
+class Write(NamedTuple):
+    """One planned put, kept as the plain item until its transaction is sent (serialized
+    requests for a whole file would triple the importer's memory): `new` ones must not exist
+    yet; a replaced voucher is conditioned on the version that was read."""
+
+    item: Item
+    new: bool = True
+    expected_version: int | None = None
+
+    def request(self, table: str) -> Request:
+        if self.new:
+            return put_new(table, self.item)
+        return put_replacing(table, self.item, self.expected_version)
+
+
 def put_new(table: str, item: Item) -> Request:
     """Create an item that must not exist yet (imports never overwrite silently)."""
     return {
@@ -627,41 +727,52 @@ def _comparable(item: Item) -> Item:
 
 def plan(
     store: Table, groups: list[ItemGroup], *, replace: bool = False
-) -> tuple[list[list[Request]], LoadReport]:
+) -> tuple[list[list[Write]], LoadReport]:
     """Compare every item with the table: identical items are skipped, new ones are created
     (`attribute_not_exists`), differing ones are conflicts — written only with `replace`, a
     voucher then only at the version read, bumped, with a REPLACED event (real from-status).
     Returns one write list per group (a voucher with its aliases and event stays together)."""
     report = LoadReport()
     existing = store.hydrate([{PK: i[PK], SK: i[SK]} for g in groups for i in g.items])
-    writes: list[list[Request]] = []
+    writes: list[list[Write]] = []
     for group in groups:
-        requests: list[Request] = []
+        requests: list[Write] = []
         event = dict(group.event) if group.event else None
         voucher_written = False
+        outcomes: set[str] = set()
         for item in group.items:
             current = existing.get(key_id({PK: item[PK], SK: item[SK]}))
             if current is None:
-                requests.append(put_new(store.table, item))
+                requests.append(Write(item))
                 report.created += 1
+                outcomes.add("created")
                 voucher_written |= item.get("type") == "voucher"
             elif _comparable(current) == _comparable(item):
                 report.unchanged += 1
+                outcomes.add("unchanged")
             else:
                 report.conflicts.append(f"{item[PK]} / {item[SK]}: differs from the table")
+                outcomes.add("conflict" if not replace else "replaced")
                 if not replace:
                     continue
                 if item.get("type") == "voucher":
                     version = int(current.get("version", 0))
-                    requests.append(put_replacing(store.table, {**item, "version": version + 1}, version))
+                    bumped = {**item, "version": version + 1}
+                    requests.append(Write(bumped, new=False, expected_version=version))
                     voucher_written = True
                     if event is not None:
                         event.update(event_type="REPLACED", from_status=current.get("status"))
                 else:
-                    requests.append(put_replacing(store.table, item))
+                    requests.append(Write(item, new=False))
                 report.replaced += 1
         if event is not None and voucher_written:
-            requests.append(put_new(store.table, event))
+            requests.append(Write(event))
+        # a record is what its most consequential item says (a voucher whose alias conflicts
+        # is a conflict; one with a new alias and an unchanged voucher item was created)
+        report.count(
+            record_kind(group),
+            next(o for o in ("conflict", "replaced", "created", "unchanged") if o in outcomes),
+        )
         if requests:
             writes.append(requests)
     return writes, report
@@ -675,12 +786,19 @@ def load(
     dry_run: bool = False,
     existing: Existing | None = None,
     put_secret: Callable[[str, str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> LoadReport:
-    """Plan, then write. `existing` (from validate_against) resolves references to records
-    already in the table; without it they are fetched here. Webhook secrets the file gives
+    """Plan, then write, `workers` transactions at a time; `progress` (when given) receives
+    a line before the plan's reads and about every 2 s while writing. `existing` (from
+    validate_against) resolves references to records already in the table; without it they
+    are fetched here. Webhook secrets the file gives
     go to `put_secret` (Secrets Manager) first; a file with secrets and no `put_secret` is
     refused rather than loaded without them."""
     groups = build_groups(f, existing=existing if existing is not None else existing_for(store, f))
+    if progress is not None:
+        total = sum(len(g.items) for g in groups)
+        progress(f"checking {total} items ({len(groups)} records) against the table")
     writes, report = plan(store, groups, replace=replace)
     if (report.conflicts and not replace) or dry_run:
         return report
@@ -688,13 +806,48 @@ def load(
         if put_secret is None:
             raise ValueError("the file gives webhook secrets but no secret store is configured")
         store_webhook_secrets(f, put_secret)
-    batch: list[Request] = []
+    batches: list[list[Write]] = [[]]
     for requests in writes:  # transactions of at most 100 items, never splitting a group
-        if len(batch) + len(requests) > 100:
-            store.transact(batch)
-            batch = []
-        batch.extend(requests)
-    if batch:
-        store.transact(batch)
+        if len(batches[-1]) + len(requests) > TRANSACTION_ITEMS:
+            batches.append([])
+        batches[-1].extend(requests)
+    batches = [b for b in batches if b]
+    tracker = None
+    if progress is not None:
+        tracker = Progress(
+            total_vouchers=sum(1 for b in batches for r in b if _is_voucher(r)),
+            total_items=sum(len(b) for b in batches),
+            emit=progress,
+        )
+        tracker.start()
+    lock = threading.Lock()
+
+    def commit(batch: list[Write]) -> None:
+        store.transact([w.request(store.table) for w in batch])
+        if tracker is not None:
+            with lock:
+                tracker.done(sum(1 for r in batch if _is_voucher(r)), len(batch))
+
+    # Transactions are independent (each group is whole in one), so they may run `workers` at
+    # a time: DynamoDB's latency per call, not its throughput, bounds a serial import. One by
+    # default: moto's in-process mock is not thread-safe (its transactions deep-copy the
+    # table while another thread writes); the CLI and the local stack on DynamoDB Local use 4. The first
+    # failure stops new transactions being started; those already written stay (re-running the
+    # file skips them as unchanged).
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: set[Future[None]] = set()
+        for batch in batches:
+            pending.add(pool.submit(commit, batch))
+            if len(pending) >= 2 * workers:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    future.result()
+        finished, _ = wait(pending)
+        for future in finished:
+            future.result()
     report.written = bool(writes)
     return report
+
+
+def _is_voucher(write: Write) -> bool:
+    return write.item.get("type") == "voucher"

@@ -287,6 +287,22 @@ class ImportFile(Strict):
     webhook_subscribers: list[WebhookSubscriberIn] = []
 
 
+SECTIONS: dict[str, type[BaseModel]] = {
+    "chains": ChainIn,
+    "activities": ActivityIn,
+    "touchpoints": TouchpointIn,
+    "definitions": DefinitionIn,
+    "members": MemberIn,
+    "thalamus_users": ThalamusUserIn,
+    "console_users": ConsoleUserIn,
+    "spaaza_admins": SpaazaAdminIn,
+    "privileged_clients": PrivilegedClientIn,
+    "sessions": SessionIn,
+    "vouchers": VoucherIn,
+    "webhook_subscribers": WebhookSubscriberIn,
+}
+
+
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -319,6 +335,64 @@ def parse(document: Any) -> tuple[ImportFile | None, list[str]]:
         return None, problems
 
 
+# Each section's identifier, by which other records refer to it
+IDENTIFIERS = {
+    "chains": "chain_id",
+    "activities": "activity_code",
+    "touchpoints": "code",
+    "definitions": "definition_id",
+    "members": "member_id",
+    "thalamus_users": "user_id",
+    "console_users": "user_id",
+    "spaaza_admins": "user_id",
+    "privileged_clients": "client_id",
+}
+
+
+@dataclass
+class Partial:
+    """The records of a document that failed field validation which are valid on their own
+    (so references and duplicates are checked in the same pass as field errors), where each
+    came from (`index[section][i]` is the document's index of the partial's i-th record), and
+    the identifiers of the invalid ones (referring to them is not a second error)."""
+
+    file: ImportFile
+    index: dict[str, list[int]]
+    invalid: dict[str, set[Any]]
+
+    def located(self, problem: str) -> str:
+        """A cross-check problem with the partial's index turned into the document's."""
+        match = re.match(r"^(\w+)\[(\d+)\]", problem)
+        if not match or match.group(1) not in self.index:
+            return problem
+        original = self.index[match.group(1)][int(match.group(2))]
+        return f"{match.group(1)}[{original}]{problem[match.end() :]}"
+
+
+def partial(document: Any) -> Partial | None:
+    """The valid records of an invalid document, or None when its shape (not an object, a
+    section not a list, an unknown format) leaves nothing to check references on."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return None
+    kept: dict[str, Any] = {}
+    index: dict[str, list[int]] = {}
+    invalid: dict[str, set[Any]] = {}
+    for name, model in SECTIONS.items():
+        raw = document.get(name, [])
+        if not isinstance(raw, list):
+            return None
+        kept[name], index[name], invalid[name] = [], [], set()
+        for i, record in enumerate(raw):
+            try:
+                kept[name].append(model.model_validate(record))
+                index[name].append(i)
+            except ValidationError:
+                if isinstance(record, dict) and name in IDENTIFIERS and IDENTIFIERS[name] in record:
+                    value = record[IDENTIFIERS[name]]
+                    invalid[name].add(value if not isinstance(value, list | dict) else repr(value))
+    return Partial(ImportFile.model_construct(format=FORMAT, **kept), index, invalid)
+
+
 def validate(document: Any, existing: Existing | None = None) -> tuple[ImportFile | None, list[str]]:
     """Parse and check a whole import document. References may point at records in the file
     or, when `existing` is given, at records already in the table.
@@ -330,12 +404,21 @@ def validate(document: Any, existing: Existing | None = None) -> tuple[ImportFil
     return (parsed, []) if not problems else (None, problems)
 
 
-def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bool = False) -> list[str]:
+def cross_check(
+    f: ImportFile,
+    existing: Existing | None = None,
+    *,
+    aws_mode: bool = False,
+    invalid: dict[str, set[Any]] | None = None,
+) -> list[str]:
     """References and uniqueness. `aws_mode` (importing into AWS, not a local engine) also
-    refuses webhook URLs that name private, loopback or link-local addresses."""
+    refuses webhook URLs that name private, loopback or link-local addresses. `invalid`
+    (from `partial`) names records that failed field validation: a reference to one of them
+    is not reported again."""
     problems: list[str] = []
     ctx = existing or Existing()
     known = ctx.records
+    shadow: dict[str, set[Any]] = {name: set() for name in IDENTIFIERS} | (invalid or {})
 
     def unique(section: str, values: list[Any], label: str) -> set[Any]:
         seen: set[Any] = set()
@@ -348,6 +431,7 @@ def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bo
         return seen
 
     chains = unique("chains", [c.chain_id for c in f.chains], "chain_id") | {c.chain_id for c in known.chains}
+    chains |= shadow["chains"]
     all_chains = {**{c.chain_id: c for c in known.chains}, **{c.chain_id: c for c in f.chains}}
     hosts: dict[str, int] = {h.lower(): c.chain_id for c in known.chains for h in c.app_hostnames}
     seen_hosts: set[str] = set()
@@ -358,10 +442,11 @@ def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bo
             hosts[host.lower()] = c.chain_id
             seen_hosts.add(host.lower())
     activities = unique("activities", [a.activity_code for a in f.activities], "activity_code")
-    activities |= {a.activity_code for a in known.activities}
+    activities |= {a.activity_code for a in known.activities} | shadow["activities"]
     touchpoints = unique("touchpoints", [t.code for t in f.touchpoints], "code") | {
         t.code for t in known.touchpoints
     }
+    touchpoints |= shadow["touchpoints"]
     definitions = {
         **{d.definition_id: d for d in known.definitions},
         **{d.definition_id: d for d in f.definitions},
@@ -405,14 +490,18 @@ def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bo
         for j, g in enumerate(u.grants):
             if g.activity_code not in activities:
                 problems.append(f"thalamus_users[{i}].grants[{j}].activity_code: unknown activity")
-            elif g.item_code != "*" and (g.activity_code, g.item_code) not in catalog:
+            elif (
+                g.item_code != "*"
+                and (g.activity_code, g.item_code) not in catalog
+                and not shadow["definitions"]  # the item may be an invalid definition's
+            ):
                 problems.append(f"thalamus_users[{i}].grants[{j}].item_code: unknown item in that activity")
     consoles = unique("console_users", [u.user_id for u in f.console_users], "user_id")
-    consoles |= {u.user_id for u in known.console_users}
+    consoles |= {u.user_id for u in known.console_users} | shadow["console_users"]
     admins = unique("spaaza_admins", [a.user_id for a in f.spaaza_admins], "user_id")
-    admins |= {a.user_id for a in known.spaaza_admins}
+    admins |= {a.user_id for a in known.spaaza_admins} | shadow["spaaza_admins"]
     clients = unique("privileged_clients", [c.client_id for c in f.privileged_clients], "client_id")
-    clients |= {c.client_id for c in known.privileged_clients}
+    clients |= {c.client_id for c in known.privileged_clients} | shadow["privileged_clients"]
     granted: list[tuple[str, list[list[int]]]] = [
         ("spaaza_admins", [a.chains for a in f.spaaza_admins]),
         ("privileged_clients", [c.chains for c in f.privileged_clients]),
@@ -432,14 +521,15 @@ def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bo
     for i, s in enumerate(f.sessions):
         where = f"sessions[{i}].principal"
         if s.kind == "thalamus_user":
-            if s.principal not in thalamus_users:
+            if s.principal not in thalamus_users and s.principal not in shadow["thalamus_users"]:
                 problems.append(f"{where}: unknown thalamus user")
             if s.touchpoint not in touchpoints:
                 problems.append(f"sessions[{i}].touchpoint: unknown touchpoint")
         elif s.kind in ("es_member", "spaaza_user"):
             member = members.get(s.principal)
             if member is None:
-                problems.append(f"{where}: unknown member")
+                if s.principal not in shadow["members"]:
+                    problems.append(f"{where}: unknown member")
             elif s.kind == "spaaza_user":
                 if member.user_id is None or member.chain_id is None:
                     problems.append(f"{where}: a spaaza_user member needs user_id and chain_id")
@@ -458,9 +548,11 @@ def cross_check(f: ImportFile, existing: Existing | None = None, *, aws_mode: bo
     for i, v in enumerate(f.vouchers):
         found = definitions.get(v.definition_id)
         if found is None:
-            problems.append(f"vouchers[{i}].definition_id: unknown definition")
+            if v.definition_id not in shadow["definitions"]:
+                problems.append(f"vouchers[{i}].definition_id: unknown definition")
             continue
-        if v.owner_member_id and v.owner_member_id not in members:
+        owner = v.owner_member_id
+        if owner and owner not in members and owner not in shadow["members"]:
             problems.append(f"vouchers[{i}].owner_member_id: unknown member")
         if (v.voucher_key or v.voucher_id or v.third_party_id) and found.spaaza is None:
             problems.append(f"vouchers[{i}]: Spaaza identifiers need a definition with a spaaza campaign")

@@ -11,6 +11,7 @@ Rows (docs/performance.md says how each is measured):
      Local and on moto.
   5. The local HTTP stack under a bounded concurrent load on loopback, on each engine.
   6. A capacity plan: hot keys, limits as request rates, 10x/100x/1,000x.
+  7. Importing 50,000 vouchers with the importer on DynamoDB Local: time and peak memory.
 Goals (printed, never asserted): cold start <= 1.2x, handler overhead <= 1.2x, $ per success
 <= the baseline's, round trips within budget.
 """
@@ -555,6 +556,66 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- import
+
+IMPORT_GOAL = {"seconds": 300.0, "peak_mb": 512.0}  # 50,000 vouchers, DynamoDB Local (docs/performance.md)
+_IMPORT_WRAPPER = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from shared.importer.__main__ import main
+t0 = time.perf_counter()
+code = main({argv!r})
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"code": code, "seconds": time.perf_counter() - t0, "peak_mb": peak}}), file=sys.stderr)
+"""
+
+
+def import_file(vouchers: int) -> dict[str, Any]:
+    """`python -m shared.importer` loading the demo data plus `vouchers` Spaaza vouchers (each
+    a voucher, its voucher_key alias and its IMPORTED event: three items) into an empty table
+    on DynamoDB Local, in a fresh interpreter: wall time, peak memory (its own ru_maxrss),
+    and the progress lines it printed. Fails loudly if the import does not exit 0."""
+    import subprocess
+    import tempfile
+
+    from infra.local_stack.dynamodb_local import DynamoDBLocal
+
+    doc = json.loads((ROOT / "infra" / "local_stack" / "demo.json").read_text(encoding="utf-8"))
+    doc["webhook_subscribers"] = []
+    base = {"valid_until": "2099-12-31T23:59:59Z", "owner_member_id": "alice", "definition_id": "coffee"}
+    doc["vouchers"] += [
+        {**base, "serial": f"00000000-0000-4000-9000-{n:012d}", "status": "AVAILABLE"}
+        for n in range(vouchers)
+    ]
+    with tempfile.TemporaryDirectory() as tmp, DynamoDBLocal() as engine:
+        path = Path(tmp) / "vouchers.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        argv = [str(path), "--table", "bench-import", "--endpoint-url", engine.endpoint, "--create-table"]
+        done = subprocess.run(
+            [sys.executable, "-c", _IMPORT_WRAPPER.format(root=str(ROOT), argv=argv)],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            timeout=1800,
+        )
+        lines = done.stderr.strip().splitlines()
+        measured = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+        if done.returncode != 0 or measured.get("code") != 0:
+            raise RuntimeError(f"bench import failed ({done.returncode}): {done.stderr[-2000:]}")
+        size_mb = path.stat().st_size / 1e6
+    progress = [line for line in lines if " vouchers/s" in line]
+    return {
+        "engine": "dynamodb-local",
+        "vouchers": len(doc["vouchers"]),
+        "file_mb": round(size_mb, 1),
+        "seconds": round(measured["seconds"], 1),
+        "vouchers_per_s": round(len(doc["vouchers"]) / measured["seconds"]),
+        "peak_mb": round(measured["peak_mb"]),
+        "progress_lines": len(progress),
+        "summary": [line.split(": ", 1)[1] for line in done.stdout.splitlines()[:2]],
+    }
+
+
 # --------------------------------------------------------------------------- 4. HTTP load
 
 
@@ -788,6 +849,33 @@ def yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def import_report(r: dict[str, Any]) -> list[str]:
+    """The import row: time, rate, peak memory, progress lines and the goal."""
+    out: list[str] = []
+    goal = IMPORT_GOAL if r["vouchers"] >= 50000 else None
+    stated = f"goal: <= {IMPORT_GOAL['seconds']:.0f} s and <= {IMPORT_GOAL['peak_mb']:.0f} MB"
+    met = goal is not None and r["seconds"] <= goal["seconds"] and r["peak_mb"] <= goal["peak_mb"]
+    out.append(
+        f"\nImport of {r['vouchers']} vouchers ({r['file_mb']} MB file) into an empty table, "
+        f"python -m shared.importer on {r['engine']} ({stated if goal else '--quick: no goal'})"
+    )
+    out.append(
+        table(
+            ["seconds", "vouchers/s", "peak MB", "progress lines", "goal met"],
+            [
+                [
+                    r["seconds"],
+                    r["vouchers_per_s"],
+                    r["peak_mb"],
+                    r["progress_lines"],
+                    yes(met) if goal else "-",
+                ]
+            ],
+        )
+    )
+    return out
+
+
 def report(results: dict[str, Any]) -> str:
     m, prices = results["machine"], results["prices"]
     out = [f"\nMachine: {m['platform']}, Python {m['python']}, {m['cpus']} CPUs, {m['when']}\n"]
@@ -982,6 +1070,8 @@ def report(results: dict[str, Any]) -> str:
                 [[w["engine"], w["deliveries"], w["p50_ms"], w["p95_ms"]]],
             )
         )
+    if "import" in results:
+        out += import_report(results["import"])
     if "http_load" in results:
         out.append("\nLocal HTTP stack, bounded concurrent load on loopback (mixed read-mostly requests)")
         out.append(
@@ -1047,6 +1137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument(
+        "--import-vouchers", type=int, default=None, help="vouchers in the import row (50000; --quick 5000)"
+    )
     parser.add_argument(
         "--report",
         metavar="JSON",
@@ -1115,6 +1209,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_cold:
         results["cold_start"], results["import_self_times"] = cold_start(runs)
         results["import_costs"] = import_costs(ROOT, runs, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    if not args.skip_import:
+        results["import"] = import_file(args.import_vouchers or (5000 if args.quick else 50000))
     if not args.skip_http:
         with contextlib.redirect_stdout(io.StringIO()):  # the handlers' EMF lines, as above
             results["webhook_lag"] = webhook_lag(20 if args.quick else 100)

@@ -117,19 +117,19 @@ def test_cli_exit_codes(store: DynamoDBStore, tmp_path: Path, capsys: pytest.Cap
     bad_doc["vouchers"][0]["definition_id"] = "nope"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(bad_doc))
-    assert main([str(bad), "--table", TABLE_NAME]) == 2
+    assert main([str(bad), "--table", TABLE_NAME, "--workers", "1"]) == 2
     assert "vouchers[0].definition_id" in capsys.readouterr().err
-    assert main([str(good), "--table", TABLE_NAME, "--dry-run"]) == 0
+    assert main([str(good), "--table", TABLE_NAME, "--dry-run", "--workers", "1"]) == 0
     assert store.get(Keys.voucher(serial(1))) is None
-    assert main([str(good), "--table", TABLE_NAME]) == 0
-    assert main([str(good), "--table", TABLE_NAME]) == 0
+    assert main([str(good), "--table", TABLE_NAME, "--workers", "1"]) == 0
+    assert main([str(good), "--table", TABLE_NAME, "--workers", "1"]) == 0
     assert "created 0" in capsys.readouterr().out
     secrets = boto3.client("secretsmanager", region_name="eu-west-1")
     stored = secrets.get_secret_value(SecretId="voucher/local/webhooks/demo-receiver")
     assert stored["SecretString"] == good_doc["webhook_subscribers"][0]["secret"]
     bad_doc["vouchers"][0]["definition_id"] = "coffee"
     bad.write_text(json.dumps(bad_doc))
-    assert main([str(bad), "--table", TABLE_NAME]) == 3
+    assert main([str(bad), "--table", TABLE_NAME, "--workers", "1"]) == 3
 
 
 def incremental_document() -> dict[str, Any]:
@@ -251,3 +251,109 @@ def test_generated_voucher_keys_are_random_and_kept_by_a_reimport(store: DynamoD
     load_document(store, document)  # idempotent: same keys, nothing rewritten
     assert {s: store.get(Keys.voucher(s))["voucher_key"] for s in keys} == keys  # type: ignore[index]
     assert len(store.voucher_events(serial(11))) == 1
+
+
+def test_field_reference_and_duplicate_errors_come_in_one_pass(
+    store: DynamoDBStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with a field error and a reference error and a duplicate lists all three in
+    one run, at the document's own indexes; a reference to a record that is itself invalid
+    is not a second error."""
+    doc = demo_document()
+    doc["webhook_subscribers"] = []
+    doc["vouchers"][0]["status"] = "NOT-A-STATUS"  # field error at vouchers[0]
+    doc["vouchers"][2]["definition_id"] = "nope"  # reference error after an invalid record
+    doc["vouchers"][3]["serial"] = doc["vouchers"][1]["serial"]  # duplicate
+    doc["members"][0]["email"] = "not an email"  # invalid member: vouchers naming it are fine
+    path = tmp_path / "three.json"
+    path.write_text(json.dumps(doc))
+    assert main([str(path), "--table", TABLE_NAME, "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: vouchers[0].status:" in err
+    assert f"{path}: vouchers[2].definition_id: unknown definition" in err
+    assert f"{path}: vouchers[3].serial: duplicate" in err
+    assert "members[0].email" in err and "unknown member" not in err
+    assert store.get(Keys.voucher(doc["vouchers"][1]["serial"])) is None
+
+
+def test_cli_reports_progress_and_records_of_each_kind(
+    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four transactions at a time on a real engine server (moto's and DynamoDB Local): every
+    voucher lands, progress reaches 100%, and the summary counts records of each kind."""
+    import uuid
+
+    from tests.conftest import engine_client
+
+    doc = demo_document()
+    doc["webhook_subscribers"] = []
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(doc))
+    table = f"import-{uuid.uuid4().hex[:8]}"
+    argv = [str(path), "--table", table, "--endpoint-url", engine, "--create-table", "--workers", "4"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    vouchers = len(doc["vouchers"])
+    assert f"vouchers {vouchers}/{vouchers}" in captured.err and "(100%)" in captured.err
+    kinds = {line.split(":")[1].split()[0] for line in captured.out.splitlines()[1:]}
+    assert {"vouchers", "members", "definitions", "sessions", "chains"} <= kinds
+    assert f"vouchers {vouchers:>8}: created {vouchers}" in captured.out
+    store = DynamoDBStore(engine_client(engine), table)
+    assert all(store.get(Keys.voucher(v["serial"])) is not None for v in doc["vouchers"])
+    assert main(argv) == 0
+    assert f"vouchers {vouchers:>8}: unchanged {vouchers}" in capsys.readouterr().out
+    engine_client(engine).delete_table(TableName=table)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--table", "NoSuchTable"], "table 'NoSuchTable' does not exist"),
+        (["--table", "T", "--endpoint-url", "http://127.0.0.1:9"], "cannot connect to DynamoDB"),
+    ],
+    ids=["unknown table", "unreachable endpoint"],
+)
+def test_cli_turns_aws_errors_into_one_line_and_exit_4(
+    store: DynamoDBStore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: str,
+) -> None:
+    doc = demo_document()
+    doc["webhook_subscribers"] = []
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(doc))
+    assert main([str(path), *argv]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
+    """Outside moto (a fresh interpreter with no credentials anywhere): one line, exit 4."""
+    import os
+    import subprocess
+    import sys
+
+    doc = demo_document()
+    doc["webhook_subscribers"] = []
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(doc))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    command = [sys.executable, "-m", "shared.importer", str(path), "--table", "Vouchers"]
+    done = subprocess.run(
+        [*command, "--endpoint-url", "http://127.0.0.1:9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.startswith("error: no AWS credentials") and len(done.stderr.strip().splitlines()) == 1
