@@ -40,6 +40,11 @@ VENDOR_AUTH_REASON = (
 )
 
 
+def _policy_logical_ids(role: iam.IRole) -> list[str]:
+    policy = role.node.try_find_child("DefaultPolicy")
+    return [cfn_resource(policy).logical_id] if policy is not None else []
+
+
 def function_logical_id(spec: FunctionSpec) -> str:
     """Stable CloudFormation logical ID of a function (used by `sam local invoke`)."""
     return f"{spec.construct_id}Function"
@@ -112,6 +117,12 @@ class ApiStack(cdk.Stack):
             table_name=table.table_name,
             metrics_namespace=METRICS_NAMESPACE,
         )
+        # The Function construct makes each function DependsOn its role, which `Role: GetAtt`
+        # already orders (cfn-lint W3005, also what `sam validate --lint` reports): only the
+        # dependency on the role's policy is kept (the function must not run before it).
+        for function in [*self.functions.values(), self.delivery_function]:
+            assert function.role is not None
+            cfn_resource(function).add_override("DependsOn", _policy_logical_ids(function.role))
         # One URL output (ApiUrl) instead of RestApi's auto-named "Endpoint" output.
         self.api.node.try_remove_child("Endpoint")
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the voucher API stage")
@@ -336,11 +347,12 @@ class ApiStack(cdk.Stack):
                 ),
             ],
         )
-        association = wafv2.CfnWebACLAssociation(
+        # The stage ARN's Ref to the stage orders the association after it (an explicit
+        # dependency as well is cfn-lint W3005)
+        wafv2.CfnWebACLAssociation(
             self,
             "WebAclAssociation",
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=acl.attr_arn,
         )
-        association.node.add_dependency(self.api.deployment_stage)
         return acl

@@ -96,17 +96,19 @@ def test_cdk_nag_acknowledgments_are_narrow_and_explained(request, fixture):
 # ------------------------------------------------------------------------------ cfn-lint
 
 
-def test_cfn_lint_reports_no_errors(synth, synth_prod):
+def test_cfn_lint_finds_nothing(synth, synth_prod):
+    """No error and no warning, with no rule switched off: what `cfn-lint cdk.out/*.json`
+    and `sam validate --lint` report by hand. The W3005 warnings CDK's constructs produce
+    (an explicit DependsOn a GetAtt or Ref already enforces) are fixed at their source in
+    infra/stacks/api_stack.py."""
     from cfnlint.api import ManualArgs, lint_file
 
-    # W3005 (DependsOn already implied by GetAtt) is how CDK wires roles to functions: noise.
-    config = ManualArgs(regions=["us-east-1", "eu-west-1"], ignore_checks=["W3005"])
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"])
     linted = []
     for result in (synth, synth_prod):
         for stack_name in result.templates:
             matches = lint_file(result.template_path(stack_name), config=config)
-            errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
-            assert errors == [], f"{stack_name}: {errors}"
+            assert [f"{m.rule.id} {m.message}" for m in matches] == [], stack_name
             linted.append(stack_name)
     assert len(linted) == 4
 
