@@ -1,6 +1,7 @@
 """`make bench`: the service's performance promises, measured (never asserted by tests).
 
     python -m tests.bench [--quick] [--json bench-results.json] [--report bench-results.json]
+        [--skip-cold] [--skip-http] [--skip-import] [--import-vouchers N]
 
 Rows (docs/performance.md says how each is measured):
   1. DynamoDB round trips, provider calls, consumed capacity and cost per request, on Amazon's
