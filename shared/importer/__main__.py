@@ -24,7 +24,7 @@ import os
 import sys
 
 from shared.importer.loader import existing_for, load
-from shared.importer.model import ImportFile, Partial, cross_check, parse, partial
+from shared.importer.model import Existing, ImportFile, Partial, cross_check, parse, partial
 from shared.store import DynamoDBStore, TransactionCancelled
 
 
@@ -131,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
 
     # The requests are built by this code, not typed by a person: botocore's parameter
     # validation (measured: 16% of an import's time) checks nothing the tests do not.
@@ -141,22 +142,33 @@ def _run(args: argparse.Namespace) -> int:
         connect_timeout=5,
     )
     client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url, config=config)
-    if args.create_table:
-        from shared.table_schema import create_table
-
-        if args.table not in client.list_tables().get("TableNames", []):
-            create_table(client, args.table)
     store = DynamoDBStore(client, args.table)
     aws_mode = not args.endpoint_url
     # One pass: a file with field errors also has its references and duplicates checked (on
-    # its valid records, against the table too), so every problem is listed at once.
+    # its valid records, against the table too), so every problem is listed at once. An
+    # invalid file still exits 2, whatever the table: a missing one holds nothing to refer
+    # to, an unreachable one leaves the references to the table unchecked (said so).
     for path, valid_part in partials:
-        found = existing_for(store, valid_part.file)
+        try:
+            found = existing_for(store, valid_part.file)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            found = Existing()
+        except BotoCoreError as error:
+            why = aws_problem(error, args.table, args.region, args.endpoint_url)
+            print(f"{path}: references to the table not checked: {why}", file=sys.stderr)
+            continue
         for problem in cross_check(valid_part.file, found, aws_mode=aws_mode, invalid=valid_part.invalid):
             print(f"{path}: {valid_part.located(problem)}", file=sys.stderr)
     if invalid:
         print("nothing written: fix the problems above", file=sys.stderr)
         return 2
+    if args.create_table:
+        from shared.table_schema import create_table
+
+        if args.table not in client.list_tables().get("TableNames", []):
+            create_table(client, args.table)
     # Importing into AWS (no endpoint override, aws_mode): webhook URLs naming private
     # addresses are refused. Webhook secrets go to Secrets Manager
     # (AWS_ENDPOINT_URL_SECRETSMANAGER locally).

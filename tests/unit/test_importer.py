@@ -276,6 +276,23 @@ def test_field_reference_and_duplicate_errors_come_in_one_pass(
     assert store.get(Keys.voucher(doc["vouchers"][1]["serial"])) is None
 
 
+def test_an_invalid_file_exits_2_whatever_the_table_and_creates_nothing(
+    store: DynamoDBStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing table holds nothing to refer to: its in-file references are still checked,
+    the exit stays 2 (not the table's 4), and --create-table creates nothing for it."""
+    doc = demo_document()
+    doc["webhook_subscribers"] = []
+    doc["vouchers"][0]["status"] = "NOT-A-STATUS"
+    doc["vouchers"][2]["definition_id"] = "nope"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    assert main([str(path), "--table", "not-created", "--create-table", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "vouchers[0].status:" in err and "vouchers[2].definition_id: unknown definition" in err
+    assert "not-created" not in boto3.client("dynamodb", region_name="eu-west-1").list_tables()["TableNames"]
+
+
 def test_cli_reports_progress_and_records_of_each_kind(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
