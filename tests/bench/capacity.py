@@ -20,7 +20,6 @@ import math
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,12 +330,6 @@ def import_costs(root: Path, runs: int, env: dict[str, str]) -> list[dict[str, A
         values = [sample(extra) for _ in range(runs)]
         rows.append({"library": name, "extra_ms": round(statistics.median(values), 1), "runs": runs})
     return rows
-
-
-def timed(action: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    action()
-    return (time.perf_counter() - t0) * 1000
 
 
 def per_million(value: float) -> str:
