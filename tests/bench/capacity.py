@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,7 @@ PRICES = {
 class Recording:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     engine_units: float = 0.0
+    read_bytes: dict[int, int] = field(default_factory=dict)  # call index -> bytes a Query read
 
     @property
     def round_trips(self) -> int:
@@ -46,21 +48,19 @@ class Recording:
 
     def model(self) -> tuple[float, float]:
         rru = wru = 0.0
-        for name, params in self.calls:
-            r, w = billing_units(name, params)
+        for index, (name, params) in enumerate(self.calls):
+            r, w = billing_units(name, params, self.read_bytes.get(index))
             rru, wru = rru + r, wru + w
         return rru, wru
 
     def cost_per_million(self) -> float:
-        rru, wru = self.model()
-        return (
-            rru * PRICES["usd_per_million_read_request_units"]  # type: ignore[operator]
-            + wru * PRICES["usd_per_million_write_request_units"]
-        )
+        return usd_per_million(*self.model())
 
 
-def billing_units(name: str, params: dict[str, Any]) -> tuple[float, float]:
-    """(read, write) request units of one call under on-demand billing, items <= 1 KB."""
+def billing_units(name: str, params: dict[str, Any], read_bytes: int | None = None) -> tuple[float, float]:
+    """(read, write) request units of one call under on-demand billing, items <= 1 KB. A Query
+    is billed on the total size of what it read, in 4 KB blocks (`read_bytes`, measured by the
+    Recorder; one block when unknown)."""
     consistent = 1.0 if params.get("ConsistentRead") else 0.5
     if name == "GetItem":
         return consistent, 0.0
@@ -71,7 +71,7 @@ def billing_units(name: str, params: dict[str, Any]) -> tuple[float, float]:
         )
         return keys, 0.0
     if name == "Query":
-        return consistent, 0.0
+        return consistent * query_blocks(read_bytes), 0.0
     if name in ("PutItem", "UpdateItem", "DeleteItem"):
         return 0.0, 1.0
     if name == "TransactWriteItems":
@@ -85,12 +85,70 @@ def billing_units(name: str, params: dict[str, Any]) -> tuple[float, float]:
     return 0.0, 0.0
 
 
+def query_blocks(read_bytes: int | None) -> int:
+    """4 KB blocks a Query is billed for (at least one, even when it finds nothing)."""
+    return max(1, math.ceil((read_bytes or 0) / 4096))
+
+
+def guarantee_floor(
+    calls: list[tuple[str, dict[str, Any]]], read_bytes: dict[int, int] | None = None
+) -> tuple[float, float]:
+    """(read, write) request units that any design must pay for what these recorded calls
+    guarantee, however it is built: a lower bound, generous to the alternative at each step.
+
+    * Each item read is still read (the decision and the audit's "who" need it), but at the
+      eventually consistent price, 0.5 RRU, as if staleness cost nothing.
+    * A write outside a transaction (the activation's guard claim) stays 1 WRU: without it two
+      concurrent activations could both call the provider and mint a code nobody records.
+    * A ConditionCheck stays 2 RRU: only a transaction can condition a write on another item,
+      which is what re-checking the caller's session and grant at commit is.
+    * The audit event (an EVENT# item) costs 1 WRU, as if a stream consumer wrote it after the
+      fact, outside the transaction, and as if the voucher item carried its fields for free.
+    * Every other write in a transaction stays 2 WRU, the transactional price (1 WRU if the
+      transaction were left with that one write and nothing to check).
+
+    If this floor is above the baseline's cost, the cost goal is out of reach for every
+    design that keeps the audit, the re-check at commit and the activation guard."""
+    rru = wru = 0.0
+    for index, (name, params) in enumerate(calls):
+        if name == "BatchGetItem":
+            rru += 0.5 * sum(len(t["Keys"]) for t in params["RequestItems"].values())
+        elif name == "GetItem":
+            rru += 0.5
+        elif name == "Query":
+            rru += 0.5 * query_blocks((read_bytes or {}).get(index))
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
+            wru += 1.0
+        elif name == "TransactWriteItems":
+            items = [next(iter(item.items())) for item in params["TransactItems"]]
+            checks = sum(1 for kind, _ in items if kind == "ConditionCheck")
+            writes = [body for kind, body in items if kind != "ConditionCheck"]
+            events = [b for b in writes if str(_sort_key(b)).startswith("EVENT#")]
+            others = len(writes) - len(events)
+            rru += 2.0 * checks
+            wru += 1.0 * len(events) + (2.0 if checks or others > 1 else 1.0) * others
+    return rru, wru
+
+
+def _sort_key(body: dict[str, Any]) -> str:
+    key = body.get("Key") or body.get("Item") or {}
+    return str(key.get("sk", {}).get("S", ""))
+
+
+def usd_per_million(rru: float, wru: float) -> float:
+    return (
+        rru * PRICES["usd_per_million_read_request_units"]  # type: ignore[operator]
+        + wru * PRICES["usd_per_million_write_request_units"]
+    )
+
+
 class Recorder:
     """Hooks on one client: every call's name and parameters, and the capacity the engine reports."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.current: Recording | None = None
+        self.size_queries = True
         events = client.meta.events
         events.register("provide-client-params.dynamodb", self._params, unique_id="bench-capacity-params")
         events.register("after-call.dynamodb", self._after, unique_id="bench-capacity-after")
@@ -110,14 +168,50 @@ class Recorder:
             params["ReturnConsumedCapacity"] = "TOTAL"
         self.current.calls.append((model.name, copy.deepcopy(params)))
 
-    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
+    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if self.current is None:
             return
         consumed = parsed.get("ConsumedCapacity")
         for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
             self.current.engine_units += float(entry.get("CapacityUnits", 0.0))
+        if model.name == "Query" and self.current.calls and self.size_queries:
+            index = len(self.current.calls) - 1
+            self.current.read_bytes[index] = self._query_bytes(self.current.calls[index][1], parsed)
 
-    def record(self, action: Callable[[], Any]) -> tuple[Any, Recording]:
+    def _query_bytes(self, params: dict[str, Any], parsed: dict[str, Any]) -> int:
+        """Bytes a Query read, by DynamoDB's item size rules. A table Query without a
+        projection returned whole items, so their size is what was read. An index Query is
+        billed on the index entries (their keys and projected attributes), while the response
+        holds only the attributes asked for: the same page is read again, unrecorded, with
+        ALL_PROJECTED_ATTRIBUTES to size the entries."""
+        if "IndexName" not in params and "ProjectionExpression" not in params:
+            return sum(item_size(item) for item in parsed.get("Items", []))
+        sizing = {
+            k: v
+            for k, v in params.items()
+            if k
+            not in ("ProjectionExpression", "Select", "ReturnConsumedCapacity", "ExpressionAttributeNames")
+        }
+        used = " ".join(str(params.get(k, "")) for k in ("KeyConditionExpression", "FilterExpression"))
+        names = {
+            k: v
+            for k, v in params.get("ExpressionAttributeNames", {}).items()
+            if k in re.findall(r"#\w+", used)
+        }
+        if names:
+            sizing["ExpressionAttributeNames"] = names
+        sizing["Select"] = "ALL_PROJECTED_ATTRIBUTES" if "IndexName" in params else "ALL_ATTRIBUTES"
+        current, self.current = self.current, None
+        try:
+            entries = self.client.query(**sizing)["Items"]
+        finally:
+            self.current = current
+        return sum(item_size(item) for item in entries)
+
+    def record(self, action: Callable[[], Any], *, size_queries: bool = True) -> tuple[Any, Recording]:
+        """Run `action`, recording its calls. `size_queries=False` where the action is being
+        timed: sizing a Query costs a call of its own."""
+        self.size_queries = size_queries
         self.current = Recording()
         try:
             result = action()

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +71,94 @@ def test_warm_latency_measures_each_side_and_fails_loudly_when_its_raw_side_erro
     assert "provider_p50_ms" not in rows["consume_voucher success"]
     # the raw replay's error surfaces as botocore raised it, not as a timing
     assert result["broken"] == "ResourceNotFoundException"
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def test_the_cost_floor_keeps_each_guarantee_at_its_cheapest_price_and_never_exceeds_the_design() -> None:
+    """A consume as recorded: one consistent read of session + voucher, then one transaction
+    (voucher Update, event Put, ConditionChecks on session and grant). The floor keeps the
+    two reads at the eventually consistent price, both re-checks (2 RRU each), the voucher
+    Update at the transactional 2 WRU, and the event at 1 WRU as if a stream consumer wrote it."""
+    from tests.bench.capacity import Recording, guarantee_floor, usd_per_million
+
+    consume = [
+        (
+            "BatchGetItem",
+            {
+                "RequestItems": {
+                    "t": {
+                        "Keys": [_key("SESSION#h", "SESSION"), _key("VOUCHER#1", "VOUCHER")],
+                        "ConsistentRead": True,
+                    }
+                }
+            },
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Update": {"Key": _key("VOUCHER#1", "VOUCHER")}},
+                    {"Put": {"Item": {**_key("VOUCHER#1", "EVENT#2026#e1"), "kind": {"S": "CONSUMED"}}}},
+                    {"ConditionCheck": {"Key": _key("SESSION#h", "SESSION")}},
+                    {"ConditionCheck": {"Key": _key("OPERATOR#o", "GRANT")}},
+                ]
+            },
+        ),
+    ]
+    assert guarantee_floor(consume) == (5.0, 3.0)
+    assert usd_per_million(*guarantee_floor(consume)) == 2.5
+    assert Recording(calls=consume).model() == (6.0, 4.0)  # the design as built: $3.25
+
+    # the activation adds its guard claim, a plain conditional write that stays 1 WRU
+    activation = [consume[0], ("UpdateItem", {"Key": _key("VOUCHER#1", "VOUCHER")}), consume[1]]
+    assert guarantee_floor(activation) == (5.0, 4.0)
+
+    # a transaction left with one write and nothing to check would be a plain write
+    lone = [("TransactWriteItems", {"TransactItems": [{"Update": {"Key": _key("VOUCHER#1", "VOUCHER")}}]})]
+    assert guarantee_floor(lone) == (0.0, 1.0)
+    for calls in (consume, activation, lone):
+        floor, built = guarantee_floor(calls), Recording(calls=calls).model()
+        assert usd_per_million(*floor) <= usd_per_million(*built)
+
+
+def test_a_query_is_billed_on_what_it_read_in_4_kb_blocks_index_entries_included(demo: Any) -> None:
+    """The list endpoints' index Query asks for three attributes, but DynamoDB bills it on the
+    index entries it read (keys and projected attributes): the Recorder sizes that page again,
+    unrecorded, so a member with many vouchers costs what their entries weigh, not one block."""
+    import math
+
+    from tests.bench.capacity import Recorder, item_size
+
+    store: Any = demo
+    recorder = Recorder(store.client)
+    owned, recording = recorder.record(lambda: store.vouchers_of("alice"))
+    assert recording.round_trips == 1 and len(owned) == 20  # the demo's busiest member
+    entries = store.client.query(
+        TableName=store.table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :g",
+        ExpressionAttributeValues={":g": {"S": "MEMBER#alice"}},
+        Select="ALL_PROJECTED_ATTRIBUTES",
+    )["Items"]
+    assert len(entries) == len(owned)
+    assert recording.read_bytes == {0: sum(item_size(e) for e in entries)}
+    assert recording.read_bytes[0] > 4096  # more than the one block the model used to assume
+    assert recording.model() == (0.5 * math.ceil(recording.read_bytes[0] / 4096), 0.0)
+
+    # a table Query without a projection read the whole items it returned, consistently
+    serial = owned[0].serial
+    events, history = recorder.record(lambda: store.voucher_events(serial))
+    full = store.client.query(
+        TableName=store.table,
+        KeyConditionExpression="pk = :p AND begins_with(sk, :e)",
+        ExpressionAttributeValues={":p": {"S": f"VOUCHER#{serial}"}, ":e": {"S": "EVENT#"}},
+        ConsistentRead=True,
+    )["Items"]
+    assert events and history.read_bytes == {0: sum(item_size(i) for i in full)}
+    assert history.model() == (1.0 * max(1, math.ceil(history.read_bytes[0] / 4096)), 0.0)
+    # and timing paths can turn the sizing call off
+    _, timed = recorder.record(lambda: store.vouchers_of("alice"), size_queries=False)
+    assert timed.read_bytes == {} and timed.model() == (0.5, 0.0)
