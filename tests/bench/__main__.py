@@ -1020,7 +1020,8 @@ def report(results: dict[str, Any]) -> str:
             "guard), computed from this design's recorded calls with every item read eventually "
             "consistent and the audit event written by a stream consumer at 1 WRU "
             "(tests/bench/capacity.py guarantee_floor); a floor ratio above 1.0 means the goal is out "
-            "of reach for any design that keeps them"
+            "of reach for any design that keeps them with bounded items (history kept inside the "
+            "voucher item escapes the floor by growing without bound: docs/performance.md)"
         )
         out.append(
             table(

@@ -162,3 +162,45 @@ def test_a_query_is_billed_on_what_it_read_in_4_kb_blocks_index_entries_included
     # and timing paths can turn the sizing call off
     _, timed = recorder.record(lambda: store.vouchers_of("alice"), size_queries=False)
     assert timed.read_bytes == {} and timed.model() == (0.5, 0.0)
+
+
+def test_a_filtered_query_is_sized_on_what_it_read_before_the_filter_and_a_failed_one_is_left_alone(
+    demo: Any,
+) -> None:
+    """DynamoDB bills a Query on the items it read, before its filter: a filter that keeps
+    nothing still costs the page it examined. A Query that fails keeps its own error."""
+    from botocore.exceptions import ClientError
+
+    from tests.bench.capacity import Recorder, item_size
+
+    store: Any = demo
+    recorder = Recorder(store.client)
+    query = {
+        "TableName": store.table,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "#g = :g",
+        "FilterExpression": "#d = :nothing",
+        "ProjectionExpression": "#s",
+        "ExpressionAttributeNames": {"#g": "gsi1pk", "#d": "definition_id", "#s": "serial"},
+        "ExpressionAttributeValues": {":g": {"S": "MEMBER#alice"}, ":nothing": {"S": "no-such-definition"}},
+    }
+    answer, recording = recorder.record(lambda: store.client.query(**query))
+    assert answer["Count"] == 0 and answer["ScannedCount"] == 20
+    entries = store.client.query(
+        TableName=store.table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :g",
+        ExpressionAttributeValues={":g": {"S": "MEMBER#alice"}},
+        Select="ALL_PROJECTED_ATTRIBUTES",
+    )["Items"]
+    assert recording.read_bytes == {0: sum(item_size(e) for e in entries)} and recording.round_trips == 1
+
+    sent: list[str] = []
+    store.client.meta.events.register("before-call.dynamodb.Query", lambda **kw: sent.append("Query"))
+    broken = {**query, "TableName": "no-such-table"}
+    try:
+        recorder.record(lambda: store.client.query(**broken))
+        raise AssertionError("a query on a missing table answered")
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert sent == ["Query"]  # no sizing query after a failed one
