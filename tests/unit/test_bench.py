@@ -124,6 +124,19 @@ def test_the_cost_floor_keeps_each_guarantee_at_its_cheapest_price_and_never_exc
         assert usd_per_million(*floor) <= usd_per_million(*built)
 
 
+def _index_entries(store: Any, member: str) -> list[dict[str, Any]]:
+    """The member's whole gsi1 entries (keys and projected attributes): what DynamoDB bills."""
+    answer = store.client.query(
+        TableName=store.table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :g",
+        ExpressionAttributeValues={":g": {"S": f"MEMBER#{member}"}},
+        Select="ALL_PROJECTED_ATTRIBUTES",
+    )
+    items: list[dict[str, Any]] = answer["Items"]
+    return items
+
+
 def test_a_query_is_billed_on_what_it_read_in_4_kb_blocks_index_entries_included(demo: Any) -> None:
     """The list endpoints' index Query asks for three attributes, but DynamoDB bills it on the
     index entries it read (keys and projected attributes): the Recorder sizes that page again,
@@ -136,13 +149,7 @@ def test_a_query_is_billed_on_what_it_read_in_4_kb_blocks_index_entries_included
     recorder = Recorder(store.client)
     owned, recording = recorder.record(lambda: store.vouchers_of("alice"))
     assert recording.round_trips == 1 and len(owned) == 20  # the demo's busiest member
-    entries = store.client.query(
-        TableName=store.table,
-        IndexName="gsi1",
-        KeyConditionExpression="gsi1pk = :g",
-        ExpressionAttributeValues={":g": {"S": "MEMBER#alice"}},
-        Select="ALL_PROJECTED_ATTRIBUTES",
-    )["Items"]
+    entries = _index_entries(store, "alice")
     assert len(entries) == len(owned)
     assert recording.read_bytes == {0: sum(item_size(e) for e in entries)}
     assert recording.read_bytes[0] > 4096  # more than the one block the model used to assume
@@ -186,13 +193,7 @@ def test_a_filtered_query_is_sized_on_what_it_read_before_the_filter_and_a_faile
     }
     answer, recording = recorder.record(lambda: store.client.query(**query))
     assert answer["Count"] == 0 and answer["ScannedCount"] == 20
-    entries = store.client.query(
-        TableName=store.table,
-        IndexName="gsi1",
-        KeyConditionExpression="gsi1pk = :g",
-        ExpressionAttributeValues={":g": {"S": "MEMBER#alice"}},
-        Select="ALL_PROJECTED_ATTRIBUTES",
-    )["Items"]
+    entries = _index_entries(store, "alice")
     assert recording.read_bytes == {0: sum(item_size(e) for e in entries)} and recording.round_trips == 1
 
     sent: list[str] = []
