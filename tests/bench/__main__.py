@@ -582,9 +582,8 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
                 return None if provider_calls is None else timed(provider_calls)[1]
 
             t0 = time.perf_counter()
-            provider_took, _ = raw_recorder.record(
-                raw, size_queries=False
-            )  # the same recording hooks as the handlers' client
+            # the same recording hooks as the handlers' client
+            provider_took, _ = raw_recorder.record(raw, size_queries=False)
             if provider_took is not None:
                 timing["provider"] = provider_took
             if index >= WARMUP:

@@ -115,6 +115,8 @@ def guarantee_floor(
     which costs no write of its own while the item stays under 1 KB, but grows without bound
     (a Spaaza claim/unclaim cycle) and doubles every later write once past 1 KB; the floor
     assumes bounded items, and docs/performance.md prices that design separately."""
+    from shared.store.keys import Keys
+
     rru = wru = 0.0
     for index, (name, params) in enumerate(calls):
         if name == "BatchGetItem":
@@ -129,7 +131,7 @@ def guarantee_floor(
             items = [next(iter(item.items())) for item in params["TransactItems"]]
             checks = sum(1 for kind, _ in items if kind == "ConditionCheck")
             writes = [body for kind, body in items if kind != "ConditionCheck"]
-            events = [b for b in writes if str(_sort_key(b)).startswith("EVENT#")]
+            events = [b for b in writes if _sort_key(b).startswith(Keys.event_prefix())]
             others = len(writes) - len(events)
             rru += 2.0 * checks
             wru += 1.0 * len(events) + (2.0 if checks or others > 1 else 1.0) * others
