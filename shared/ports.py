@@ -15,6 +15,9 @@ Failure. A guard that no longer holds comes back as `GuardFailed(guard, current)
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +39,7 @@ from shared.domain import (
     Touchpoint,
     Voucher,
     VoucherAlias,
+    epoch_millis,
 )
 
 T = TypeVar("T")
@@ -227,6 +231,55 @@ class Owned(NamedTuple):
     issued_at: datetime | None
 
 
+ORDER_MS_BOUND = 10**15  # |minus_issued_ms| below this: any datetime (years 1-9999) fits
+
+
+class Position(NamedTuple):
+    """A place in a member's list, in the list's order: newest issue first, then serial, no
+    issue date last. The owner index is sorted in exactly this order, so a page reads the
+    index from here on, `limit` entries, never the member's whole list. A tuple, so it
+    compares in that order; a page token carries it and nothing else."""
+
+    missing_issue: bool
+    minus_issued_ms: int
+    serial: str
+
+    def token(self) -> str:
+        """An opaque page token (it only names a place in the caller's own list)."""
+        raw = json.dumps([self.missing_issue, self.minus_issued_ms, self.serial], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def from_token(cls, token: str) -> Position | None:
+        """The position a token names, or None when it is not one of ours."""
+        if not 0 < len(token) <= MAX_TOKEN or not token.isascii():
+            return None
+        try:
+            value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        if (
+            not isinstance(value, list)
+            or len(value) != 3
+            or not isinstance(value[0], bool)
+            or type(value[1]) is not int
+            or not -ORDER_MS_BOUND < value[1] < ORDER_MS_BOUND
+            or not isinstance(value[2], str)
+            or not 0 < len(value[2]) <= 128
+        ):
+            return None
+        return cls(value[0], value[1], value[2])
+
+    @classmethod
+    def of(cls, owned: Owned) -> Position:
+        if owned.issued_at is None:
+            return cls(True, 0, owned.serial)
+        return cls(False, -epoch_millis(owned.issued_at), owned.serial)
+
+
+MAX_TOKEN = 512  # characters of a page token
+
+
 # --------------------------------------------------------------------------- guards
 
 
@@ -405,9 +458,19 @@ class VoucherStore(Protocol):
         """The voucher's audit events, oldest first."""
         ...
 
-    def vouchers_of(self, member_id: str) -> list[Owned]:
-        """Every voucher issued to the member, in one round trip for up to ~1,400 vouchers
-        (one index page). The index is eventually consistent, but what it lists never changes
-        after issue (only the importer issues), so a caller's own changes are never missed:
-        their state is read from the vouchers."""
+    def vouchers_of(
+        self,
+        member_id: str,
+        *,
+        after: Position | None = None,
+        newest: datetime | None = None,
+        oldest: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Owned]:
+        """The member's vouchers in list order (`Position`): those after `after`, issued
+        within [`oldest`, `newest`] when either is given (a window lists only dated ones), the
+        first `limit` of them (all when None). One round trip reads exactly those index
+        entries (every entry when None: one round trip per ~1,400). The index is eventually
+        consistent, but what it lists never changes after issue (only the importer issues),
+        so a caller's own changes are never missed: their state is read from the vouchers."""
         ...

@@ -68,7 +68,8 @@ class TableSchema:
 
 
 # pk/sk are opaque strings built only by shared/store/keys.py. gsi1 lists a member's vouchers:
-# which voucher, of which definition, issued when (never their state). expires_at (epoch
+# which voucher, of which definition, issued when (never their state), sorted in the list's
+# order (gsi1sk: Keys.owner_order), so a page reads only its own entries. expires_at (epoch
 # seconds) is the TTL attribute of sessions; code never trusts TTL deletion (it lags) and
 # always compares expires_at itself.
 TABLE = TableSchema(

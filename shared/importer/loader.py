@@ -55,6 +55,7 @@ from shared.importer.model import (
 )
 from shared.runtime import hash_token
 from shared.store import (
+    GSI1,
     PK,
     SK,
     Item,
@@ -720,9 +721,15 @@ def put_replacing(table: str, item: Item, expected_version: int | None = None) -
     return {"Put": put}
 
 
+DERIVED = frozenset({"updated_at", GSI1.partition_key, GSI1.sort_key})
+
+
 def _comparable(item: Item) -> Item:
-    """The item as DynamoDB would hand it back (None dropped, numbers normalised)."""
-    return {k: v for k, v in deserialize(serialize(item)).items() if k not in {"updated_at"}}
+    """The item as DynamoDB would hand it back (None dropped, numbers normalised), without
+    what is derived: the owner index's keys follow from owner, issue date and serial, which
+    are compared, so an entry keyed in an older format (python -m shared.store.rekey) is not a
+    conflict."""
+    return {k: v for k, v in deserialize(serialize(item)).items() if k not in DERIVED}
 
 
 def plan(

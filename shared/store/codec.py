@@ -51,7 +51,7 @@ from shared.ports import (
     VoucherAliasRef,
     VoucherRef,
 )
-from shared.store.keys import GSI1, PK, SK, TTL, Key, Keys
+from shared.store.keys import PK, SK, TTL, Key, Keys
 
 Item = dict[str, Any]
 
@@ -136,8 +136,7 @@ def voucher_to_item(v: Voucher) -> Item:
         "consumption": consumption_to_map(v.consumption) if v.consumption else None,
     }
     if v.owner_member_id:
-        item[GSI1.partition_key] = f"MEMBER#{v.owner_member_id}"
-        item[GSI1.sort_key] = f"VOUCHER#{v.serial}"
+        item.update(Keys.owner(v.owner_member_id, v.issued_at, v.serial))
     return {k: val for k, val in item.items() if val is not None}
 
 

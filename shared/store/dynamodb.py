@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -31,6 +32,7 @@ from shared.ports import (
     GuardHeld,
     NoActivationInFlight,
     Owned,
+    Position,
     Record,
     Ref,
     SessionLive,
@@ -200,13 +202,17 @@ class Table:
                 raise StoreUnavailable("throttled") from error
             raise
 
-    def _query(self, **kwargs: Any) -> list[Item]:
+    def _query(self, *, limit: int | None = None, **kwargs: Any) -> list[Item]:
+        """Every item the Query matches, or its first `limit` (then DynamoDB reads no more,
+        unless a 1 MB page ended first)."""
         items: list[Item] = []
         kwargs["TableName"] = self.table
         while True:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(items)
             response = self._call("query", **kwargs)
             items += [deserialize(i) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
+            if "LastEvaluatedKey" not in response or (limit is not None and len(items) >= limit):
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
@@ -285,20 +291,54 @@ class DynamoDBStore(Table):
     def history(self, serial: str) -> list[AuditEvent]:
         return [item_to_event(i) for i in self.voucher_events(serial)]
 
-    def vouchers_of(self, member_id: str) -> list[Owned]:
+    def vouchers_of(
+        self,
+        member_id: str,
+        *,
+        after: Position | None = None,
+        newest: datetime | None = None,
+        oldest: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Owned]:
+        """One Query of gsi1, whose sort key is the list's order: the window and `after` are
+        key conditions and `limit` its Limit, so DynamoDB reads (and bills) the entries the
+        page uses, not the member's whole list."""
+        low, high = Keys.owner_window(newest, oldest)
+        exclusive = False
+        if after is not None and (low is None or Keys.owner_order(after) >= low):
+            low, exclusive = Keys.owner_order(after), True
+        if low is not None and high is not None and low > high:
+            return []  # an empty window (only a caller's own bounds and token decide this)
+        names = {
+            "#g": GSI1.partition_key,
+            "#serial": "serial",
+            "#definition": "definition_id",
+            "#issued": "issued_at",
+        }
+        values: dict[str, str] = {":g": Keys.owner_partition(member_id)}
+        condition = "#g = :g"
+        if low is not None or high is not None:
+            names["#o"] = GSI1.sort_key
+        if low is not None and high is not None:
+            # BETWEEN is inclusive: an exclusive start drops its own entry (one more read)
+            condition += " AND #o BETWEEN :lo AND :hi"
+            values.update({":lo": low, ":hi": high})
+        elif low is not None:
+            condition += f" AND #o {'>' if exclusive else '>='} :lo"
+            values[":lo"] = low
+            exclusive = False  # '>' already excludes it
+        elif high is not None:
+            condition += " AND #o <= :hi"
+            values[":hi"] = high
         items = self._query(
             IndexName=GSI1.name,
-            KeyConditionExpression="#g = :g",
+            KeyConditionExpression=condition,
             ProjectionExpression="#serial, #definition, #issued",
-            ExpressionAttributeNames={
-                "#g": GSI1.partition_key,
-                "#serial": "serial",
-                "#definition": "definition_id",
-                "#issued": "issued_at",
-            },
-            ExpressionAttributeValues=serialize({":g": f"MEMBER#{member_id}"}),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+            limit=None if limit is None else limit + int(exclusive),
         )
-        return [
+        owned = [
             Owned(
                 str(i["serial"]),
                 str(i["definition_id"]),
@@ -306,6 +346,9 @@ class DynamoDBStore(Table):
             )
             for i in items
         ]
+        if exclusive:
+            owned = [o for o in owned if Position.of(o) != after]
+        return owned if limit is None else owned[:limit]
 
     # ---- building writes
 

@@ -6,10 +6,11 @@ docs/data-model.md lists the access patterns these keys serve.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain import format_instant
+from shared.domain import epoch_millis, format_instant
+from shared.ports import ORDER_MS_BOUND, Position
 from shared.table_schema import TABLE
 
 Key = dict[str, str]
@@ -108,6 +109,43 @@ class Keys:
     @staticmethod
     def session(token_hash: str) -> Key:
         return Keys._k(f"SESSION#{token_hash}", "SESSION")
+
+    @staticmethod
+    def owner(member_id: str, issued_at: datetime | None, serial: str) -> Key:
+        """A voucher's entry in its member's owner index (gsi1), sorted in the list's order."""
+        missing = issued_at is None
+        minus_ms = 0 if issued_at is None else -epoch_millis(issued_at)
+        return {
+            GSI1.partition_key: Keys.owner_partition(member_id),
+            GSI1.sort_key: Keys.owner_order(Position(missing, minus_ms, serial)),
+        }
+
+    @staticmethod
+    def owner_partition(member_id: str) -> str:
+        return f"MEMBER#{member_id}"
+
+    @staticmethod
+    def owner_order(at: Position) -> str:
+        """gsi1's sort key: the list's order (newest issue first, then serial, no issue date
+        last) as a string DynamoDB sorts the same way: a flag, the negated milliseconds offset
+        into fixed-width digits, then the serial (DynamoDB compares UTF-8 bytes, which order
+        as code points do, Python's own string order). An empty serial is the least key of
+        its millisecond: the bound a window starts at."""
+        return f"{int(at.missing_issue)}#{at.minus_issued_ms + ORDER_MS_BOUND:016d}#{at.serial}"
+
+    @staticmethod
+    def owner_window(newest: datetime | None, oldest: datetime | None) -> tuple[str | None, str | None]:
+        """Inclusive gsi1 sort-key bounds of the vouchers issued in [oldest, newest] (either
+        open), or (None, None) with no window. A window lists only dated vouchers, so its
+        upper bound stays below every undated entry ("1#...")."""
+        if newest is None and oldest is None:
+            return None, None
+        low = None if newest is None else Keys.owner_order(Position(False, -epoch_millis(newest), ""))
+        if oldest is None:
+            return low, "0$"  # "$" follows "#": above every dated key, below every undated one
+        ceiling_ms = epoch_millis(oldest + timedelta(microseconds=999))  # whole ms at or after
+        # every entry of that millisecond sorts below the next millisecond's empty-serial key
+        return low, Keys.owner_order(Position(False, -ceiling_ms + 1, ""))
 
     @staticmethod
     def of(item: Mapping[str, Any]) -> tuple[str, str]:

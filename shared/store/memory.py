@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.domain import ActivationGuard, AuditEvent, Session, Voucher
@@ -24,6 +25,7 @@ from shared.ports import (
     GuardRef,
     NoActivationInFlight,
     Owned,
+    Position,
     Record,
     Ref,
     SessionLive,
@@ -115,14 +117,33 @@ class InMemoryStore:
             self.reads += 1
             return sorted(self.events.get(serial, []), key=lambda e: e.at)
 
-    def vouchers_of(self, member_id: str) -> list[Owned]:
+    def vouchers_of(
+        self,
+        member_id: str,
+        *,
+        after: Position | None = None,
+        newest: datetime | None = None,
+        oldest: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Owned]:
+        windowed = newest is not None or oldest is not None
         with self._lock:
             self.reads += 1
-            return [
+            owned = [
                 Owned(v.serial, v.definition_id, v.issued_at)
                 for v in self.records.values()
                 if isinstance(v, Voucher) and v.owner_member_id == member_id
             ]
+        owned = [
+            o
+            for o in owned
+            if (after is None or Position.of(o) > after)
+            and not (windowed and o.issued_at is None)
+            and (newest is None or o.issued_at is None or o.issued_at <= newest)
+            and (oldest is None or o.issued_at is None or o.issued_at >= oldest)
+        ]
+        owned.sort(key=Position.of)
+        return owned if limit is None else owned[:limit]
 
     # ---- conditions, as the DynamoDB store writes them
 

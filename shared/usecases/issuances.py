@@ -25,7 +25,7 @@ from shared.domain import (
     effective_status,
     utcnow,
 )
-from shared.ports import MemberRef, Owned, SessionRef, VoucherStore
+from shared.ports import MemberRef, SessionRef, VoucherStore
 from shared.usecases.es_rules import PAC_REWARD_TYPE, console_user, listing_member
 from shared.usecases.listing import Page, Position, page_of
 
@@ -62,19 +62,6 @@ def activatable(voucher: Voucher, definition: Definition, now: datetime) -> bool
         and definition.provider is not None
         and effective_status(voucher, now) in ACTIVATABLE
     )
-
-
-def _keep_owned(wanted: IssuanceFilter) -> Callable[[Owned], bool]:
-    def keep(owned: Owned) -> bool:
-        if wanted.issued_from is None and wanted.issued_to is None:
-            return True
-        if owned.issued_at is None:
-            return False
-        if wanted.issued_from is not None and owned.issued_at < wanted.issued_from:
-            return False
-        return not (wanted.issued_to is not None and owned.issued_at > wanted.issued_to)
-
-    return keep
 
 
 def _keep(wanted: IssuanceFilter, now: datetime) -> Callable[[Voucher, Definition], bool]:
@@ -122,11 +109,11 @@ def console_issuances(
 def _page(store: VoucherStore, member_id: str, wanted: IssuanceFilter, now: datetime) -> Page:
     return page_of(
         store,
-        store.vouchers_of(member_id),
         member_id=member_id,
         limit=wanted.limit,
         after=wanted.after,
-        keep_owned=_keep_owned(wanted),
+        newest=wanted.issued_to,
+        oldest=wanted.issued_from,
         keep=_keep(wanted, now),
         selective=bool(
             wanted.statuses or wanted.reward_type or wanted.business_units or wanted.activatable is not None

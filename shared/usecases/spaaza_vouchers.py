@@ -73,7 +73,6 @@ def user_vouchers(
     else:
         first_found = next((a for r in member_refs if (a := snapshot[r]) is not None), None)
         indexed = first_found.member_id if first_found is not None else ""  # "" names no partition
-    owned = store.vouchers_of(indexed)
 
     def in_chain(voucher: Voucher, definition: Definition) -> bool:
         voucher_chain = voucher.chain_id if voucher.chain_id is not None else definition.chain_id
@@ -81,7 +80,6 @@ def user_vouchers(
 
     page = page_of(
         store,
-        owned,
         member_id=indexed,
         limit=wanted.limit,
         after=wanted.after,

@@ -11,7 +11,7 @@ import pytest
 
 from shared.domain import AuditEvent, utcnow
 from shared.ports import Record
-from shared.store import DynamoDBStore
+from shared.store import DynamoDBStore, Keys, serialize
 from tests.conftest import call, serial
 from tests.reads.conftest import Calls
 
@@ -123,8 +123,7 @@ def test_limit_above_100_is_100_and_default_is_20(demo: Any, calls: Calls) -> No
                 "status": {"S": "AVAILABLE"},
                 "version": {"N": "1"},
                 "owner_member_id": {"S": "alice"},
-                "gsi1pk": {"S": "MEMBER#alice"},
-                "gsi1sk": {"S": f"VOUCHER#{serial(n)}"},
+                **serialize(Keys.owner("alice", None, serial(n))),
             },
         )
     calls.reset()
