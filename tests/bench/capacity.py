@@ -43,6 +43,7 @@ class Recording:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     engine_units: float = 0.0
     read_bytes: dict[int, int] = field(default_factory=dict)  # call index -> bytes a Query read
+    scanned: dict[int, int] = field(default_factory=dict)  # call index -> entries a Query read
 
     @property
     def round_trips(self) -> int:
@@ -181,6 +182,10 @@ class Recorder:
         for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
             self.current.engine_units += float(entry.get("CapacityUnits", 0.0))
         failed = http_response is not None and http_response.status_code >= 300
+        if model.name == "Query" and self.current.calls and not failed:
+            self.current.scanned[len(self.current.calls) - 1] = int(
+                parsed.get("ScannedCount", parsed.get("Count", 0))
+            )
         if model.name == "Query" and self.current.calls and self.size_queries and not failed:
             index = len(self.current.calls) - 1
             read = self._query_bytes(self.current.calls[index][1], parsed)

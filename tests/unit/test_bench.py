@@ -205,3 +205,32 @@ def test_a_filtered_query_is_sized_on_what_it_read_before_the_filter_and_a_faile
     except ClientError as error:
         assert error.response["Error"]["Code"] == "ResourceNotFoundException"
     assert sent == ["Query"]  # no sizing query after a failed one
+
+
+def test_a_list_pages_index_read_is_sized_on_the_entries_it_used(demo: Any) -> None:
+    """A page's index Query reads from its position with a Limit: the Recorder's sizing keeps
+    the key condition and the Limit, so it bills the entries the page read, and
+    list_page_reads counts them against the vouchers the page examined."""
+    from shared.usecases.listing import page_of
+    from tests.bench.__main__ import list_page_reads
+    from tests.bench.capacity import Recorder, item_size
+
+    store: Any = demo
+    recorder = Recorder(store.client)
+    first, _ = recorder.record(lambda: page_of(store, member_id="alice", limit=4))
+    page, recording = recorder.record(lambda: page_of(store, member_id="alice", limit=4, after=first.after))
+    entries = _index_entries(store, "alice")  # in gsi1's order, which is the list's
+    used = entries[4:9]  # after the first page: its 4 and the one that says more remain
+    assert [item.voucher.serial for item in page.items] == [e["serial"]["S"] for e in used[:4]]
+    reads = list_page_reads(recording)
+    assert reads == {
+        "index_queries": 1,
+        "index_entries_read": 5,
+        "vouchers_examined": 4,
+        "index_bytes": sum(item_size(e) for e in used),
+        "index_rru": 0.5,
+        "index_floor_rru": 0.5,
+        "ok": True,
+    }
+    whole, _ = recorder.record(lambda: store.vouchers_of("alice"))
+    assert len(whole) == len(entries) == 20  # and an unbounded read reads them all
