@@ -268,6 +268,10 @@ class Position(NamedTuple):
             or not 0 < len(value[2]) <= 128
         ):
             return None
+        try:
+            value[2].encode()  # a lone surrogate is no serial, and no DynamoDB key either
+        except UnicodeEncodeError:
+            return None
         return cls(value[0], value[1], value[2])
 
     @classmethod

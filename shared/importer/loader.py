@@ -727,7 +727,7 @@ DERIVED = frozenset({"updated_at", GSI1.partition_key, GSI1.sort_key})
 def _comparable(item: Item) -> Item:
     """The item as DynamoDB would hand it back (None dropped, numbers normalised), without
     what is derived: the owner index's keys follow from owner, issue date and serial, which
-    are compared, so an entry keyed in an older format (python -m shared.store.rekey) is not a
+    are compared, so an entry keyed in an older format (python -m shared.importer.rekey) is not a
     conflict."""
     return {k: v for k, v in deserialize(serialize(item)).items() if k not in DERIVED}
 

@@ -104,11 +104,13 @@ def rekey_item(client: Any, table: str, item: dict[str, Any], *, dry_run: bool =
             TableName=table,
             Key=serialize({PK: item[PK], SK: item[SK]}),
             UpdateExpression="SET #gp = :gp, #gs = :gs",
-            ConditionExpression="#gs = :seen AND #owner = :owner",
+            ConditionExpression="#gs = :seen AND #owner = :owner AND "
+            + ("#issued = :issued" if item.get("issued_at") else "attribute_not_exists(#issued)"),
             ExpressionAttributeNames={
                 "#gp": GSI1.partition_key,
                 "#gs": GSI1.sort_key,
                 "#owner": "owner_member_id",
+                "#issued": "issued_at",
             },
             ExpressionAttributeValues=serialize(
                 {
@@ -116,13 +118,15 @@ def rekey_item(client: Any, table: str, item: dict[str, Any], *, dry_run: bool =
                     ":gs": want[GSI1.sort_key],
                     ":seen": item[GSI1.sort_key],
                     ":owner": item["owner_member_id"],
+                    **({":issued": item["issued_at"]} if item.get("issued_at") else {}),
                 }
             ),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        code = error.response.get("Error", {}).get("Code")
+        if code not in ("ConditionalCheckFailedException", "TransactionConflictException"):
             raise
-        return "moved"
+        return "moved"  # changed under the run, or a transaction was writing it: re-run
     return "rekeyed"
 
 

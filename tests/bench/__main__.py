@@ -334,7 +334,7 @@ class Environment:
 
 
 def round_trips(env: Environment) -> list[dict[str, Any]]:
-    from tests.bench.capacity import guarantee_floor, per_key_units, usd_per_million
+    from tests.bench.capacity import guarantee_floor, list_page_reads, per_key_units, usd_per_million
 
     cases: list[tuple[str, str, Any, int | None]] = [
         ("consume_voucher", "success", consume_request(100000), 200),
@@ -406,45 +406,6 @@ def round_trips(env: Environment) -> list[dict[str, Any]]:
 
 
 LIST_FUNCTIONS = ("list_issuances", "console_issuances", "get_user_vouchers")
-
-
-def list_page_reads(recording: Any) -> dict[str, Any]:
-    """What a list page read of the owner index against what it examined. Each index Query is
-    paired with the batch after it (the vouchers it examined). Its floor is the entries that
-    batch examined plus the one that says whether more remain, at the entries' measured size,
-    in 4 KB blocks (0.5 RRU each). A Query may read a few entries more: it is sent before the
-    definitions that share the batch's 100 keys are known; the goal is that this never costs
-    a block (index RRU <= floor), whatever the member holds."""
-    from tests.bench.capacity import billing_units, query_blocks
-
-    def vouchers(params: dict[str, Any]) -> int:
-        return sum(
-            1
-            for t in params["RequestItems"].values()
-            for key in t["Keys"]
-            if key["pk"]["S"].startswith("VOUCHER#")
-        )
-
-    queries, entries, examined, index_bytes, index_rru, floor = 0, 0, 0, 0, 0.0, 0.0
-    for i, (name, params) in enumerate(recording.calls):
-        if name != "Query" or "IndexName" not in params:
-            continue
-        read, size = recording.scanned.get(i, 0), recording.read_bytes.get(i, 0)
-        batch = next((p for n, p in recording.calls[i + 1 :] if n == "BatchGetItem"), None)
-        used = min(read, (vouchers(batch) if batch else 0) + 1)
-        queries, entries, examined = queries + 1, entries + read, examined + used - 1
-        index_bytes += size
-        index_rru += billing_units(name, params, size)[0]
-        floor += 0.5 * query_blocks(size * used // read if read else 0)
-    return {
-        "index_queries": queries,
-        "index_entries_read": entries,
-        "vouchers_examined": examined,
-        "index_bytes": index_bytes,
-        "index_rru": index_rru,
-        "index_floor_rru": floor,
-        "ok": index_rru <= floor,
-    }
 
 
 # --------------------------------------------------------------------------- 2. cold start

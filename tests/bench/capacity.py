@@ -579,3 +579,42 @@ def capacity_plan(results: dict[str, Any], stages: dict[str, dict[str, Any]]) ->
         ],
         "load": load,
     }
+
+
+def list_page_reads(recording: Any) -> dict[str, Any]:
+    """What a list page read of the owner index against what it examined. Each index Query is
+    paired with the batch after it (the vouchers it examined). Its floor is the entries that
+    batch examined plus the one that says whether more remain, at the entries' measured size,
+    in 4 KB blocks (0.5 RRU each). A Query may read a few entries more: it is sent before the
+    definitions that share the batch's 100 keys are known; the goal (index RRU <= floor) says
+    whether those cost a block in this run."""
+
+    def vouchers(params: dict[str, Any]) -> int:
+        return sum(
+            1
+            for t in params["RequestItems"].values()
+            for key in t["Keys"]
+            if key["pk"]["S"].startswith("VOUCHER#")
+        )
+
+    queries, entries, examined, index_bytes, index_rru, floor = 0, 0, 0, 0, 0.0, 0.0
+    for i, (name, params) in enumerate(recording.calls):
+        if name != "Query" or "IndexName" not in params:
+            continue
+        read, size = recording.scanned.get(i, 0), recording.read_bytes.get(i, 0)
+        batch = next((p for n, p in recording.calls[i + 1 :] if n == "BatchGetItem"), None)
+        batched = vouchers(batch) if batch else 0
+        used = min(read, batched + 1)
+        queries, entries, examined = queries + 1, entries + read, examined + batched
+        index_bytes += size
+        index_rru += billing_units(name, params, size)[0]
+        floor += 0.5 * query_blocks(size * used // read if read else 0)
+    return {
+        "index_queries": queries,
+        "index_entries_read": entries,
+        "vouchers_examined": examined,
+        "index_bytes": index_bytes,
+        "index_rru": index_rru,
+        "index_floor_rru": floor,
+        "ok": index_rru <= floor,
+    }

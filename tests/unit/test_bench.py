@@ -212,8 +212,7 @@ def test_a_list_pages_index_read_is_sized_on_the_entries_it_used(demo: Any) -> N
     the key condition and the Limit, so it bills the entries the page read, and
     list_page_reads counts them against the vouchers the page examined."""
     from shared.usecases.listing import page_of
-    from tests.bench.__main__ import list_page_reads
-    from tests.bench.capacity import Recorder, item_size
+    from tests.bench.capacity import Recorder, item_size, list_page_reads
 
     store: Any = demo
     recorder = Recorder(store.client)
