@@ -194,17 +194,22 @@ def test_issue_windows_are_inclusive_to_the_millisecond(listed: Any) -> None:
         assert got == window(newest, oldest, after)[:4], after
 
 
-def test_pages_cover_the_list_once_and_read_what_they_examine(listed: Any) -> None:
-    store, counted = listed
+def _every_page(store: Any, limit: int, **wanted: Any) -> list[str]:
+    """The serials of every page of MEMBER's list, following each page's `after`."""
     seen: list[str] = []
     after = None
     for _ in range(30):
-        page = page_of(store, member_id=MEMBER, limit=7, after=after)
+        page = page_of(store, member_id=MEMBER, limit=limit, after=after, **wanted)
         seen += [item.voucher.serial for item in page.items]
         after = page.after
         if after is None:
-            break
-    assert seen == [o.serial for o in OWNED]
+            return seen
+    raise AssertionError("paging never ended")
+
+
+def test_pages_cover_the_list_once_and_read_what_they_examine(listed: Any) -> None:
+    store, counted = listed
+    assert _every_page(store, 7) == [o.serial for o in OWNED]
     if counted is not None:  # 9 pages; each Query read its 7 entries and the one that says more
         assert [count for _, count in counted.queries] == [8] * 8 + [4]
         assert counted.operations == ["Query", "BatchGetItem"] * 9
@@ -220,24 +225,8 @@ def test_a_filtered_page_in_a_window_examines_only_its_candidates(listed: Any) -
         and oldest <= o.issued_at <= newest
         and next(v for v in VOUCHERS if v.serial == o.serial).status is Status.AVAILABLE
     ]
-    seen: list[str] = []
-    after = None
-    for _ in range(30):
-        page = page_of(
-            store,
-            member_id=MEMBER,
-            limit=4,
-            after=after,
-            newest=newest,
-            oldest=oldest,
-            keep=lambda v, _d: v.status is Status.AVAILABLE,
-            selective=True,
-        )
-        seen += [item.voucher.serial for item in page.items]
-        after = page.after
-        if after is None:
-            break
-    assert seen == expected
+    keep = lambda v, _d: v.status is Status.AVAILABLE  # noqa: E731
+    assert _every_page(store, 4, newest=newest, oldest=oldest, keep=keep, selective=True) == expected
     if counted is not None:  # the first read of a page examines 2 x 4 candidates, plus one
         assert counted.queries[0] == (9, 9)
         assert all(count <= limit for limit, count in counted.queries)
@@ -345,13 +334,5 @@ def test_a_member_still_on_old_keys_pages_in_order_once(
     for d in DEFINITIONS:
         client.put_item(TableName=name, Item=serialize(definition_to_item(d)))
     store = DynamoDBStore(client, name)
-    seen: list[str] = []
-    after = None
-    for _ in range(30):
-        page = page_of(store, member_id=MEMBER, limit=7, after=after)
-        seen += [item.voucher.serial for item in page.items]
-        after = page.after
-        if after is None:
-            break
-    assert seen == [o.serial for o in OWNED]
+    assert _every_page(store, 7) == [o.serial for o in OWNED]
     client.delete_table(TableName=name)
