@@ -32,7 +32,7 @@ help:
 	@echo "  make openapi-check  fail if the committed openapi.json drifts from the code"
 	@echo "  make bench          the benchmark: round trips, cost, cold start, warm latency, HTTP load, import (docs/performance.md)"
 	@echo "  make replay         replay events/*.json through the handlers in-process"
-	@echo "  make fuzz           longer property/fuzz runs than the test suite does (FUZZ_EXAMPLES=500)"
+	@echo "  make fuzz           longer property/fuzz runs and fault schedule than the suite (FUZZ_EXAMPLES=500, FAULT_SCHEDULE_REQUESTS=400)"
 	@echo "  make load           load an import file into a table: ARGS=\"file.json --table T\" (docs/import-format.md)"
 	@echo "  make lock           regenerate requirements/*.txt (hashed locks) from pyproject.toml with uv"
 	@echo "  make synth          cdk synth (offline, no credentials)"
@@ -114,8 +114,11 @@ bench: $(STAMP)
 replay: $(STAMP)
 	$(BIN)/python -m infra.local_stack.replay $(ARGS)
 
-fuzz: $(STAMP)
+# ... and the fault suite's seeded random schedule, longer (tests/faults: FAULT_SCHEDULE_REQUESTS
+# requests with random faults, FAULT_SCHEDULE_SEED to replay one).
+fuzz: $(STAMP) $(CDK)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests -m "not cdk" -k "fuzz or property or schemathesis" $(ARGS)
+	FAULT_SCHEDULE_REQUESTS=$${FAULT_SCHEDULE_REQUESTS:-400} $(BIN)/python -m pytest -p no:xdist tests/faults -k schedule $(ARGS)
 
 # The deployment package ships bytecode compiled by the Lambda runtime's Python (infra/bundling.py,
 # LAMBDA_PYTHON): when this machine has none, uv installs one (skipped with skip_bundling=true).

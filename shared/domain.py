@@ -521,6 +521,32 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def code_left_unused(guard: ActivationGuard, cause: AuditEvent) -> AuditEvent:
+    """ACTIVATION_CODE_UNUSED for the provider reference an activation left behind, written in
+    the transaction of the transition (`cause`) that moves the voucher on without it.
+
+    An activation that took the guard and did not commit (the provider timed out or answered
+    garbage, the commit's answer was lost, the session was revoked) leaves the guard on the
+    voucher, expired, with its reference: the provider may have issued a code for it. A retry
+    at the same version uses the same reference and gets that code, so nothing is announced
+    then. Only once the voucher moves to another version without it (consumed, unclaimed,
+    claimed) can no voucher ever carry that code: this event says so, exactly once, since the
+    same write clears the guard. It changes no status (no webhook `sequence`)."""
+    return AuditEvent(
+        serial=guard.serial,
+        event_type="ACTIVATION_CODE_UNUSED",
+        channel=cause.channel,
+        actor_kind=cause.actor_kind,
+        actor_id=cause.actor_id,
+        from_status=cause.from_status,
+        to_status=cause.from_status or "",
+        at=cause.at,
+        request_id=cause.request_id,
+        correlation_id=cause.correlation_id,
+        details={"reference": guard.reference, "reason": f"voucher {cause.event_type.lower()} without it"},
+    )
+
+
 # --------------------------------------------------------------------------- request-level errors
 
 

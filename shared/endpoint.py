@@ -22,7 +22,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.domain import DomainError
-from shared.ports import StoreUnavailable
+from shared.ports import OutcomeUnknown, StoreUnavailable
+from shared.retry import end_deadline, start_deadline
 from shared.runtime import ApiRequest, end_of_init
 
 
@@ -80,6 +81,8 @@ class Answer:
         self.logger.append_keys(
             request_id=self.request.request_id, route=f"{self.request.method} {self.request.resource}"
         )
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        start_deadline(remaining() if callable(remaining) else None)
         return self.request
 
     def ok(self, response: dict[str, Any]) -> None:
@@ -94,7 +97,11 @@ class Answer:
         elif isinstance(raised, DomainError):
             error = self.dialect.domain_error(raised, self.request)
         elif isinstance(raised, StoreUnavailable):
-            self.logger.warning("DynamoDB unavailable after retries")
+            # OutcomeUnknown: a write may have committed; a retry is judged on what did
+            self.logger.warning(
+                "DynamoDB unavailable after retries",
+                extra={"outcome_unknown": isinstance(raised, OutcomeUnknown), "cause": str(raised)},
+            )
             error = self.dialect.unavailable(self.request)
         elif isinstance(raised, Exception):
             self.logger.exception("unexpected failure")
@@ -110,4 +117,5 @@ class Answer:
             "request finished", extra={"status": status, "outcome": error.outcome() if error else "ok"}
         )
         end_of_init()  # a first request refused before it reached the store ends init too
+        end_deadline()
         return True

@@ -39,6 +39,7 @@ from shared.domain import (
     Touchpoint,
     Voucher,
     VoucherAlias,
+    code_left_unused,
     epoch_millis,
 )
 
@@ -325,13 +326,21 @@ class GrantHeld(_Value):
 
 class NoActivationInFlight(_Value):
     """No request holds the voucher's activation guard: nothing may change a voucher while
-    its provider code is being issued."""
+    its provider code is being issued. `left` is the expired guard the decision saw (an
+    activation whose provider outcome is unknown left it, with its reference) or None: the
+    write holds only while the guard is exactly as seen, clears it, and announces its
+    reference unused in the same transaction (`StateChange.announcements`)."""
 
     serial: str
-    __slots__ = ("serial",)
+    left: ActivationGuard | None
+    __slots__ = ("left", "serial")
 
-    def __init__(self, serial: str) -> None:
-        self._set(serial=serial)
+    def __init__(self, serial: str, left: ActivationGuard | None = None) -> None:
+        self._set(serial=serial, left=left)
+
+    def holds_for(self, held: ActivationGuard | None) -> bool:
+        """The guard the voucher carries now is the one the decision saw (by its owner)."""
+        return (held and held.owner) == (self.left and self.left.owner)
 
 
 class GuardFree(_Value):
@@ -388,6 +397,16 @@ class StateChange:
     def voucher_at(self) -> VoucherAt:
         return VoucherAt.of(self.before)
 
+    @property
+    def announcements(self) -> tuple[AuditEvent, ...]:
+        """The events this transition writes beside its own: a provider reference left by an
+        activation that never committed, which the voucher now leaves behind for good."""
+        return tuple(
+            code_left_unused(g.left, self.event)
+            for g in self.guards
+            if isinstance(g, NoActivationInFlight) and g.left is not None
+        )
+
 
 @dataclass(frozen=True)
 class GuardClaim:
@@ -421,7 +440,15 @@ Write = StateChange | GuardClaim | Record
 
 
 class StoreUnavailable(Exception):
-    """The store stayed throttled or unreachable after retries: the client may retry."""
+    """The store stayed throttled or unreachable after retries, and nothing was written: the
+    client may retry."""
+
+
+class OutcomeUnknown(StoreUnavailable):
+    """A write was sent, every answer to it was lost, and the store stayed unreachable until
+    the request had to answer: it may or may not have committed. Retryable like
+    StoreUnavailable (a retry is judged on the committed truth), but never evidence that
+    nothing happened: an activation keeps its provider reference for the retry."""
 
 
 class WriteConflict(Exception):
@@ -455,7 +482,15 @@ class VoucherStore(Protocol):
         ...
 
     def release_guard(self, guard: GuardHeld) -> None:
-        """Give an activation guard back (best effort: one we no longer hold is left alone)."""
+        """Give an activation guard back (best effort: one we no longer hold is left alone).
+        Only when the provider certainly issued nothing for its reference."""
+        ...
+
+    def expire_guard(self, guard: GuardHeld) -> None:
+        """End an activation guard's hold but keep it, with its reference, on the voucher
+        (best effort: one we no longer hold is left alone): the provider may have issued a
+        code for that reference. A retry at the same version reuses the reference (and gets
+        that code); a transition that moves the voucher on announces it unused."""
         ...
 
     def history(self, serial: str) -> list[AuditEvent]:

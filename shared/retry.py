@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -41,3 +42,31 @@ class CommitPolicy:
     backoff: Backoff = BACKOFF
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     monotonic: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
+# --------------------------------------------------------------------------- the request's deadline
+
+# When the request's answer is due (time.monotonic()), set at the edge from the Lambda
+# context: every retry below the edge stops in time to answer before the function's timeout,
+# past which API Gateway answers its own 502, which belongs to no dialect. A ContextVar, so
+# threads serving different requests in one process (the local stack) keep their own.
+_DEADLINE: ContextVar[float | None] = ContextVar("voucher_deadline", default=None)
+ANSWER_MARGIN_SECONDS = 1.0  # kept back from the function's timeout to build and send the answer
+DEFAULT_BUDGET_SECONDS = 8.0  # no Lambda context (scripts, unit tests): the shortest function's budget
+
+
+def start_deadline(remaining_ms: int | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    """This request must have answered `remaining_ms` from now (less the answer's margin)."""
+    budget = DEFAULT_BUDGET_SECONDS if remaining_ms is None else remaining_ms / 1000 - ANSWER_MARGIN_SECONDS
+    _DEADLINE.set(clock() + max(0.0, budget))
+
+
+def end_deadline() -> None:
+    """The request has answered: what runs next in this thread has no deadline of its own."""
+    _DEADLINE.set(None)
+
+
+def remaining_seconds(*, clock: Callable[[], float] = time.monotonic) -> float:
+    """Seconds left before this request must answer (the default budget when none was set)."""
+    deadline = _DEADLINE.get()
+    return DEFAULT_BUDGET_SECONDS if deadline is None else deadline - clock()

@@ -92,15 +92,18 @@ class Runtime:
 
                 # Endpoint overrides (local stack, tests) come from the standard
                 # AWS_ENDPOINT_URL_<SERVICE> variables that botocore reads itself.
-                self._clients[service] = boto3.session.Session().client(
-                    service,
-                    region_name=self.settings().region,
-                    config=Config(
+                config = (
+                    dynamodb_config()
+                    if service == "dynamodb"
+                    else Config(
                         retries={"mode": "standard", "max_attempts": 3},
                         connect_timeout=2,
                         read_timeout=5,
                         tcp_keepalive=True,
-                    ),
+                    )
+                )
+                self._clients[service] = boto3.session.Session().client(
+                    service, region_name=self.settings().region, config=config
                 )
             return self._clients[service]
 
@@ -123,6 +126,23 @@ class Runtime:
 
 
 RUNTIME = Runtime()
+
+
+def dynamodb_config() -> Any:
+    """The DynamoDB client's botocore Config: one attempt per call. The store sends a call
+    again itself (shared/store/dynamodb.py Table._call), bounded by the request's deadline,
+    and learns what a write whose answer was lost did; botocore's own backoff (up to 7 s over
+    4 attempts) could outlast a 10 s function. DynamoDB answers in milliseconds: 1 s to
+    connect and 2 s to answer are generous (the store's ATTEMPT_SECONDS is their sum)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=1,
+        read_timeout=2,
+        tcp_keepalive=True,
+        max_pool_connections=32,
+    )
 
 
 def end_of_init() -> None:

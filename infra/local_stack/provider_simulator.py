@@ -12,13 +12,22 @@ speaks (docs/dialects/activate_voucher.md):
 Idempotent per reference: the same reference gets the same code while that code is valid
 (a new one afterwards). Every HTTP call is counted in `calls`, every distinct code in `issued`.
 
+    DELETE /v1/authorizations/{reference}   Authorization: Bearer <api_key>
+      -> 200 {"reference": "...", "voided": true}   void the reference's code (the compensating
+         call; idempotent: also 200 for a reference never issued, which can no longer be)
+    GET /v1/authorizations?since=<ISO-8601>   Authorization: Bearer <api_key>
+      -> 200 {"authorizations": [{"reference", "issuedAt", "expiresAt", "voided"}]}
+         (what reconciliation lists: every reference issued since then; never the codes)
+
 Failure modes, for tests and demos:
   * by product code: SIMULATE_TIMEOUT (answers only after `timeout_seconds`, 10 s by default,
     longer than any client timeout), SIMULATE_GARBAGE (200 with a non-JSON body),
     SIMULATE_ERROR (500), SIMULATE_SLOW (answers normally after `slow_seconds`, 1 s);
   * for every product, through the control API or `set_mode`: normal | timeout | garbage |
-    error | slow | refuse (drops the connection without answering), for the next `count`
-    calls or until changed.
+    error | slow | refuse (drops the connection without answering) | lost (issues the code,
+    then drops the connection: "code issued, answer lost") | late (issues the code, answers
+    only after `timeout_seconds`: "code issued, answer too late"), for the next `count` calls
+    or until changed. timeout, garbage and error issue nothing; lost and late do.
 
 Control API (no auth; loopback only):
     POST /_control {"mode": "garbage", "count": 2}   GET /_stats   POST /_reset
@@ -36,8 +45,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
-MODES = ("normal", "timeout", "garbage", "error", "slow", "refuse")
+MODES = ("normal", "timeout", "garbage", "error", "slow", "refuse", "lost", "late")
 PRODUCT_MODES = {
     "SIMULATE_TIMEOUT": "timeout",
     "SIMULATE_GARBAGE": "garbage",
@@ -46,6 +56,7 @@ PRODUCT_MODES = {
 }
 DEFAULT_API_KEY = "local-simulator-key"
 MAX_BODY_BYTES = 64 * 1024
+PATH = "/v1/authorizations"
 
 
 def _iso(value: datetime) -> str:
@@ -81,6 +92,7 @@ class ProviderSimulator:
         self._remaining: int | None = None
         self._calls = 0
         self._issued = 0
+        self._voids = 0
         self._by_reference: dict[str, dict[str, Any]] = {}
 
     # ---- lifecycle
@@ -149,7 +161,7 @@ class ProviderSimulator:
     def reset(self) -> None:
         with self._lock:
             self._mode, self._remaining = "normal", None
-            self._calls = self._issued = 0
+            self._calls = self._issued = self._voids = 0
             self._by_reference.clear()
 
     def stats(self) -> dict[str, Any]:
@@ -157,6 +169,7 @@ class ProviderSimulator:
             return {
                 "calls": self._calls,
                 "issued": self._issued,
+                "voids": self._voids,
                 "mode": self._mode,
                 "remaining": self._remaining,
                 "by_reference": {ref: dict(entry) for ref, entry in self._by_reference.items()},
@@ -181,18 +194,40 @@ class ProviderSimulator:
         now = datetime.now(UTC)
         with self._lock:
             entry = self._by_reference.get(reference)
+            if entry is not None and entry.get("voided"):
+                return False, dict(entry)  # the caller answers 409: a voided reference stays void
             if entry is not None and datetime.fromisoformat(entry["expiresAt"].replace("Z", "+00:00")) > now:
                 entry["calls"] += 1
                 return False, dict(entry)
             code = f"KT-{secrets.token_hex(2).upper()}-{secrets.token_hex(2).upper()}"
             entry = {
                 "authorizationCode": code,
+                "issuedAt": _iso(now),
                 "expiresAt": _iso(now + timedelta(seconds=validity_seconds)),
                 "calls": 1,
+                "voided": False,
             }
             self._by_reference[reference] = entry
             self._issued += 1
             return True, dict(entry)
+
+    def _void(self, reference: str) -> None:
+        with self._lock:
+            entry = self._by_reference.get(reference)
+            if entry is None:  # never issued: it never can be now (a late request is refused)
+                entry = {"authorizationCode": None, "issuedAt": None, "expiresAt": _iso(datetime.now(UTC))}
+                entry["calls"] = 0
+                self._by_reference[reference] = entry
+            entry["voided"] = True
+            self._voids += 1
+
+    def issued_since(self, since: datetime | None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"reference": ref, **{k: e[k] for k in ("issuedAt", "expiresAt", "voided")}}
+                for ref, e in self._by_reference.items()
+                if e["issuedAt"] is not None and (since is None or _parse(e["issuedAt"]) >= since)
+            ]
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; False when the simulator is shutting down."""
@@ -213,14 +248,41 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- routing
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/_stats":
+        path, _, query = self.path.partition("?")
+        if path == "/_stats":
             self._json(200, self.server.simulator.stats())
+        elif path == PATH:
+            if not self._authorized():
+                return
+            since_raw = parse_qs(query).get("since", [None])[0]
+            try:
+                since = _parse(since_raw) if since_raw else None
+            except ValueError:
+                self._json(400, {"error": "invalid_request"})
+                return
+            self._json(200, {"authorizations": self.server.simulator.issued_since(since)})
         else:
             self._json(404, {"error": "not_found"})
 
+    def do_DELETE(self) -> None:
+        self._read_body()
+        path = self.path.split("?", 1)[0]
+        reference = unquote(path[len(PATH) + 1 :]) if path.startswith(PATH + "/") else ""
+        if not reference:
+            self._json(404, {"error": "not_found"})
+        elif self._authorized():
+            self.server.simulator._void(reference)
+            self._json(200, {"reference": reference, "voided": True})
+
+    def _authorized(self) -> bool:
+        if self.headers.get("Authorization", "") != f"Bearer {self.server.simulator.api_key}":
+            self._json(401, {"error": "unauthorized"})
+            return False
+        return True
+
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path == "/v1/authorizations":
+        if path == PATH:
             self._authorize()
         elif path == "/_control":
             self._control()
@@ -250,6 +312,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        if mode in ("lost", "late"):
+            if not isinstance(document, dict) or not _issuable(document):
+                self._json(400, {"error": "invalid_request"})
+                return
+            _new, entry = sim._issue(
+                document["reference"], document.get("validitySeconds", 900)
+            )  # issued ...
+            if mode == "lost" or not sim._sleep(sim.timeout_seconds):
+                self.close_connection = True  # ... and its answer never arrives
+                self.connection.close()
+                return
+            answer = {k: entry[k] for k in ("authorizationCode", "expiresAt")}
+            self._json(201, {**answer, "reference": document["reference"]})  # late: after the client gave up
+            return
         if mode == "timeout":
             if sim._sleep(sim.timeout_seconds):
                 self._json(504, {"error": "terminal_timeout"})
@@ -262,19 +338,14 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "error":
             self._json(500, {"error": "internal_error"})
             return
-        reference = document.get("reference") if isinstance(document, dict) else None
-        validity = document.get("validitySeconds", 900) if isinstance(document, dict) else 900
-        if (
-            not isinstance(reference, str)
-            or not reference
-            or not isinstance(product, str)
-            or not isinstance(validity, int)
-            or isinstance(validity, bool)
-            or not 1 <= validity <= 86400
-        ):
+        if not isinstance(document, dict) or not _issuable(document):
             self._json(400, {"error": "invalid_request"})
             return
-        new, entry = sim._issue(reference, validity)
+        reference = document["reference"]
+        new, entry = sim._issue(reference, document.get("validitySeconds", 900))
+        if entry.get("voided"):
+            self._json(409, {"error": "reference_voided"})
+            return
         self._json(
             201 if new else 200,
             {
@@ -318,6 +389,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except OSError:  # the client gave up (timeout): nothing to tell it
             self.close_connection = True
+
+
+def _issuable(document: Any) -> bool:
+    """A well-formed authorization request: a reference, a product, a sane validity."""
+    if not isinstance(document, dict):
+        return False
+    reference, product = document.get("reference"), document.get("productCode")
+    validity = document.get("validitySeconds", 900)
+    return (
+        isinstance(reference, str)
+        and bool(reference)
+        and isinstance(product, str)
+        and isinstance(validity, int)
+        and not isinstance(validity, bool)
+        and 1 <= validity <= 86400
+    )
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,7 @@ PROVIDER_FAILURES = 3
 SERVER_ERRORS = 3
 # A provider code issued and never recorded on any voucher: money-like and untracked, page at
 # once. Unused codes (a losing race, a failed commit) are recorded, expected now and then.
-PROVIDER_CODES_UNUSED = 5
+PROVIDER_CODES_UNSETTLED = 5
 # Webhooks: any dead letter or parked stream batch alarms at once; delivery falling behind
 # the stream (IteratorAge, milliseconds) or the retry queue not being drained (seconds).
 WEBHOOK_ITERATOR_AGE_MS = 5 * 60 * 1000
@@ -182,31 +182,22 @@ class Monitoring(Construct):
                 "answered; its log has outcome and request_id: see docs/deploy.md, On call)",
             )
 
-        # --- Provider codes issued but not on the voucher they were issued for
+        # --- Activations that ended with the provider's outcome unknown. No code is ever
+        # unrecorded (the guard claim writes its reference on the voucher before the call), so
+        # the one signal is how often a provider call or the commit after it fails.
         provider_codes: list[cloudwatch.Metric] = []
         for spec in FUNCTIONS.values():
             if not spec.reads_provider_secret:
                 continue
-            unrecorded = service_metric("ProviderCodesUnrecorded", spec.name)
-            unused = service_metric("ProviderCodesUnused", spec.name)
-            provider_codes += [
-                unrecorded.with_(label=f"{spec.name} codes unrecorded"),
-                unused.with_(label=f"{spec.name} codes unused"),
-            ]
+            unsettled = service_metric("ProviderCodesUnsettled", spec.name)
+            provider_codes += [unsettled.with_(label=f"{spec.name} codes unsettled")]
             alarm(
-                f"{spec.construct_id}ProviderCodesUnrecorded",
-                unrecorded,
-                0,
-                f"{spec.name}: a provider code was issued and could not be recorded anywhere: find it "
-                "in the log (message 'provider code not recorded') and void it with the provider",
-                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            )
-            alarm(
-                f"{spec.construct_id}ProviderCodesUnused",
-                unused,
-                PROVIDER_CODES_UNUSED,
-                f"{spec.name}: >= {PROVIDER_CODES_UNUSED} provider codes issued and not used in 5 minutes "
-                "(each recorded as an UNUSED_CODE event): commits are failing after the provider call",
+                f"{spec.construct_id}ProviderCodesUnsettled",
+                unsettled,
+                PROVIDER_CODES_UNSETTLED,
+                f"{spec.name}: >= {PROVIDER_CODES_UNSETTLED} activations in 5 minutes ended without a commit "
+                "after the provider may have issued a code (the reference stays on the voucher: a retry "
+                "gets the same code, a later transition announces it unused): provider or DynamoDB failing",
             )
 
         # --- Webhooks: dead letters, parked stream batches, delivery lag

@@ -52,7 +52,10 @@ class ThalamusError(WireError):
         self.errors = errors
 
     def to_response(self) -> dict[str, Any]:
-        return json_response(self.status, {"links": [], "data": None, "errors": self.errors})
+        # a 503 is retryable (the store was unreachable, or a write's outcome could not be
+        # learned in time): say when, as the other two dialects do
+        headers = {"Retry-After": "1"} if self.status == 503 else None
+        return json_response(self.status, {"links": [], "data": None, "errors": self.errors}, headers)
 
     def outcome(self) -> str:
         return ",".join(sorted(set(self.errors.values())))

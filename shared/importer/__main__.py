@@ -54,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from shared.ports import StoreUnavailable
+
     try:
         return _run(args)
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, StoreUnavailable) as error:
         print(f"error: {aws_problem(error, args.table, args.region, args.endpoint_url)}", file=sys.stderr)
         return 4
 
@@ -72,6 +74,10 @@ def aws_problem(error: Exception, table: str, region: str, endpoint: str | None)
         ReadTimeoutError,
     )
 
+    from shared.ports import StoreUnavailable
+
+    if isinstance(error, StoreUnavailable) and isinstance(error.__cause__, Exception):
+        return aws_problem(error.__cause__, table, region, endpoint)  # what the last attempt met
     where = f"endpoint {endpoint}" if endpoint else f"region {region}"
     if isinstance(error, NoCredentialsError):
         return (

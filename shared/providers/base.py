@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.domain import DomainError, ProviderConfig
 
@@ -48,9 +48,18 @@ class ProviderNotConfigured(DomainError):
 
 
 class ProviderFailure(DomainError):
-    """The provider call failed; nothing was written and a retry may succeed."""
+    """The provider call failed; nothing was written and a retry may succeed.
+
+    `nothing_issued`: the provider certainly issued no code for the reference (the connection
+    was refused before the request was sent, or the provider refused it with a 4xx). Otherwise
+    a code may exist whose answer never arrived (a timeout, a dropped connection, a 5xx, an
+    unreadable body): the reference stays on the voucher until it is carried or announced."""
 
     code = "PROVIDER_FAILURE"
+
+    def __init__(self, message: str = "", *, nothing_issued: bool = False, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.nothing_issued = nothing_issued
 
 
 class ProviderTimeout(ProviderFailure):

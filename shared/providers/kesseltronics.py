@@ -107,16 +107,22 @@ class KesseltronicsAdapter:
                 answer = _read_bounded(response, deadline)
             finally:
                 response.release_conn()
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError) as error:
-            # refused or dropped: checked first, since urllib3's NewConnectionError is also a
-            # ConnectTimeoutError (a historical quirk), yet nothing timed out
+        except urllib3.exceptions.NewConnectionError:
+            # refused: checked first, since urllib3's NewConnectionError is also a
+            # ConnectTimeoutError (a historical quirk), yet nothing timed out. Nothing was sent.
+            raise ProviderBadResponse(f"{NAME} refused the connection", nothing_issued=True) from None
+        except urllib3.exceptions.ProtocolError as error:
+            # dropped after the request was sent: the provider may have issued the code
             raise ProviderBadResponse(f"{NAME} unreachable ({type(error).__name__})") from None
         except (urllib3.exceptions.TimeoutError, TimeoutError):
             raise ProviderTimeout(f"{NAME} did not answer within {timeout}s") from None
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
             raise ProviderBadResponse(f"{NAME} connection failed ({type(error).__name__})") from None
         if not 200 <= status < 300:
-            raise ProviderBadResponse(f"{NAME} answered HTTP {status}", http_status=status)
+            # a 4xx refused the request (nothing issued); a 5xx may have failed after issuing
+            refused = 400 <= status < 500
+            message = f"{NAME} answered HTTP {status}"
+            raise ProviderBadResponse(message, http_status=status, nothing_issued=refused)
         return _parse(answer, request.reference)
 
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.domain import AuditEvent, format_instant, parse_instant
 from shared.ports import (
@@ -31,6 +32,7 @@ from shared.ports import (
     GuardFree,
     GuardHeld,
     NoActivationInFlight,
+    OutcomeUnknown,
     Owned,
     Position,
     Record,
@@ -43,7 +45,7 @@ from shared.ports import (
     Write,
     WriteConflict,
 )
-from shared.retry import BACKOFF, Backoff
+from shared.retry import BACKOFF, Backoff, remaining_seconds
 from shared.store.cache import ImmutableCache
 from shared.store.codec import (
     GUARD_ATTRIBUTES,
@@ -73,6 +75,20 @@ THROTTLING_CODES = frozenset(
         "ProvisionedThroughputExceeded",
     }
 )
+# Answers that say "not now", never "no": the same call may be sent again. A transaction whose
+# ClientRequestToken is still being worked on answers TransactionInProgressException.
+RETRYABLE_CODES = THROTTLING_CODES | {
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+}
+# The connection failed: refused, reset, truncated, timed out. For a write, whether it reached
+# the table is unknown (botocore raises these only after its own attempts are spent).
+CONNECTION_ERRORS = (BotoConnectionError, HTTPClientError)
+WRITES = frozenset({"transact_write_items", "put_item", "update_item"})
+# The longest one attempt can take on the runtime's client (connect 1 s + read 2 s,
+# shared/runtime.py): no attempt is started that could not end before the request's deadline.
+ATTEMPT_SECONDS = 3.0
 KEY_ATTRIBUTES = frozenset({PK, SK})
 
 
@@ -100,13 +116,17 @@ class Table:
         *,
         sleep: Callable[[float], None] = time.sleep,
         max_batch_attempts: int = 6,
+        max_call_attempts: int = 6,
         backoff: Backoff = BACKOFF,
+        remaining: Callable[[], float] = remaining_seconds,
     ) -> None:
         self.client = client
         self.table = table_name
         self._sleep = sleep
         self._max_batch_attempts = max_batch_attempts
+        self._max_call_attempts = max_call_attempts
         self._backoff = backoff
+        self._remaining = remaining
 
     def hydrate(self, keys: Iterable[Key]) -> dict[tuple[str, str], Item]:
         """Every named item in as few BatchGetItem round trips as DynamoDB allows (one, for up
@@ -179,11 +199,8 @@ class Table:
         retries of this call idempotent, so a commit whose response was lost is not reported
         as a conflict with itself."""
         try:
-            self._call(
-                "transact_write_items",
-                TransactItems=list(requests),
-                ClientRequestToken=uuid.uuid4().hex,
-            )
+            token = uuid.uuid4().hex  # the same on every attempt of this one call (_call)
+            self._call("transact_write_items", TransactItems=list(requests), ClientRequestToken=token)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code", "") != "TransactionCanceledException":
                 raise
@@ -217,14 +234,33 @@ class Table:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
-            return result
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in THROTTLING_CODES:
-                raise StoreUnavailable(code) from error
-            raise
+        """One call, sent again (the same request: a transaction keeps its ClientRequestToken,
+        so DynamoDB applies it at most once) while the store is throttled or unreachable and
+        the request's deadline leaves time for another attempt. Then StoreUnavailable, or
+        OutcomeUnknown when a write may have reached the table: never a bare botocore error,
+        so no caller answers a lost connection with a 500.
+
+        A write whose answer was lost and that is sent again may meet its own effect (the
+        event it wrote exists, the guard it took is in place): callers read that as success."""
+        attempt, unknown = 0, False
+        while True:
+            try:
+                result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+                return result
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_CODES:
+                    raise
+                cause: Exception = error
+            except CONNECTION_ERRORS as error:
+                cause = error
+                unknown = unknown or operation in WRITES
+            attempt += 1
+            delay = self._backoff.delay(attempt)
+            if attempt >= self._max_call_attempts or self._remaining() < delay + ATTEMPT_SECONDS:
+                failure = OutcomeUnknown if unknown else StoreUnavailable
+                raise failure(f"{operation}: {type(cause).__name__} after {attempt} attempts") from cause
+            self._sleep(delay)
 
 
 class _Step(NamedTuple):
@@ -232,7 +268,7 @@ class _Step(NamedTuple):
     update's condition also stands for the guards folded into it)."""
 
     request: dict[str, Any]
-    guard: Guard | None = None
+    guard: Guard | None = None  # None: a new audit event (its put's condition: the id is new)
     current: Callable[[Item], Any] | None = None  # decodes ALL_OLD into the guarded record
 
 
@@ -273,6 +309,12 @@ class DynamoDBStore(Table):
         try:
             self.transact([s.request for s in steps])
         except TransactionCancelled as cancelled:
+            if any(i < len(steps) and steps[i].guard is None for i in cancelled.failed):
+                # The event this very write puts (its id is new to this write) already exists:
+                # an attempt whose answer was lost committed it, with everything else in the
+                # transaction. The token makes DynamoDB answer that attempt's success itself
+                # for 10 minutes; this covers the engines and windows where it does not.
+                return
             raise self._failure(write, steps, cancelled) from None
 
     def release_guard(self, guard: GuardHeld) -> None:
@@ -283,6 +325,23 @@ class DynamoDBStore(Table):
                 Key=serialize(Keys.voucher(guard.serial)),
                 UpdateExpression="REMOVE " + ", ".join(f"#g{i}" for i in range(len(GUARD_ATTRIBUTES))),
                 **_merge(_owned_by(guard.owner), _guard_names()),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def expire_guard(self, guard: GuardHeld) -> None:
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=serialize(Keys.voucher(guard.serial)),
+                UpdateExpression="SET #gexp = :expired",
+                **_merge(
+                    _owned_by(guard.owner),
+                    {"ExpressionAttributeNames": {"#gexp": GUARD_EXPIRY}},
+                    {"ExpressionAttributeValues": serialize({":expired": 0})},
+                ),
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -433,7 +492,12 @@ class DynamoDBStore(Table):
             raise GuardFailed(GuardFree(at.serial), held) from None
 
     def _put_alone(self, put: dict[str, Any]) -> None:
-        self._call("put_item", **put)
+        try:
+            self._call("put_item", **put)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # only an attempt of this very call can have written an event with this new id
 
     def _failure(self, write: Write, steps: list[_Step], cancelled: TransactionCancelled) -> GuardFailed:
         """The failure the port's order names first (the voucher, then each guard in the order
@@ -464,6 +528,7 @@ class DynamoDBStore(Table):
         now_ms = epoch_ms(write.at)
         if isinstance(write, StateChange):
             steps = [self._update(write, now_ms), self._new_event(write.event, write.after.version)]
+            steps += [self._new_event(announced) for announced in write.announcements]
             for guard in write.guards:
                 if isinstance(guard, SessionLive | GrantHeld):
                     steps.append(self._check(guard, now_ms))
@@ -483,7 +548,7 @@ class DynamoDBStore(Table):
         parts = [_at_version(change.before.version, change.before.status.value)]
         for guard in change.guards:
             if isinstance(guard, NoActivationInFlight):
-                parts.append(_guard_free(now_ms))
+                parts.append(_guard_as_seen(guard))
             elif isinstance(guard, GuardHeld):
                 parts.append(_owned_by(guard.owner))
         condition = _merge(*parts)
@@ -584,12 +649,10 @@ def _voucher_failures(change: StateChange, item: Item | None) -> dict[Guard, Any
     """Which of the conditions folded into the voucher update failed, judged on ALL_OLD."""
     if item is None or not _at(item, change.before.version, change.before.status.value):
         return {change.voucher_at: item_to_voucher(item) if item else None}
-    now_ms = epoch_ms(change.at)
     held = item_to_guard(item)
     failed: dict[Guard, Any] = {}
-    in_flight = held is not None and epoch_ms(held.expires_at) >= now_ms
     for guard in change.guards:
-        if isinstance(guard, NoActivationInFlight) and in_flight:
+        if isinstance(guard, NoActivationInFlight) and not guard.holds_for(held):
             failed[guard] = held
         elif isinstance(guard, GuardHeld) and (held is None or held.owner != guard.owner):
             failed[guard] = None
@@ -637,6 +700,24 @@ def _guard_free(now_ms: int) -> dict[str, Any]:
         "ConditionExpression": "attribute_not_exists(#gexp) OR #gexp < :gnow",
         "ExpressionAttributeNames": {"#gexp": GUARD_EXPIRY},
         "ExpressionAttributeValues": serialize({":gnow": now_ms}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _guard_as_seen(guard: NoActivationInFlight) -> dict[str, Any]:
+    """The voucher's activation guard is exactly as the decision saw it: none, or the same
+    expired one (a guard's expiry only moves earlier while its owner stays: expire_guard), so
+    the announcement the write carries names the reference the item really held."""
+    if guard.left is None:
+        return {
+            "ConditionExpression": "attribute_not_exists(#gowner)",
+            "ExpressionAttributeNames": {"#gowner": GUARD_OWNER},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    return {
+        "ConditionExpression": "#gowner = :gseen",
+        "ExpressionAttributeNames": {"#gowner": GUARD_OWNER},
+        "ExpressionAttributeValues": serialize({":gseen": guard.left.owner}),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 

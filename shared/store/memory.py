@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain import ActivationGuard, AuditEvent, Session, Voucher
@@ -94,6 +94,8 @@ class InMemoryStore:
                     self._check(guard, now_ms)
                 self.records[_id(VoucherRef(write.after.serial))] = _stored(write.after)
                 self._append(write.event)
+                for announced in write.announcements:
+                    self._append(announced)
                 if any(isinstance(g, GuardHeld | NoActivationInFlight) for g in write.guards):
                     self.guards.pop(write.after.serial, None)  # released, or expired and cleared
             elif isinstance(write, GuardClaim):
@@ -111,6 +113,12 @@ class InMemoryStore:
             held = self.guards.get(guard.serial)
             if held is not None and held.owner == guard.owner:
                 del self.guards[guard.serial]
+
+    def expire_guard(self, guard: GuardHeld) -> None:
+        with self._lock:
+            held = self.guards.get(guard.serial)
+            if held is not None and held.owner == guard.owner:
+                self.guards[guard.serial] = held._replace(expires_at=datetime.fromtimestamp(0, UTC))
 
     def history(self, serial: str) -> list[AuditEvent]:
         with self._lock:
@@ -165,7 +173,11 @@ class InMemoryStore:
         elif isinstance(guard, GrantHeld):
             if _id(guard.grant) not in self.records:
                 raise GuardFailed(guard)
-        elif isinstance(guard, NoActivationInFlight | GuardFree):
+        elif isinstance(guard, NoActivationInFlight):  # exactly as seen (see the DynamoDB store)
+            held = self.guards.get(guard.serial)
+            if not guard.holds_for(held):
+                raise GuardFailed(guard, held)
+        elif isinstance(guard, GuardFree):
             held = self.guards.get(guard.serial)
             if held is not None and epoch_ms(held.expires_at) >= now_ms:
                 raise GuardFailed(guard, held)

@@ -11,9 +11,10 @@ the guard claim, the commit) and exactly one provider call.
     commit   ACTIVATED + event while the session is live; the same write releases the guard
 
 While the guard is held nothing else changes the voucher (consume and unclaim wait for the
-outcome), so the provider is never called for a state nobody will record. A code the
-provider issued that no voucher carries is recorded as an ACTIVATION_CODE_UNUSED event, in
-the write that releases the guard, so an operator can void it.
+outcome), so the provider is never called for a state nobody will record. The claim writes
+the provider reference on the voucher before the call: a code no commit records stays with
+the voucher for the retry, and is announced unused only when the voucher moves on without it
+(shared/usecases/activation_code.py).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def activate_voucher(
     clock: Callable[[], datetime] = domain.utcnow,
     metric: Callable[[str], None] = lambda _name: None,
 ) -> ActivateResult:
-    """`metric(name)` counts ProviderCalls / ProviderFailures / ProviderCodesUnused."""
+    """`metric(name)` counts ProviderCalls / ProviderFailures / ProviderCodesUnsettled."""
     policy = policy or CommitPolicy()
     prepared = cache(partial(_prepared, adapters))  # credentials loaded once per request
 

@@ -1,12 +1,20 @@
 """An activation's second half, once the guard is ours: the one provider call, then the
-commit that records its code and releases the guard — or, when that commit cannot happen,
-the ACTIVATION_CODE_UNUSED event that keeps the code voidable. Also what an activation
-answers (`ActivateResult`) and how a request that came second is answered (`replay`)."""
+commit that records its code and releases the guard. Also what an activation answers
+(`ActivateResult`) and how a request that came second is answered (`replay`).
+
+"Unused" means unusable. The guard claim wrote the provider reference (`serial:v<version>`)
+on the voucher before the provider was called, so no code is ever minted unrecorded. When
+the provider may have issued a code that no commit records (it timed out, answered garbage,
+or the commit failed or lost its answer), the guard is expired but kept: a retry at the same
+version takes the same reference and gets that very code, so nothing is announced. Only the
+transition that moves the voucher on without it announces the reference unused
+(`domain.code_left_unused`, in that transition's own transaction). When the provider
+certainly issued nothing (refused before the request was sent, or a 4xx), the guard is
+released outright."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +22,7 @@ from datetime import datetime, timedelta
 from shared import domain, ports
 from shared.domain import Activation, ActivationGuard, Definition, Replay, Session, Transition, Voucher
 from shared.ports import GuardFailed, GuardHeld, SessionLive, VoucherRef, VoucherStore
-from shared.providers import ProviderAdapter, ProviderBadResponse, ProviderRequest
+from shared.providers import ProviderAdapter, ProviderBadResponse, ProviderFailure, ProviderRequest
 from shared.retry import CommitPolicy
 from shared.usecases import es_rules
 from shared.usecases.commit import Plan, refuse_with, run
@@ -62,10 +70,10 @@ def issue_and_commit(
         expiry = code.expires_at or done + timedelta(seconds=config.code_validity_seconds)
         if expiry <= done:
             raise ProviderBadResponse(f"{config.name} answered with a code that has already expired")
-    except Exception:
+    except Exception as error:
         metric("ProviderFailures")
-        with contextlib.suppress(Exception):  # best effort: the guard expires on its own
-            store.release_guard(held)  # nothing was issued that anyone could use
+        nothing_issued = isinstance(error, ProviderFailure) and error.nothing_issued
+        _settle(store, held, issued=not nothing_issued, metric=metric)
         raise
     previous = domain.pre_activation_status(voucher)
     activation = Activation(done, config.name, expiry, code.authorization_code, previous, reference)
@@ -85,7 +93,6 @@ def issue_and_commit(
             raise domain.ActivationInProgress("the voucher changed while its code was issued", retry_after=1)
         return replayed
 
-    unused = es_rules.activation_event(command, session, voucher, activation, done, used=False)
     try:
         result = run(
             store,
@@ -94,11 +101,23 @@ def issue_and_commit(
             policy,
         )
     except Exception:
-        record_unused(store, ports.Record(unused, release=held), metric)
+        # Not committed, or committed with every answer lost (OutcomeUnknown): either way the
+        # reference stays on the voucher for the retry, which gets this very code.
+        _settle(store, held, issued=True, metric=metric)
         raise
-    if result.activation.reference != reference:  # another request's code is the voucher's
-        record_unused(store, ports.Record(unused, release=held), metric)
+    if result.activation.reference != reference:  # answered with another activation's code
+        _settle(store, held, issued=True, metric=metric)  # a no-op unless the guard is still ours
     return result
+
+
+def _settle(store: VoucherStore, held: GuardHeld, *, issued: bool, metric: Callable[[str], None]) -> None:
+    """End our hold on the guard after an activation that did not commit: released when the
+    provider certainly issued nothing, else expired with its reference kept (the module's
+    docstring). Best effort: a guard we cannot reach expires on its own, reference and all."""
+    if issued:
+        metric("ProviderCodesUnsettled")
+    with contextlib.suppress(Exception):
+        (store.expire_guard if issued else store.release_guard)(held)
 
 
 def replay(voucher: Voucher | None, product_name: str, now: datetime) -> ActivateResult | None:
@@ -109,26 +128,3 @@ def replay(voucher: Voucher | None, product_name: str, now: datetime) -> Activat
         raise domain.NotFound("voucher not found", what="voucherId")
     decision = domain.decide_activate(voucher, now)
     return ActivateResult(decision.activation, product_name, True) if isinstance(decision, Replay) else None
-
-
-def record_unused(store: VoucherStore, record: ports.Record, metric: Callable[[str], None]) -> None:
-    """Never masks the error being answered: when even this fails, the metric alarms."""
-    metric("ProviderCodesUnused")
-    try:
-        try:
-            store.commit(record)
-        except GuardFailed:  # the guard is no longer ours: record without releasing
-            store.commit(ports.Record(record.event))
-    except Exception:
-        metric("ProviderCodesUnrecorded")
-        # What on-call needs to void the code at the provider (never the code itself).
-        logging.getLogger(__name__).error(
-            "provider code not recorded",
-            extra={
-                "serial": record.event.serial,
-                "provider": record.event.details.get("provider"),
-                "reference": record.event.details.get("reference"),
-                "request_id": record.event.request_id,
-            },
-            exc_info=True,
-        )

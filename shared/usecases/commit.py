@@ -95,11 +95,14 @@ def _wait(policy: CommitPolicy, deadline: float | None, waits: int) -> float:
     return deadline
 
 
-def refuse_while_activating(snapshot: Snapshot, voucher: Voucher, now: datetime) -> None:
-    """Consume, claim and unclaim wait for an activation in flight (the commit loop polls)."""
+def refuse_while_activating(snapshot: Snapshot, voucher: Voucher, now: datetime) -> NoActivationInFlight:
+    """Consume, claim and unclaim wait for an activation in flight (the commit loop polls).
+    Otherwise the guard their write carries: the voucher's activation guard exactly as read
+    (none, or an expired one whose reference the write announces unused)."""
     guard = snapshot[GuardRef(voucher.serial)]
     if guard is not None and guard.is_held(now):
         raise ActivationInProgress("the voucher is being activated")
+    return NoActivationInFlight(voucher.serial, guard)
 
 
 def rejudge(failure: GuardFailed, decide: Callable[[Voucher], object], *, what: str) -> None:

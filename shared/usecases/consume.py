@@ -21,7 +21,7 @@ from shared.domain import (
     decide_consume,
     utcnow,
 )
-from shared.ports import GrantHeld, GuardFailed, NoActivationInFlight, SessionLive, StateChange, VoucherStore
+from shared.ports import GrantHeld, GuardFailed, SessionLive, StateChange, VoucherStore
 from shared.retry import CommitPolicy
 from shared.usecases.commit import Plan, refuse_while_activating, refuse_with, rejudge, run
 from shared.usecases.thalamus_rules import (
@@ -47,7 +47,7 @@ def consume_voucher(
         snapshot = store.read(refs)
         session = authenticate_operator(snapshot, command, now)
         voucher, item, grant = operator_target(snapshot, session, command)
-        refuse_while_activating(snapshot, voucher, now)
+        idle = refuse_while_activating(snapshot, voucher, now)
         consumption = Consumption(now, session.principal_id, command.touchpoint, dict(command.parameters))
         after = decide_consume(voucher, now).apply(voucher, consumption=consumption)
         event = AuditEvent(
@@ -62,7 +62,7 @@ def consume_voucher(
             request_id=command.request_id,
             details={"touchpoint": command.touchpoint, "parameters": dict(command.parameters)},
         )
-        guards = (SessionLive(command.token_hash), GrantHeld(grant), NoActivationInFlight(voucher.serial))
+        guards = (SessionLive(command.token_hash), GrantHeld(grant), idle)
         return Plan(
             StateChange(voucher, after, event, guards),
             CatalogVoucher(after, item.product_name, item.item_type),

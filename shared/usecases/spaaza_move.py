@@ -22,7 +22,7 @@ from shared.domain import (
     Unauthenticated,
     Voucher,
 )
-from shared.ports import GrantHeld, GuardFailed, NoActivationInFlight, SessionLive, StateChange, VoucherStore
+from shared.ports import GrantHeld, GuardFailed, SessionLive, StateChange, VoucherStore
 from shared.retry import CommitPolicy
 from shared.usecases.commit import Plan, refuse_while_activating, refuse_with, rejudge, run
 from shared.usecases.spaaza_request import AuthMode, VoucherRequest
@@ -64,11 +64,11 @@ def move_voucher(
         now = clock()
         target = resolve(store, request, now)
         voucher = target.voucher
-        refuse_while_activating(target.snapshot, voucher, now)
+        idle = refuse_while_activating(target.snapshot, voucher, now)
         # an expired activation goes with the move (its record stays in the history)
         after = decide(voucher, target, now).apply(voucher, activation=None)
         held = (GrantHeld(target.grant),) if target.grant is not None else ()
-        guards = (SessionLive(target.session.token_hash), *held, NoActivationInFlight(voucher.serial))
+        guards = (SessionLive(target.session.token_hash), *held, idle)
         event = AuditEvent(
             serial=voucher.serial,
             event_type=event_type,

@@ -155,8 +155,17 @@ class ActivationEnv:
 
     def marker_in_progress(self, n: int) -> dict[str, Any] | None:
         """The activation guard, if a request still holds it (the commit releases it)."""
+        import time
+
         lock = self.lock_item(n)
-        return lock if lock is not None and lock.get("state") != "committed" else None
+        held = lock is not None and int(lock.get("expires_at_ms", 0)) > time.time() * 1000
+        return lock if held else None
+
+    def left_reference(self, n: int) -> str | None:
+        """The reference of a guard an activation left behind, expired: the provider may have
+        issued a code for it (a retry gets it; the next transition announces it unused)."""
+        lock = self.lock_item(n)
+        return None if lock is None or self.marker_in_progress(n) else str(lock.get("reference"))
 
     def activated_events(self, n: int) -> list[dict[str, Any]]:
         return [e for e in self.store.voucher_events(serial(n)) if e["event_type"] == "ACTIVATED"]

@@ -57,15 +57,22 @@ def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -
     metrics: list[str] = []
     with pytest.raises(ProviderBadResponse):
         activate_voucher(loaded, command(), adapters=lambda _n: fake, metric=metrics.append)
-    assert metrics == ["ProviderCalls", "ProviderFailures"]
-    assert lock(loaded) is None
+    assert metrics == ["ProviderCalls", "ProviderFailures", "ProviderCodesUnsettled"]
+    assert _left(loaded) == fake.requests[0].reference  # a code exists: kept for the retry
 
 
-def test_unexpected_adapter_failure_releases_the_marker(loaded: Any) -> None:
+def test_unexpected_adapter_failure_ends_the_marker_and_keeps_its_reference(loaded: Any) -> None:
     fake = Fake(RuntimeError("boom"))
     with pytest.raises(RuntimeError):
         activate_voucher(loaded, command(), adapters=lambda _n: fake)
-    assert lock(loaded) is None
+    assert _left(loaded) == fake.requests[0].reference  # whether it issued is unknown
+
+
+def _left(store: Any) -> str | None:
+    """The reference of the expired guard an activation left, or None."""
+    fields = lock(store)
+    assert fields is None or int(fields["expires_at_ms"]) == 0
+    return None if fields is None else str(fields["reference"])
 
 
 def test_code_expiry_defaults_to_the_definition_validity(loaded: Any) -> None:

@@ -283,10 +283,12 @@ class TestRevocationAndFaults:
         from botocore.stub import Stubber
 
         stub = Stubber(demo.client)
-        stub.add_client_error("batch_get_item", service_error_code="ThrottlingException")
+        for _ in range(demo._max_call_attempts):  # throttled on every attempt the store makes
+            stub.add_client_error("batch_get_item", service_error_code="ThrottlingException")
         with stub:
-            status, body, _ = consume(serial(1))
+            status, body, headers = consume(serial(1))
         assert (status, body["errors"]) == (503, {"error.message": "ServiceUnavailable"})
+        assert headers["Retry-After"] == "1"
         assert stored(demo, 1)["status"] == "AVAILABLE"  # nothing half-written
         assert consume(serial(1))[0] == 200  # and a retry succeeds
 

@@ -849,7 +849,8 @@ class TestTransaction:
         from botocore.stub import Stubber
 
         stub = Stubber(demo.client)
-        stub.add_client_error("batch_get_item", service_error_code="ThrottlingException")
+        for _ in range(demo._max_call_attempts):  # throttled on every attempt the store makes
+            stub.add_client_error("batch_get_item", service_error_code="ThrottlingException")
         with stub:
             response = unclaim(ALICE, {"voucher_id": ID11})
         assert error_of(response) == (503, 913, "service_unavailable")

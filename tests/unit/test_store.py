@@ -22,6 +22,7 @@ from shared.ports import (
     GuardFree,
     GuardHeld,
     OperatorGrantRef,
+    OutcomeUnknown,
     SessionLive,
     SessionRef,
     StateChange,
@@ -94,9 +95,99 @@ def test_hydrate_splits_more_than_100_keys(stubbed: Any) -> None:
 
 def test_throttling_maps_to_store_unavailable(stubbed: Any) -> None:
     store, stub, _ = stubbed
-    stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException")
-    with stub, pytest.raises(StoreUnavailable):
+    for _ in range(store._max_call_attempts):
+        stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException")
+    with stub, pytest.raises(StoreUnavailable) as caught:
         store.get(Keys.voucher("a"))
+    assert not isinstance(caught.value, OutcomeUnknown)  # a read: nothing can have been written
+
+
+def test_one_throttled_attempt_is_sent_again(stubbed: Any) -> None:
+    store, stub, _ = stubbed
+    stub.add_client_error("get_item", service_error_code="ThrottlingException")
+    stub.add_response("get_item", {})
+    with stub:
+        assert store.get(Keys.voucher("a")) is None
+
+
+@pytest.mark.parametrize("operation", ["get_item", "transact_write_items"])
+def test_a_connection_that_keeps_failing_is_unavailable_and_a_write_unknown(operation: str) -> None:
+    """Every attempt's connection fails (botocore's ConnectionClosedError, as for a reset or a
+    truncated answer): never a bare botocore error (a 500), and for a write OutcomeUnknown,
+    since the request may have reached the table."""
+    from botocore.exceptions import ConnectionClosedError
+
+    class Dead:
+        calls = 0
+
+        def __getattr__(self, _name: str) -> Any:
+            def fail(**_kwargs: Any) -> Any:
+                Dead.calls += 1
+                raise ConnectionClosedError(endpoint_url="http://127.0.0.1:9")
+
+            return fail
+
+    store = DynamoDBStore(Dead(), "t", sleep=lambda _s: None)
+    expected = OutcomeUnknown if operation == "transact_write_items" else StoreUnavailable
+    with pytest.raises(expected) as caught:
+        if operation == "get_item":
+            store.get(Keys.voucher("a"))
+        else:
+            store.transact([{"ConditionCheck": {}}])
+    assert isinstance(caught.value, StoreUnavailable)
+    assert (operation == "transact_write_items") == isinstance(caught.value, OutcomeUnknown)
+    assert Dead.calls == store._max_call_attempts
+
+
+def test_no_attempt_starts_that_could_not_end_before_the_deadline() -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    calls: list[str] = []
+
+    class Slow:
+        def __getattr__(self, name: str) -> Any:
+            def fail(**_kwargs: Any) -> Any:
+                calls.append(name)
+                raise ReadTimeoutError(endpoint_url="http://127.0.0.1:9")
+
+            return fail
+
+    store = DynamoDBStore(Slow(), "t", sleep=lambda _s: None, remaining=lambda: 2.0)
+    with pytest.raises(OutcomeUnknown):
+        store.transact([{"ConditionCheck": {}}])
+    assert calls == ["transact_write_items"]  # 2 s left: one more 3 s attempt could not end in time
+
+
+def test_a_resent_transaction_that_meets_its_own_event_is_committed(stubbed: Any) -> None:
+    """moto ignores ClientRequestToken, and DynamoDB forgets it after 10 minutes: a resent
+    commit whose first attempt committed then fails its conditions, and among them the put of
+    its own event (an id new to this write). That is proof of the commit, not a conflict."""
+    from botocore.exceptions import ConnectionClosedError
+
+    store, stub, _ = stubbed
+    original = store.client.transact_write_items
+    attempts: list[int] = []
+
+    def lost_then_cancelled(**kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1:9")
+        return original(**kwargs)
+
+    moved_on = serialize({**_VOUCHER, "status": "AVAILABLE", "version": 3})
+    _cancel(
+        stub,
+        [
+            {"Code": "ConditionalCheckFailed", "Item": moved_on},  # the voucher: at the version it wrote
+            {"Code": "ConditionalCheckFailed"},  # its own event: already there
+            {"Code": "None"},
+            {"Code": "None"},
+        ],
+    )
+    with stub:
+        store.client.transact_write_items = lost_then_cancelled
+        store.commit(_change())  # no GuardFailed: the write is ours
+    assert len(attempts) == 2
 
 
 def _cancel(stub: Stubber, reasons: list[dict[str, Any]]) -> None:

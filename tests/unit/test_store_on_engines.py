@@ -109,10 +109,19 @@ def test_an_activation_in_flight_comes_back_with_its_guard(table: DynamoDBStore)
     assert taken.value.guard == GuardFree(serial(11)) and taken.value.current.owner == "activator"
 
 
-def test_an_expired_guard_blocks_nothing(table: DynamoDBStore) -> None:
-    table.commit(_guard(table, 11, "crashed", seconds=-1))
-    table.commit(_change(table, 11, NoActivationInFlight(serial(11))))
+def test_an_expired_guard_blocks_nothing_and_the_write_that_clears_it_announces_its_reference(
+    table: DynamoDBStore,
+) -> None:
+    claim = _guard(table, 11, "crashed", seconds=-1)
+    table.commit(claim)
+    with pytest.raises(GuardFailed) as caught:  # the write must name the guard it saw ...
+        table.commit(_change(table, 11, NoActivationInFlight(serial(11))))
+    assert caught.value.current == table.read([GuardRef(serial(11))])[GuardRef(serial(11))]
+    table.commit(_change(table, 11, NoActivationInFlight(serial(11), claim.guard)))  # ... and then holds
     assert _voucher(table, 11).status is Status.AVAILABLE
+    assert table.read([GuardRef(serial(11))])[GuardRef(serial(11))] is None
+    (unused,) = [e for e in table.history(serial(11)) if e.event_type == "ACTIVATION_CODE_UNUSED"]
+    assert unused.details["reference"] == "ref"
 
 
 def test_a_guard_lost_to_another_request_comes_back_as_guard_held(table: DynamoDBStore) -> None:

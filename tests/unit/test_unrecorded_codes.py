@@ -1,69 +1,88 @@
-"""A provider code that cannot be recorded anywhere is the one loss the design cannot prevent
-(the provider issued it; every write failed): it must reach on-call as a metric, which has an
-alarm (infra/stacks/monitoring.py), and as a log line with what voids it, never the code."""
+"""No provider code is ever minted unrecorded: the guard claim writes the provider reference
+on the voucher before the provider is called, so even when every write after the call fails
+(the commit, and the write that would expire the guard), the reference is on the voucher, a
+retry at the same version gets the same code, and the transition that moves the voucher on
+without it announces it unused. Nothing to alarm on, and no code to find in a log."""
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shared import ports
-from shared.domain import AuditEvent
-from shared.usecases.activation_code import record_unused
+from shared.domain import utcnow
+from shared.ports import GuardClaim, GuardRef, OutcomeUnknown, StoreUnavailable, VoucherRef
+from shared.providers import ProviderCode, ProviderRequest
+from shared.retry import CommitPolicy
+from shared.store import InMemoryStore
+from shared.usecases.activate import activate_voucher
+from shared.usecases.consume import consume_voucher
+from tests.unit.test_usecases_on_both_stores import activate, consume, serial
+
+QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
 
 
-class FailingStore:
-    def __init__(self) -> None:
-        self.attempts: list[Any] = []
+class Unreachable:
+    """The in-memory store, whose writes fail once `down` is set (except the guard claim)."""
+
+    def __init__(self, inner: InMemoryStore) -> None:
+        self.inner, self.down = inner, False
+
+    def read(self, refs: Any) -> Any:
+        return self.inner.read(refs)
 
     def commit(self, write: Any) -> None:
-        self.attempts.append(write)
-        raise ConnectionError("DynamoDB unreachable")
+        if self.down and not isinstance(write, GuardClaim):
+            raise OutcomeUnknown("every answer lost")
+        self.inner.commit(write)
+
+    def release_guard(self, guard: Any) -> None:
+        raise StoreUnavailable("unreachable")
+
+    def expire_guard(self, guard: Any) -> None:
+        raise StoreUnavailable("unreachable")
+
+    def history(self, serial_: str) -> Any:
+        return self.inner.history(serial_)
 
 
-def _event() -> AuditEvent:
-    return AuditEvent(
-        serial="00000000-0000-4000-8000-000000000001",
-        event_type="UNUSED_CODE",
-        channel="es_loyalty",
-        actor_kind="es_member",
-        actor_id="alice",
-        from_status="AVAILABLE",
-        to_status="AVAILABLE",
-        at=datetime(2026, 12, 6, tzinfo=UTC),
-        request_id="req-1",
-        details={"provider": "KESSELTRONICS", "reference": "KT-REF-42", "code": "SECRET-PAC-CODE"},
-    )
+class Provider:
+    def __init__(self, store: Unreachable) -> None:
+        self.store, self.requests = store, []  # type: ignore[var-annotated]
+
+    def prepare(self) -> None:
+        """Nothing to load."""
+
+    def issue_code(self, request: ProviderRequest) -> ProviderCode:
+        self.requests.append(request)
+        self.store.down = True  # DynamoDB goes away while the provider issues the code
+        return ProviderCode(f"KT-{request.reference[-2:]}")
 
 
-def test_an_unrecordable_code_is_counted_and_logged_without_the_code(
-    caplog: pytest.LogCaptureFixture,
+@pytest.fixture
+def store() -> Unreachable:
+    from shared.importer import validate
+    from shared.importer.loader import build_groups
+    from tests.conftest import demo_document
+
+    parsed, _ = validate(demo_document())
+    assert parsed is not None
+    items = [i for g in build_groups(parsed) for i in (*g.items, *([g.event] if g.event else []))]
+    return Unreachable(InMemoryStore.from_items(items))
+
+
+def test_every_write_after_the_provider_call_fails_and_the_reference_is_still_on_the_voucher(
+    store: Unreachable,
 ) -> None:
-    metrics: list[str] = []
-    store = FailingStore()
-    with caplog.at_level(logging.ERROR):
-        record_unused(store, ports.Record(_event()), metrics.append)  # type: ignore[arg-type]
-    assert metrics == ["ProviderCodesUnused", "ProviderCodesUnrecorded"]
-    assert len(store.attempts) == 1
-    [line] = [r for r in caplog.records if r.getMessage() == "provider code not recorded"]
-    assert (line.serial, line.reference, line.provider, line.request_id) == (  # type: ignore[attr-defined]
-        "00000000-0000-4000-8000-000000000001",
-        "KT-REF-42",
-        "KESSELTRONICS",
-        "req-1",
-    )
-    assert "SECRET-PAC-CODE" not in caplog.text
-
-
-def test_a_recorded_code_is_only_counted_as_unused() -> None:
-    metrics: list[str] = []
-
-    class Store:
-        def commit(self, write: Any) -> None:
-            pass
-
-    record_unused(Store(), ports.Record(_event()), metrics.append)  # type: ignore[arg-type]
-    assert metrics == ["ProviderCodesUnused"]
+    provider = Provider(store)
+    with pytest.raises(OutcomeUnknown):
+        activate_voucher(store, activate(1), adapters=lambda _n: provider, policy=QUICK)  # type: ignore[arg-type]
+    guard = store.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))]
+    assert guard is not None and guard.reference == provider.requests[0].reference  # written by the claim
+    store.down = False
+    later = utcnow() + timedelta(minutes=5)  # the guard has expired on its own
+    consume_voucher(store, consume(1), policy=QUICK, clock=lambda: later)  # type: ignore[arg-type]
+    announced = [e for e in store.history(serial(1)) if e.event_type == "ACTIVATION_CODE_UNUSED"]
+    assert [e.details["reference"] for e in announced] == [provider.requests[0].reference]
+    assert store.inner.read([VoucherRef(serial(1))])[VoucherRef(serial(1))].status.value == "REDEEMED"  # type: ignore[union-attr]

@@ -67,6 +67,9 @@ class Counted:
     def release_guard(self, guard: Any) -> None:
         self.inner.release_guard(guard)
 
+    def expire_guard(self, guard: Any) -> None:
+        self.inner.expire_guard(guard)
+
     def history(self, serial_: str) -> Any:
         return self.inner.history(serial_)
 
@@ -221,26 +224,48 @@ def test_first_activation_three_round_trips_one_provider_call_then_replay_one(po
     assert len(_events(port, 1, "ACTIVATED")) == 1
 
 
-def test_a_provider_failure_releases_the_guard_and_writes_nothing(port: Counted) -> None:
+def test_a_provider_that_certainly_issued_nothing_releases_the_guard(port: Counted) -> None:
+    refused = ProviderBadResponse("x", nothing_issued=True)  # a 4xx, or the connection refused
     with pytest.raises(ProviderBadResponse):
-        activate_voucher(port, activate(1), adapters=lambda _n: Fake(ProviderBadResponse("x")), policy=QUICK)
+        activate_voucher(port, activate(1), adapters=lambda _n: Fake(refused), policy=QUICK)
     assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None
     assert (
         _voucher(port, 1).status.value == "AVAILABLE" and port.history(serial(1))[-1].event_type == "IMPORTED"
     )
 
 
-def test_a_code_the_commit_could_not_record_is_recorded_as_unused(port: Counted) -> None:
-    fake = Fake(ProviderCode("KT-LOST"))
+def test_a_provider_failure_that_may_have_issued_keeps_the_reference_until_the_voucher_moves_on(
+    port: Counted,
+) -> None:
+    """A timeout or an unreadable answer: the provider may hold a code for the reference. The
+    guard ends but stays, expired, with its reference; a consume then announces it unused in
+    its own transaction, exactly once, and clears it."""
+    with pytest.raises(ProviderBadResponse):
+        activate_voucher(port, activate(1), adapters=lambda _n: Fake(ProviderBadResponse("x")), policy=QUICK)
+    left = port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))]
+    assert left is not None and not left.is_held(utcnow()) and left.reference == f"{serial(1)}:v1"
+    assert _events(port, 1, "ACTIVATION_CODE_UNUSED") == []  # a retry would still carry it
+    consume_voucher(port, consume(1), policy=QUICK)
+    (unused,) = _events(port, 1, "ACTIVATION_CODE_UNUSED")
+    assert unused.details["reference"] == f"{serial(1)}:v1" and "authorization_code" not in unused.details
+    assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None
+
+
+def test_a_code_the_commit_could_not_record_is_the_retrys_code_never_announced(port: Counted) -> None:
+    fake = Fake(ProviderCode("KT-KEPT"))
     token = hash_token("demo-es-member-alice")
     fake.during = lambda _r: port.fail_commits.append(GuardFailed(SessionLive(token)))
     with pytest.raises(Unauthenticated):
         activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
-    (unused,) = _events(port, 1, "ACTIVATION_CODE_UNUSED")
-    assert unused.details["authorization_code"] == "KT-LOST"
-    assert unused.details["reference"] == fake.requests[0].reference
-    assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None  # released by that write
-    assert _voucher(port, 1).status.value == "AVAILABLE"
+    assert _events(port, 1, "ACTIVATION_CODE_UNUSED") == []  # not unused: the retry carries it
+    left = port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))]
+    assert left is not None and left.reference == fake.requests[0].reference
+    fake.during = None
+    result = activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
+    assert result.activation.authorization_code == "KT-KEPT"
+    assert fake.requests[1].reference == fake.requests[0].reference  # the same reference again
+    assert _voucher(port, 1).status.value == "ACTIVATED"
+    assert _events(port, 1, "ACTIVATION_CODE_UNUSED") == []
 
 
 def test_another_members_voucher_reads_as_missing(port: Counted) -> None:
