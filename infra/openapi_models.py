@@ -160,3 +160,33 @@ def component_schemas(declared: Any) -> dict[str, Any]:
 
 def _is_model(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def idempotency_key_header() -> dict[str, Any]:
+    """The optional Idempotency-Key request header of every state-changing operation (its
+    rules: shared/endpoint.py idempotency_key, shared/usecases/idempotency.py)."""
+    from shared.endpoint import MAX_KEY_LENGTH
+
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            'Optional (IETF httpapi draft "The Idempotency-Key HTTP Header Field"; Stripe\'s bare form '
+            "is accepted too): a repeat of this request by the same caller with the same key within "
+            "24 h gets the first answer again, same status and body, with `Idempotent-Replayed: true`, "
+            "and changes nothing; the same key with another request is 422; a refused first request "
+            "keeps nothing (a repeat is judged again). Keys are scoped to the caller. Without a key "
+            "the vendor's own semantics apply unchanged. 1 to "
+            f'{MAX_KEY_LENGTH} visible ASCII characters, as a Structured Field string (`"..."`) or bare.'
+        ),
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    }
+
+
+REPLAYED_HEADER: dict[str, Any] = {
+    "Idempotent-Replayed": {
+        "description": "`true`: the kept answer of an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}

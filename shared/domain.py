@@ -624,3 +624,45 @@ class NoApp(DomainError):
     """The app the request names (by hostname) is missing or unknown (`reason`)."""
 
     code = "NO_APP"
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+class IdempotentAnswer(NamedTuple):
+    """The answer a state change's first request got, kept under its Idempotency-Key (IETF
+    httpapi "The Idempotency-Key HTTP Header Field"): what a repeat of that request gets
+    again, byte for byte, while it lives. `fingerprint` names the request (method, path and
+    the parameters that matter), so the same key with another request is refused."""
+
+    fingerprint: str
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...]
+    expires_at: datetime
+
+    def is_live(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+class IdempotencyKeyInvalid(DomainError):
+    """An Idempotency-Key header that is empty, over 255 characters, repeated, or neither a
+    Structured Field string nor a bare token of visible ASCII."""
+
+    code = "IDEMPOTENCY_KEY_INVALID"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The caller's key was first used for another request (422 in every dialect)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotentReplay(Exception):
+    """The request repeats one whose answer is kept: the edge sends that answer again, with
+    `Idempotent-Replayed: true`. Raised out of the use case like a refusal, since the request
+    must not go on to judge or write anything."""
+
+    def __init__(self, answer: IdempotentAnswer) -> None:
+        super().__init__("idempotent replay")
+        self.answer = answer

@@ -15,16 +15,19 @@ outcome code and ids.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.domain import DomainError
+from shared.domain import DomainError, IdempotencyKeyInvalid, IdempotentReplay
 from shared.ports import OutcomeUnknown, StoreUnavailable
 from shared.retry import end_deadline, start_deadline
 from shared.runtime import ApiRequest, end_of_init
+from shared.usecases.idempotency import Idempotency
 
 
 class WireError(Exception):
@@ -92,7 +95,15 @@ class Answer:
         self, kind: type[BaseException] | None, raised: BaseException | None, _tb: TracebackType | None
     ) -> bool:
         error: WireError | None = None
-        if isinstance(raised, WireError):
+        if isinstance(raised, IdempotentReplay):
+            kept = raised.answer
+            self.response = {
+                "statusCode": kept.status,
+                "headers": {**dict(kept.headers), "Idempotent-Replayed": "true"},
+                "body": kept.body,
+                "isBase64Encoded": False,
+            }
+        elif isinstance(raised, WireError):
             error = raised
         elif isinstance(raised, DomainError):
             error = self.dialect.domain_error(raised, self.request)
@@ -119,3 +130,88 @@ class Answer:
         end_of_init()  # a first request refused before it reached the store ends init too
         end_deadline()
         return True
+
+
+# --------------------------------------------------------------------------- Idempotency-Key
+
+MAX_KEY_LENGTH = 255
+
+
+def idempotency_key(request: ApiRequest) -> str | None:
+    """The request's Idempotency-Key, or None when it sends none. Accepts the IETF draft's
+    form (a Structured Field string: `"..."`, with `\\"` and `\\\\` escapes) and Stripe's bare
+    form alike; the key is the string's value. Empty, longer than 255 characters, sent twice,
+    or not visible ASCII: IdempotencyKeyInvalid (the dialect's 400)."""
+    values = request.raw_headers.get("idempotency-key")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise IdempotencyKeyInvalid("send one Idempotency-Key", field="Idempotency-Key")
+    raw = values[0].strip(" \t")
+    if raw.startswith('"'):  # the draft's form: a Structured Field string, whole
+        if len(raw) < 2 or not raw.endswith('"'):
+            raise IdempotencyKeyInvalid("an unterminated Idempotency-Key string", field="Idempotency-Key")
+        key, escaped = [], False
+        for char in raw[1:-1]:
+            if escaped:
+                if char not in '"\\':
+                    raise IdempotencyKeyInvalid("bad escape in the Idempotency-Key", field="Idempotency-Key")
+                key.append(char)
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                raise IdempotencyKeyInvalid("unescaped quote in the Idempotency-Key", field="Idempotency-Key")
+            else:
+                key.append(char)
+        if escaped:
+            raise IdempotencyKeyInvalid("bad escape in the Idempotency-Key", field="Idempotency-Key")
+        value = "".join(key)
+    else:
+        value = raw
+    if not value or len(value) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(
+            "the Idempotency-Key must have 1 to 255 characters", field="Idempotency-Key"
+        )
+    if not all(" " <= char <= "~" for char in value):
+        raise IdempotencyKeyInvalid("the Idempotency-Key must be visible ASCII", field="Idempotency-Key")
+    return value
+
+
+def fingerprint(request: ApiRequest, headers: tuple[str, ...] = ()) -> str:
+    """What makes two requests "the same request" for a key: the method, the path, the query
+    and body parameters (in any order) and the dialect's headers that change what is asked
+    (never credentials: the key is already scoped to the caller)."""
+    import hashlib
+    import json
+    from urllib.parse import parse_qsl
+
+    body = request.body or b""
+    if request.media_type() == "application/x-www-form-urlencoded":
+        parsed: object = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    else:
+        parsed = body.decode("utf-8", "replace")
+    document = [
+        request.method,
+        request.path,
+        sorted((name, value) for name, values in request.query.items() for value in values),
+        parsed,
+        [(name, request.raw_headers.get(name, [])) for name in headers],
+    ]
+    return hashlib.sha256(json.dumps(document, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def idempotency_for(
+    request: ApiRequest, respond: Callable[[Any, datetime], dict[str, Any]], headers: tuple[str, ...] = ()
+) -> Idempotency | None:
+    """The request's Idempotency-Key as the use cases take it (None without a key):
+    `respond(result, now)` is the dialect's success response, kept for a repeat."""
+    key = idempotency_key(request)
+    if key is None:
+        return None
+
+    def render(result: Any, now: datetime) -> tuple[int, str, dict[str, str]]:
+        response = respond(result, now)
+        return int(response["statusCode"]), str(response["body"]), dict(response.get("headers") or {})
+
+    return Idempotency(key, fingerprint(request, headers), render)

@@ -33,6 +33,7 @@ from shared.domain import (
     CatalogItem,
     Chain,
     Definition,
+    IdempotentAnswer,
     Member,
     MemberAlias,
     Session,
@@ -208,6 +209,30 @@ class GuardRef(Ref[ActivationGuard]):
         self._set(serial=serial)
 
 
+class IdempotencyRef(Ref[IdempotentAnswer]):
+    """The answer kept under one caller's Idempotency-Key: `key_hash` digests the caller's
+    stable identity and the key together (shared/usecases/idempotency.py), so one caller's
+    key never names another's answer."""
+
+    key_hash: str
+    __slots__ = ("key_hash",)
+
+    def __init__(self, key_hash: str) -> None:
+        self._set(key_hash=key_hash)
+
+
+class AnnouncedRef(Ref[bool]):
+    """Whether a provider reference was announced unused (a marker beside its voucher,
+    written by the same transaction as the announcement)."""
+
+    serial: str
+    reference: str
+    __slots__ = ("reference", "serial")
+
+    def __init__(self, serial: str, reference: str) -> None:
+        self._set(serial=serial, reference=reference)
+
+
 class Snapshot:
     """What one read found: `snapshot[ref]` is the domain object, or None when absent."""
 
@@ -364,7 +389,49 @@ class GuardHeld(_Value):
         self._set(serial=serial, owner=owner)
 
 
-Guard = VoucherAt | SessionLive | GrantHeld | NoActivationInFlight | GuardFree | GuardHeld
+class KeyUnused(_Value):
+    """No live answer is kept under this Idempotency-Key yet: the write keeps its own there."""
+
+    ref: IdempotencyRef
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: IdempotencyRef) -> None:
+        self._set(ref=ref)
+
+
+class Unannounced(_Value):
+    """No ACTIVATION_CODE_UNUSED was written for this provider reference yet: every
+    announcement puts its marker (AnnouncedRef) on this condition, so two announcers (a
+    transition and reconciliation, or two reconciliations) never announce one code twice."""
+
+    serial: str
+    reference: str
+    __slots__ = ("reference", "serial")
+
+    def __init__(self, serial: str, reference: str) -> None:
+        self._set(serial=serial, reference=reference)
+
+
+Guard = (
+    VoucherAt
+    | SessionLive
+    | GrantHeld
+    | NoActivationInFlight
+    | GuardFree
+    | GuardHeld
+    | KeyUnused
+    | Unannounced
+)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """The answer a state change keeps under the caller's Idempotency-Key, written in the
+    same transaction (conditioned on `KeyUnused`): no extra round trip, and a repeat can never
+    see a key without its transition or a transition without its key."""
+
+    ref: IdempotencyRef
+    answer: IdempotentAnswer
 
 
 # --------------------------------------------------------------------------- writes
@@ -380,6 +447,7 @@ class StateChange:
     after: Voucher
     event: AuditEvent
     guards: tuple[SessionLive | GrantHeld | NoActivationInFlight | GuardHeld, ...] = ()
+    remember: Remembered | None = None  # the answer kept under the request's Idempotency-Key
 
     def __post_init__(self) -> None:
         if self.after.serial != self.before.serial or self.event.serial != self.before.serial:
@@ -427,6 +495,7 @@ class Record:
 
     event: AuditEvent
     release: GuardHeld | None = None
+    once: Unannounced | None = None  # an announcement: written only if it is the first
 
     @property
     def at(self) -> datetime:

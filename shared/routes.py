@@ -182,6 +182,23 @@ DELIVERY = FunctionSpec(
     memory_mb=256,
 )
 
+# Not behind API Gateway either: an EventBridge schedule invokes it (infra/stacks/api_stack.py).
+SETTLEMENT = FunctionSpec(
+    name="settle_codes",
+    construct_id="SettleCodes",
+    handler="functions.settle_codes.handler.lambda_handler",
+    dialect="provider",
+    description="Announce provider codes no voucher carries and void them at the provider (schedule)",
+    # BatchGetItem: the vouchers, guards and markers the listed references name; Query: a
+    # voucher's history (was the reference activated?); PutItem: the announcement and its
+    # marker, one TransactWriteItems (a PutItem alone when there is no marker)
+    dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"),
+    reads_provider_secret=True,
+    timeout_seconds=120,
+    memory_mb=256,
+)
+SETTLE_EVERY_MINUTES = 5
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "PUT",

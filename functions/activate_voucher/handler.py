@@ -33,6 +33,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with endpoint.Answer(es_loyalty, logger, metrics) as answer:
         request = answer.read(event, context)
         command = es_loyalty.parse_command(request)
+        voucher_id = request.path_params["voucher_id"]
+        idempotency = endpoint.idempotency_for(
+            request, lambda result, _now: es_loyalty.success_response(result, voucher_id)
+        )
         logger.set_correlation_id(command.correlation_id)
         logger.append_keys(voucher_serial=command.serial)
         settings = RUNTIME.settings()
@@ -45,6 +49,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 adapters=adapters,
                 clock=CLOCK,
                 metric=_count,
+                idempotency=idempotency,
             )
         except ProviderSetupError as error:
             # Our deployment is wrong (secret missing/incomplete): not the member's fault.
@@ -59,5 +64,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "voucher activation answered",
             extra={"idempotent": result.idempotent, "provider": result.activation.provider},
         )
-        answer.ok(es_loyalty.success_response(result, request.path_params["voucher_id"]))
+        answer.ok(es_loyalty.success_response(result, voucher_id))
     return answer.response

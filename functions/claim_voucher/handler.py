@@ -5,6 +5,7 @@ Spaaza "claim-voucher", the inverse of unclaim: parse (dialect) -> claim (use ca
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from shared import endpoint
@@ -20,8 +21,12 @@ logger, metrics = endpoint.observability(__name__)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with endpoint.Answer(spaaza, logger, metrics) as answer:
-        command = spaaza.parse_command(answer.read(event, context))
-        result = claim_voucher(RUNTIME.store(), command, policy=RUNTIME.settings().commit_policy())
+        request = answer.read(event, context)
+        command = spaaza.parse_command(request)
+        respond = partial(spaaza.success_response, result_type="claim-voucher")
+        idempotency = endpoint.idempotency_for(request, respond, spaaza.FINGERPRINT_HEADERS)
+        policy = RUNTIME.settings().commit_policy()
+        result = claim_voucher(RUNTIME.store(), command, policy=policy, idempotency=idempotency)
         logger.append_keys(auth_mode=result.target.mode.value, chain_id=result.target.chain_id)
-        answer.ok(spaaza.success_response(result, utcnow(), "claim-voucher"))
+        answer.ok(respond(result, utcnow()))
     return answer.response

@@ -22,6 +22,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with endpoint.Answer(thalamus, logger, metrics) as answer:
         request = answer.read(event, context)
         command = thalamus.parse_command(request, consume=True)
-        result = consume_voucher(RUNTIME.store(), command, policy=RUNTIME.settings().commit_policy())
+        idempotency = endpoint.idempotency_for(
+            request, thalamus.success_response, thalamus.FINGERPRINT_HEADERS
+        )
+        policy = RUNTIME.settings().commit_policy()
+        result = consume_voucher(RUNTIME.store(), command, policy=policy, idempotency=idempotency)
         answer.ok(thalamus.success_response(result, utcnow()))
     return answer.response

@@ -20,8 +20,11 @@ logger, metrics = endpoint.observability(__name__)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with endpoint.Answer(spaaza, logger, metrics) as answer:
-        command = spaaza.parse_command(answer.read(event, context))
-        result = unclaim_voucher(RUNTIME.store(), command, policy=RUNTIME.settings().commit_policy())
+        request = answer.read(event, context)
+        command = spaaza.parse_command(request)
+        idempotency = endpoint.idempotency_for(request, spaaza.success_response, spaaza.FINGERPRINT_HEADERS)
+        policy = RUNTIME.settings().commit_policy()
+        result = unclaim_voucher(RUNTIME.store(), command, policy=policy, idempotency=idempotency)
         logger.append_keys(auth_mode=result.target.mode.value, chain_id=result.target.chain_id)
         answer.ok(spaaza.success_response(result, utcnow()))
     return answer.response

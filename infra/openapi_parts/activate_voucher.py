@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.openapi_models import OneOf, omittable, pattern, ref
+from infra.openapi_models import REPLAYED_HEADER, OneOf, idempotency_key_header, omittable, pattern, ref
 from shared.dialects import es_loyalty
 
 PATH = "/client/users/{correlation_id}/voucher/{voucher_id}/activate"
@@ -134,10 +134,12 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "string"},
                     "example": "Bearer demo-es-member-alice",
                 },
+                idempotency_key_header(),
             ],
             "responses": {
                 "200": {
                     "description": "Activated (or the live activation, replayed)",
+                    "headers": REPLAYED_HEADER,
                     "content": {
                         "application/json": {
                             "schema": ref(EsActivationResponse),
@@ -170,6 +172,10 @@ PATHS: dict[str, Any] = {
                         "invalidVoucherType": _example(
                             "INVALID_VOUCHER_TYPE",
                             "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
+                        ),
+                        "invalidIdempotencyKey": _example(
+                            "INVALID_IDEMPOTENCY_KEY",
+                            "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.",
                         ),
                     },
                 ),
@@ -215,12 +221,16 @@ PATHS: dict[str, Any] = {
                     _RETRY_AFTER,
                 ),
                 "422": _error(
-                    "The voucher definition has no (usable) activation provider",
+                    "The voucher definition has no (usable) activation provider, or the Idempotency-Key "
+                    "was first used by this member for another request",
                     {
                         "providerNotConfigured": _example(
                             "PROVIDER_NOT_CONFIGURED",
                             "The voucher definition has no activation provider configured.",
-                        )
+                        ),
+                        "keyReused": _example(
+                            "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used for another request."
+                        ),
                     },
                 ),
                 "500": _error(
@@ -238,7 +248,8 @@ PATHS: dict[str, Any] = {
                     },
                 ),
                 "503": _error(
-                    "The database stayed throttled/unavailable; retry",
+                    "The database stayed throttled/unavailable until the request had to answer: outcome "
+                    "unknown; retry (the same request answers the committed truth)",
                     {
                         "unavailable": _example(
                             "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly."

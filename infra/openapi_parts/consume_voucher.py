@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from infra.openapi_models import OneOf, omittable, ref
+from infra.openapi_models import REPLAYED_HEADER, OneOf, idempotency_key_header, omittable, ref
 from shared.dialects import thalamus
 
 PATH = "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}"
@@ -190,6 +190,7 @@ PATHS: dict[str, Any] = {
                     ),
                     "schema": {"type": "string", "enum": [thalamus.MEDIA_TYPE]},
                 },
+                idempotency_key_header(),
             ],
             "requestBody": {
                 "required": False,
@@ -206,6 +207,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "The voucher is now consumed",
+                    "headers": REPLAYED_HEADER,
                     "content": {
                         "application/json": {
                             "schema": ref(ThalamusConsumeResponse),
@@ -225,6 +227,7 @@ PATHS: dict[str, Any] = {
                         "malformedJson": _error({"body": "InvalidJson"}),
                         "unknownField": _error({"parameter4": "UnknownField"}),
                         "badParameter": _error({"parameter1": "InvalidFormat"}),
+                        "badIdempotencyKey": _error({"Idempotency-Key": "InvalidFormat"}),
                     },
                 ),
                 "401": _error_response(
@@ -246,12 +249,18 @@ PATHS: dict[str, Any] = {
                     "The voucher kept changing concurrently; retry",
                     {"contention": _error({"voucherCode": "ConcurrentModification"})},
                 ),
+                "422": _error_response(
+                    "The Idempotency-Key was first used by this operator for another request",
+                    {"keyReused": _error({"Idempotency-Key": "UsedForAnotherRequest"})},
+                ),
                 "500": _error_response(
                     "Unexpected failure (no details are disclosed)",
                     {"internal": _error({"error.message": "InternalError"})},
                 ),
                 "503": _error_response(
-                    "The data store is unavailable after retries; retry later",
+                    "The data store stayed unavailable until the request had to answer: outcome unknown "
+                    "(a consume whose answers were lost may have committed); retry (Retry-After), with the "
+                    "same Idempotency-Key to get the first answer",
                     {"unavailable": _error({"error.message": "ServiceUnavailable"})},
                 ),
             },

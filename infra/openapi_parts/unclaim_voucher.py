@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from infra.openapi_models import OneOf, omittable, pattern, ref, schemas_of
+from infra.openapi_models import (
+    REPLAYED_HEADER,
+    OneOf,
+    idempotency_key_header,
+    omittable,
+    pattern,
+    ref,
+    schemas_of,
+)
 from shared.dialects import spaaza
 
 PATH = "/unclaim-voucher"
@@ -41,9 +49,14 @@ WHEN: dict[str, str] = {
     "end_user_not_allowed": "Campaign with allows_end_user_to_claim_voucher=false, with user auth",
     "voucher_activation_code_live": "A provider activation code is live at a terminal",
     "concurrent_modification": "The voucher kept changing concurrently; retry (Retry-After: 1)",
-    "service_unavailable": "The data store is unavailable after retries; retry (Retry-After: 1)",
+    "service_unavailable": (
+        "The data store stayed unavailable until the request had to answer: outcome unknown; retry "
+        "(Retry-After: 1), with the same Idempotency-Key to get the first answer"
+    ),
     "internal_error": "Unexpected failure (no details are disclosed)",
     "voucher_already_claimed": "claim-voucher only: the voucher is already claimed",
+    "invalid_idempotency_key": "Idempotency-Key empty, over 255 characters, sent twice, or not visible ASCII",
+    "idempotency_key_reused": "The Idempotency-Key was first used by this caller for another request",
 }
 if set(WHEN) != set(spaaza.ERRORS):
     raise ValueError(f"WHEN must describe exactly spaaza.ERRORS: {sorted(set(WHEN) ^ set(spaaza.ERRORS))}")
@@ -67,6 +80,7 @@ def _responses() -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {
             "description": "The voucher is unclaimed: it is `generated` again",
+            "headers": REPLAYED_HEADER,
             "content": {
                 "application/json": {"schema": ref(SpaazaUnclaimVoucherResponse), "example": _SUCCESS}
             },
@@ -284,6 +298,7 @@ _OPERATION: dict[str, Any] = {
             _DEFAULT_VERSION,
             {"type": "string", "pattern": pattern(spaaza.API_VERSION)},
         ),
+        idempotency_key_header(),
         *(_query(name, schema) for name, schema in _FORM_FIELDS.items()),
     ],
     "responses": _responses(),

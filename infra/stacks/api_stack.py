@@ -14,6 +14,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -26,7 +28,7 @@ from infra.stacks.config import StageConfig
 from infra.stacks.monitoring import Monitoring
 from infra.stacks.nag import acknowledge, cfn_resource
 from infra.stacks.webhooks import Webhooks
-from shared.routes import DELIVERY, FUNCTIONS, ROUTES, FunctionSpec
+from shared.routes import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec
 from shared.table_schema import TABLE
 
 METRICS_NAMESPACE = "VoucherService"
@@ -95,6 +97,15 @@ class ApiStack(cdk.Stack):
         self.webhooks = Webhooks(self, "Webhooks", config=config)
         self.delivery_function = self._function(DELIVERY, code, environment=self.webhooks.environment())
         self.webhooks.connect(self.delivery_function, table)
+        # Not behind the API either: a schedule settles provider codes (shared/usecases/settle_codes.py).
+        self.settle_function = self._function(SETTLEMENT, code)
+        events.Rule(
+            self,
+            "SettleCodesSchedule",
+            description="Announce and void provider codes no voucher carries",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(SETTLE_EVERY_MINUTES)),
+            targets=[targets.LambdaFunction(self.settle_function, retry_attempts=0)],
+        )
 
         self.api = self._rest_api()
         if config.waf:
@@ -112,7 +123,11 @@ class ApiStack(cdk.Stack):
             "Monitoring",
             config=config,
             api=self.api,
-            functions={**self.functions, DELIVERY.name: self.delivery_function},
+            functions={
+                **self.functions,
+                DELIVERY.name: self.delivery_function,
+                SETTLEMENT.name: self.settle_function,
+            },
             webhooks=self.webhooks,
             table_name=table.table_name,
             metrics_namespace=METRICS_NAMESPACE,
@@ -120,7 +135,7 @@ class ApiStack(cdk.Stack):
         # The Function construct makes each function DependsOn its role, which `Role: GetAtt`
         # already orders (cfn-lint W3005, also what `sam validate --lint` reports): only the
         # dependency on the role's policy is kept (the function must not run before it).
-        for function in [*self.functions.values(), self.delivery_function]:
+        for function in [*self.functions.values(), self.delivery_function, self.settle_function]:
             assert function.role is not None
             cfn_resource(function).add_override("DependsOn", _policy_logical_ids(function.role))
         # One URL output (ApiUrl) instead of RestApi's auto-named "Endpoint" output.

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.stacks.config import StageConfig
 from infra.stacks.webhooks import Webhooks
-from shared.routes import DELIVERY, FUNCTIONS
+from shared.routes import DELIVERY, FUNCTIONS, SETTLEMENT
 
 PERIOD = cdk.Duration.minutes(5)
 
@@ -35,7 +35,7 @@ WEBHOOK_ITERATOR_AGE_MS = 5 * 60 * 1000
 WEBHOOK_RETRY_AGE_SECONDS = 3600
 
 # Every function built by ApiStack._function: the API's and the webhook delivery.
-SPECS = {**FUNCTIONS, DELIVERY.name: DELIVERY}
+SPECS = {**FUNCTIONS, DELIVERY.name: DELIVERY, SETTLEMENT.name: SETTLEMENT}
 
 
 class Monitoring(Construct):

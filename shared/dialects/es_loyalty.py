@@ -18,6 +18,8 @@ from shared.domain import (
     DomainError,
     Effective,
     GhostMember,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
     InvalidVoucherType,
     NotFound,
     Unauthenticated,
@@ -53,6 +55,7 @@ ERRORS: dict[str, int] = {
     "INVALID_VOUCHER_ID": 400,
     "INVALID_CORRELATION_ID": 400,
     "INVALID_VOUCHER_TYPE": 400,
+    "INVALID_IDEMPOTENCY_KEY": 400,
     "UNAUTHORIZED": 401,
     "CONSOLE_ACTIVATION_FORBIDDEN": 403,
     "GHOST_MEMBER_NOT_ALLOWED": 403,
@@ -60,6 +63,7 @@ ERRORS: dict[str, int] = {
     "VOUCHER_NOT_AVAILABLE": 409,
     "ACTIVATION_IN_PROGRESS": 409,
     "PROVIDER_NOT_CONFIGURED": 422,
+    "IDEMPOTENCY_KEY_REUSED": 422,
     "INTERNAL_ERROR": 500,
     "EXTERNAL_SERVICE_RESPONSE_ERROR": 502,
     "SERVICE_UNAVAILABLE": 503,
@@ -223,6 +227,20 @@ def domain_error(error: DomainError, request: ApiRequest | None = None) -> EsErr
             502,
             "EXTERNAL_SERVICE_RESPONSE_ERROR",
             "The activation provider returned an invalid response.",
+            request=request,
+        )
+    if isinstance(error, IdempotencyKeyInvalid):
+        return EsError(
+            400,
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.",
+            request=request,
+        )
+    if isinstance(error, IdempotencyKeyReused):
+        return EsError(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used for another request.",
             request=request,
         )
     if isinstance(error, Contention):

@@ -21,6 +21,8 @@ from shared.domain import (
     DomainError,
     EndUserNotAllowed,
     Forbidden,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
     IdentifierMismatch,
     NoApp,
     NotFound,
@@ -47,6 +49,8 @@ from shared.usecases.spaaza_request import Caller, VoucherRequest
 from shared.usecases.spaaza_vouchers import UserVouchers, UserVouchersRequest
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends
+# the headers that change what an unclaim or claim asks (an Idempotency-Key's fingerprint)
+FINGERPRINT_HEADERS = ("x-spaaza-api-version", "x-spaaza-myprice-app-hostname")
 NEW_IDENTIFIERS_SINCE = (1, 5, 3)  # chain_id mandatory for admins; four more end-user ids
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 200
@@ -102,6 +106,8 @@ ERRORS: dict[str, tuple[int, int]] = {
     "service_unavailable": (913, 503),
     "internal_error": (914, 500),
     "voucher_already_claimed": (915, 400),
+    "invalid_idempotency_key": (916, 400),
+    "idempotency_key_reused": (917, 422),
 }
 
 RETRYABLE = frozenset({"concurrent_modification", "service_unavailable"})
@@ -185,6 +191,12 @@ def domain_error(error: DomainError, request: ApiRequest | None = None) -> Spaaz
         )
     if isinstance(error, Contention):
         return SpaazaError("concurrent_modification", "The voucher was being changed concurrently: retry")
+    if isinstance(error, IdempotencyKeyInvalid):
+        return SpaazaError(
+            "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once"
+        )
+    if isinstance(error, IdempotencyKeyReused):
+        return SpaazaError("idempotency_key_reused", "This Idempotency-Key was used for another request")
     return SpaazaError("internal_error", "Internal error")
 
 

@@ -15,6 +15,8 @@ from shared.domain import (
     Contention,
     DomainError,
     Effective,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
     NotAnOperator,
     NotFound,
     Unauthenticated,
@@ -31,6 +33,9 @@ from shared.runtime import ApiRequest, hash_token, json_response
 from shared.usecases.thalamus_rules import CatalogVoucher, OperatorCommand
 
 PARAMETER_FIELDS = ("parameter1", "parameter2", "parameter3")
+# the headers that change what a consume asks (an Idempotency-Key's fingerprint; the token
+# is not one: a key is already the caller's own)
+FINGERPRINT_HEADERS = ("thalamus-touchpoint",)
 MAX_PARAMETER_LENGTH = 255
 MAX_CODE_LENGTH = 128
 MAX_TOKEN_LENGTH = 512
@@ -192,6 +197,10 @@ def domain_error(error: DomainError, request: ApiRequest | None = None) -> Thala
         return ThalamusError(400, {"voucherCode": "InvalidState"})
     if isinstance(error, Contention):
         return ThalamusError(409, {"voucherCode": "ConcurrentModification"})
+    if isinstance(error, IdempotencyKeyInvalid):
+        return ThalamusError(400, {"Idempotency-Key": "InvalidFormat"})
+    if isinstance(error, IdempotencyKeyReused):
+        return ThalamusError(422, {"Idempotency-Key": "UsedForAnotherRequest"})
     return ThalamusError(400, {"error.message": "InvalidState"})
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from shared.providers.base import (
+    IssuedCode,
     ProviderAdapter,
     ProviderBadResponse,
     ProviderCode,
@@ -36,6 +37,7 @@ def adapter_for(name: str, secret_name: str | None = None) -> ProviderAdapter | 
 
 __all__ = [
     "ADAPTERS",
+    "IssuedCode",
     "ProviderAdapter",
     "ProviderBadResponse",
     "ProviderCode",

@@ -40,6 +40,24 @@ class ProviderAdapter(Protocol):
 
     def issue_code(self, request: ProviderRequest) -> ProviderCode: ...
 
+    def void_code(self, reference: str) -> None:
+        """The compensating call: the code issued for `reference` (if any) can no longer be
+        used, and the reference can no longer be issued. Idempotent."""
+        ...
+
+    def issued_since(self, since: datetime) -> list[IssuedCode]:
+        """Every reference the provider issued a code for since `since` (never the codes)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """One code the provider says it issued, as reconciliation sees it."""
+
+    reference: str
+    issued_at: datetime
+    voided: bool
+
 
 class ProviderNotConfigured(DomainError):
     """The definition names no provider, or one we have no adapter for (422)."""

@@ -26,13 +26,15 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import urllib3
 
-from shared.domain import parse_instant
+from shared.domain import format_instant, parse_instant
 from shared.providers.base import (
+    IssuedCode,
     ProviderBadResponse,
     ProviderCode,
     ProviderRequest,
@@ -124,6 +126,53 @@ class KesseltronicsAdapter:
             message = f"{NAME} answered HTTP {status}"
             raise ProviderBadResponse(message, http_status=status, nothing_issued=refused)
         return _parse(answer, request.reference)
+
+    def void_code(self, reference: str) -> None:
+        """DELETE {endpoint}/v1/authorizations/{reference}: 2xx or 404 (nothing to void)."""
+        status, _body = self._call("DELETE", PATH + "/" + quote(reference, safe=""))
+        if not (200 <= status < 300 or status == 404):
+            raise ProviderBadResponse(f"{NAME} answered HTTP {status} to a void", http_status=status)
+
+    def issued_since(self, since: datetime) -> list[IssuedCode]:
+        """GET {endpoint}/v1/authorizations?since=...: {"authorizations": [{reference, issuedAt, voided}]}."""
+        status, body = self._call("GET", PATH + "?since=" + quote(format_instant(since), safe=""))
+        if not 200 <= status < 300:
+            raise ProviderBadResponse(f"{NAME} answered HTTP {status} to a listing", http_status=status)
+        try:
+            listed = json.loads(body.decode("utf-8"))["authorizations"]
+            return [
+                IssuedCode(
+                    str(entry["reference"]), parse_instant(str(entry["issuedAt"])), bool(entry["voided"])
+                )
+                for entry in listed
+            ]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise ProviderBadResponse(
+                f"{NAME} answered an unreadable listing ({type(error).__name__})"
+            ) from None
+
+    def _call(self, method: str, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+        """One bounded call to the credentials' endpoint (reconciliation: no definition)."""
+        credentials = self._credentials(NAME)
+        if not credentials.endpoint or urlsplit(credentials.endpoint).scheme not in {"http", "https"}:
+            raise ProviderSetupError(f"no http(s) endpoint for {NAME} in the provider secret")
+        pool = self._pool or shared_pool()
+        try:
+            response = pool.request(
+                method,
+                credentials.endpoint.rstrip("/") + path,
+                headers={"Authorization": f"Bearer {credentials.api_key}", "Accept": "application/json"},
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                return int(response.status), _read_bounded(response, time.monotonic() + timeout)
+            finally:
+                response.release_conn()
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            raise ProviderBadResponse(f"{NAME} unreachable ({type(error).__name__})") from None
 
 
 def _read_bounded(response: Any, deadline: float) -> bytes:

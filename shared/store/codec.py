@@ -22,6 +22,7 @@ from shared.domain import (
     Chain,
     Consumption,
     Definition,
+    IdempotentAnswer,
     Member,
     MemberAlias,
     PrincipalKind,
@@ -37,11 +38,13 @@ from shared.domain import (
 from shared.ports import (
     ActivityRef,
     AdminGrantRef,
+    AnnouncedRef,
     AppRef,
     CatalogItemRef,
     ChainRef,
     DefinitionRef,
     GuardRef,
+    IdempotencyRef,
     MemberAliasRef,
     MemberRef,
     OperatorGrantRef,
@@ -480,7 +483,42 @@ _CODECS: dict[type, tuple[Callable[[Any], Key], Callable[[Mapping[str, Any]], An
         lambda _i: True,
     ),
     GuardRef: (lambda r: Keys.voucher(r.serial), item_to_guard),  # a guard is part of its voucher
+    IdempotencyRef: (lambda r: Keys.idempotency(r.key_hash), lambda i: item_to_answer(i)),
+    AnnouncedRef: (lambda r: Keys.announced(r.serial, r.reference), lambda _i: True),
 }
+
+
+def announced_to_item(serial: str, reference: str, at: datetime) -> Item:
+    return {
+        **Keys.announced(serial, reference),
+        "type": "announced",
+        "reference": reference,
+        "at": format_instant(at),
+    }
+
+
+def answer_to_item(ref: IdempotencyRef, answer: IdempotentAnswer) -> Item:
+    """An answer kept under an Idempotency-Key; DynamoDB's TTL deletes it after expiry (and
+    until it does, readers compare `expires_at` themselves)."""
+    return {
+        **Keys.idempotency(ref.key_hash),
+        "type": "idempotency",
+        "fingerprint": answer.fingerprint,
+        "status": answer.status,
+        "body": answer.body,
+        "headers": dict(answer.headers),
+        TTL: _epoch(answer.expires_at),
+    }
+
+
+def item_to_answer(item: Mapping[str, Any]) -> IdempotentAnswer:
+    return IdempotentAnswer(
+        fingerprint=str(item["fingerprint"]),
+        status=int(item["status"]),
+        body=str(item["body"]),
+        headers=tuple(sorted((str(k), str(v)) for k, v in (item.get("headers") or {}).items())),
+        expires_at=datetime.fromtimestamp(int(item[TTL]), tz=UTC),
+    )
 
 
 def key_for(ref: Ref[Any]) -> Key:

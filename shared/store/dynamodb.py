@@ -31,6 +31,7 @@ from shared.ports import (
     GuardFailed,
     GuardFree,
     GuardHeld,
+    KeyUnused,
     NoActivationInFlight,
     OutcomeUnknown,
     Owned,
@@ -41,6 +42,7 @@ from shared.ports import (
     Snapshot,
     StateChange,
     StoreUnavailable,
+    Unannounced,
     VoucherAt,
     Write,
     WriteConflict,
@@ -52,6 +54,8 @@ from shared.store.codec import (
     GUARD_EXPIRY,
     GUARD_OWNER,
     Item,
+    announced_to_item,
+    answer_to_item,
     decode,
     deserialize,
     epoch_ms,
@@ -116,7 +120,7 @@ class Table:
         *,
         sleep: Callable[[float], None] = time.sleep,
         max_batch_attempts: int = 6,
-        max_call_attempts: int = 6,
+        max_call_attempts: int = 8,
         backoff: Backoff = BACKOFF,
         remaining: Callable[[], float] = remaining_seconds,
     ) -> None:
@@ -516,8 +520,10 @@ class DynamoDBStore(Table):
         order: list[Guard] = []
         if isinstance(write, StateChange):
             order = [write.voucher_at, *write.guards]
-        elif isinstance(write, Record) and write.release is not None:
-            order = [write.release]
+            if write.remember is not None:
+                order.append(KeyUnused(write.remember.ref))
+        elif isinstance(write, Record):
+            order = [g for g in (write.release, write.once) if g is not None]
         for guard in order:
             if guard in failed:
                 return GuardFailed(guard, failed[guard])
@@ -528,7 +534,17 @@ class DynamoDBStore(Table):
         now_ms = epoch_ms(write.at)
         if isinstance(write, StateChange):
             steps = [self._update(write, now_ms), self._new_event(write.event, write.after.version)]
-            steps += [self._new_event(announced) for announced in write.announcements]
+            for announced in write.announcements:
+                steps.append(self._new_event(announced))
+                steps.append(
+                    self._first(Unannounced(announced.serial, announced.details["reference"]), write.at)
+                )
+            if write.remember is not None:
+                steps.append(
+                    self._remember(
+                        write.remember.ref, answer_to_item(write.remember.ref, write.remember.answer), now_ms
+                    )
+                )
             for guard in write.guards:
                 if isinstance(guard, SessionLive | GrantHeld):
                     steps.append(self._check(guard, now_ms))
@@ -536,7 +552,23 @@ class DynamoDBStore(Table):
         steps = [self._new_event(write.event)]
         if write.release is not None:
             steps.append(self._release(write.release))
+        if write.once is not None:
+            steps.append(self._first(write.once, write.at))
         return steps
+
+    def _first(self, guard: Unannounced, at: datetime) -> _Step:
+        """The marker that a reference was announced: only the first announcement writes."""
+        return _Step(
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(announced_to_item(guard.serial, guard.reference, at)),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PK},
+                }
+            },
+            guard,
+        )
 
     def _update(self, change: StateChange, now_ms: int) -> _Step:
         """SET what changed, REMOVE what is gone, only at the version and status read; the
@@ -598,6 +630,22 @@ class DynamoDBStore(Table):
                     "ExpressionAttributeNames": {"#pk": PK},
                 }
             }
+        )
+
+    def _remember(self, ref: Any, item: Item, now_ms: int) -> _Step:
+        """The answer kept under the request's Idempotency-Key: a key nobody holds, or one
+        whose answer expired (TTL deletion lags by up to days)."""
+        return _Step(
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(item),
+                    "ConditionExpression": "attribute_not_exists(#pk) OR #ttl < :now",
+                    "ExpressionAttributeNames": {"#pk": PK, "#ttl": TTL},
+                    "ExpressionAttributeValues": serialize({":now": now_ms // 1000}),
+                }
+            },
+            KeyUnused(ref),
         )
 
     def _release(self, guard: GuardHeld) -> _Step:

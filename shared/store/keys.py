@@ -107,6 +107,15 @@ class Keys:
         return Keys._k(f"PRINCIPAL#{kind}#{principal_id}", "PRINCIPAL")
 
     @staticmethod
+    def announced(serial: str, reference: str) -> Key:
+        """The marker that a provider reference was announced unused (beside its voucher)."""
+        return Keys._k(f"VOUCHER#{serial}", f"UNUSED#{reference}")
+
+    @staticmethod
+    def idempotency(key_hash: str) -> Key:
+        return Keys._k(f"IDEMPOTENCY#{key_hash}", "IDEMPOTENCY")
+
+    @staticmethod
     def session(token_hash: str) -> Key:
         return Keys._k(f"SESSION#{token_hash}", "SESSION")
 

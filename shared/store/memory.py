@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.domain import ActivationGuard, AuditEvent, Session, Voucher
+from shared.domain import ActivationGuard, AuditEvent, IdempotentAnswer, Session, Voucher
 from shared.ports import (
+    AnnouncedRef,
     GrantHeld,
     GuardClaim,
     GuardFailed,
     GuardFree,
     GuardHeld,
     GuardRef,
+    KeyUnused,
     NoActivationInFlight,
     Owned,
     Position,
@@ -92,10 +94,15 @@ class InMemoryStore:
                 self._check_voucher(write.voucher_at)
                 for guard in write.guards:
                     self._check(guard, now_ms)
+                if write.remember is not None:
+                    kept = self.records.get(_id(write.remember.ref))
+                    if kept is not None and epoch_ms(kept.expires_at) // 1000 >= now_ms // 1000:
+                        raise GuardFailed(KeyUnused(write.remember.ref))
+                    self.records[_id(write.remember.ref)] = _stored_answer(write.remember.answer)
                 self.records[_id(VoucherRef(write.after.serial))] = _stored(write.after)
                 self._append(write.event)
                 for announced in write.announcements:
-                    self._append(announced)
+                    self._announce(announced)
                 if any(isinstance(g, GuardHeld | NoActivationInFlight) for g in write.guards):
                     self.guards.pop(write.after.serial, None)  # released, or expired and cleared
             elif isinstance(write, GuardClaim):
@@ -105,8 +112,17 @@ class InMemoryStore:
             elif isinstance(write, Record):
                 if write.release is not None:
                     self._check(write.release, now_ms)
+                if (
+                    write.once is not None
+                    and _id(AnnouncedRef(write.once.serial, write.once.reference)) in self.records
+                ):
+                    raise GuardFailed(write.once)
+                if write.release is not None:
                     del self.guards[write.release.serial]
-                self._append(write.event)
+                if write.once is not None:
+                    self._announce(write.event)
+                else:
+                    self._append(write.event)
 
     def release_guard(self, guard: GuardHeld) -> None:
         with self._lock:
@@ -193,6 +209,11 @@ class InMemoryStore:
             return self.guards.get(ref.serial) if _id(VoucherRef(ref.serial)) in self.records else None
         return self.records.get(_id(ref))
 
+    def _announce(self, event: AuditEvent) -> None:
+        """An ACTIVATION_CODE_UNUSED event and its marker (callers checked it is the first)."""
+        self.records[_id(AnnouncedRef(event.serial, event.details["reference"]))] = True
+        self._append(event)
+
     def _append(self, event: AuditEvent) -> None:
         self.events.setdefault(event.serial, []).append(event)
 
@@ -200,6 +221,11 @@ class InMemoryStore:
 def _stored(voucher: Voucher) -> Voucher:
     """The voucher as the table hands it back (millisecond instants, normalised numbers)."""
     return item_to_voucher(deserialize(serialize(voucher_to_item(voucher))))
+
+
+def _stored_answer(answer: IdempotentAnswer) -> IdempotentAnswer:
+    """As the table keeps it: its expiry in whole seconds (the TTL attribute)."""
+    return answer._replace(expires_at=datetime.fromtimestamp(int(answer.expires_at.timestamp()), UTC))
 
 
 def _id(ref: Ref[Any]) -> tuple[str, str]:

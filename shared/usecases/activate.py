@@ -36,6 +36,7 @@ from shared.retry import CommitPolicy
 from shared.usecases import es_rules
 from shared.usecases.activation_code import ActivateResult, Claimed, issue_and_commit, replay
 from shared.usecases.commit import Plan, refuse_while_activating, run
+from shared.usecases.idempotency import Idempotency, kept_for
 
 GUARD_MARGIN_SECONDS = 5.0  # the guard outlives the provider's timeout by this much (the commit)
 
@@ -48,6 +49,7 @@ def activate_voucher(
     adapters: Callable[[str], ProviderAdapter | None] = adapter_for,
     clock: Callable[[], datetime] = domain.utcnow,
     metric: Callable[[str], None] = lambda _name: None,
+    idempotency: Idempotency | None = None,
 ) -> ActivateResult:
     """`metric(name)` counts ProviderCalls / ProviderFailures / ProviderCodesUnsettled."""
     policy = policy or CommitPolicy()
@@ -57,6 +59,7 @@ def activate_voucher(
         now = clock()
         snapshot = store.read(command.refs())
         session = es_rules.authenticate_member(snapshot[ports.SessionRef(command.token_hash)], now)
+        keep = kept_for(idempotency, store, session, now)
         voucher = es_rules.owned_voucher(snapshot[VoucherRef(command.serial)], command, session)
         decision = domain.decide_activate(voucher, now)
         definition = es_rules.pac_definition(snapshot[ports.DefinitionRef(command.definition_id)], command)
@@ -70,7 +73,7 @@ def activate_voucher(
         guard = ActivationGuard(
             voucher.serial, uuid.uuid4().hex, domain.activation_reference(voucher), now, until
         )
-        claimed = Claimed(guard, decision, voucher, session, definition, adapter)
+        claimed = Claimed(guard, decision, voucher, session, definition, adapter, keep)
         return Plan(ports.GuardClaim(guard, ports.VoucherAt.of(voucher)), claimed)
 
     def refused(failure: GuardFailed, planned: Plan[ActivateResult | Claimed]) -> ActivateResult | None:

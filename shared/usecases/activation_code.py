@@ -45,6 +45,7 @@ class Claimed:
     session: Session
     definition: Definition
     adapter: ProviderAdapter
+    keep: Callable[[ActivateResult], ports.Remembered | None] = lambda _result: None  # Idempotency-Key
 
     @property
     def product_name(self) -> str:
@@ -79,7 +80,9 @@ def issue_and_commit(
     activation = Activation(done, config.name, expiry, code.authorization_code, previous, reference)
     event = es_rules.activation_event(command, session, voucher, activation, done, used=True)
     after = claimed.transition.apply(voucher, activation=activation)
-    change = ports.StateChange(voucher, after, event, (SessionLive(command.token_hash), held))
+    answer = ActivateResult(activation, claimed.product_name, False)
+    guards = (SessionLive(command.token_hash), held)
+    change = ports.StateChange(voucher, after, event, guards, claimed.keep(answer))
 
     def refused(failure: GuardFailed, _plan: Plan[ActivateResult]) -> ActivateResult | None:
         refuse_with(
@@ -96,7 +99,7 @@ def issue_and_commit(
     try:
         result = run(
             store,
-            lambda: Plan(change, ActivateResult(activation, claimed.product_name, False)),
+            lambda: Plan(change, answer),
             refused,
             policy,
         )

@@ -27,6 +27,7 @@ from shared.ports import (
     GuardRef,
     NoActivationInFlight,
     Snapshot,
+    StateChange,
     VoucherAt,
     VoucherStore,
     Write,
@@ -69,6 +70,12 @@ def run(
                 store.commit(decided.write)
             return decided.answer
         except GuardFailed as failure:
+            if isinstance(decided.write, StateChange) and decided.write.remember is not None:
+                # A request with an Idempotency-Key that lost its write: plan again, which reads
+                # the key first, so a repeat that won is replayed rather than judged.
+                decisions += 1
+                if decisions < policy.max_attempts:
+                    continue
             answer = refused(failure, decided)
             if answer is not None:
                 return answer

@@ -24,6 +24,7 @@ from shared.domain import (
 from shared.ports import GrantHeld, GuardFailed, SessionLive, StateChange, VoucherStore
 from shared.retry import CommitPolicy
 from shared.usecases.commit import Plan, refuse_while_activating, refuse_with, rejudge, run
+from shared.usecases.idempotency import Idempotency, kept_for
 from shared.usecases.thalamus_rules import (
     CHANNEL,
     CatalogVoucher,
@@ -39,6 +40,7 @@ def consume_voucher(
     *,
     policy: CommitPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
+    idempotency: Idempotency | None = None,
 ) -> CatalogVoucher:
     refs = command.refs()
 
@@ -46,6 +48,7 @@ def consume_voucher(
         now = clock()
         snapshot = store.read(refs)
         session = authenticate_operator(snapshot, command, now)
+        keep = kept_for(idempotency, store, session, now)
         voucher, item, grant = operator_target(snapshot, session, command)
         idle = refuse_while_activating(snapshot, voucher, now)
         consumption = Consumption(now, session.principal_id, command.touchpoint, dict(command.parameters))
@@ -63,10 +66,8 @@ def consume_voucher(
             details={"touchpoint": command.touchpoint, "parameters": dict(command.parameters)},
         )
         guards = (SessionLive(command.token_hash), GrantHeld(grant), idle)
-        return Plan(
-            StateChange(voucher, after, event, guards),
-            CatalogVoucher(after, item.product_name, item.item_type),
-        )
+        result = CatalogVoucher(after, item.product_name, item.item_type)
+        return Plan(StateChange(voucher, after, event, guards, keep(result)), result)
 
     def refused(failure: GuardFailed, _plan: Plan[CatalogVoucher]) -> CatalogVoucher | None:
         refuse_with(

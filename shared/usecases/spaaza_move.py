@@ -25,6 +25,7 @@ from shared.domain import (
 from shared.ports import GrantHeld, GuardFailed, SessionLive, StateChange, VoucherStore
 from shared.retry import CommitPolicy
 from shared.usecases.commit import Plan, refuse_while_activating, refuse_with, rejudge, run
+from shared.usecases.idempotency import Idempotency, kept_for
 from shared.usecases.spaaza_request import AuthMode, VoucherRequest
 from shared.usecases.spaaza_target import Target, resolve
 
@@ -55,6 +56,7 @@ def move_voucher(
     event_type: str,
     policy: CommitPolicy | None,
     clock: Callable[[], datetime],
+    idempotency: Idempotency | None = None,
 ) -> Moved:
     def decide(voucher: Voucher, target: Target, now: datetime) -> Transition:
         end_user, allows = target.mode is AuthMode.USER, target.definition.allows_end_user_to_claim_voucher
@@ -63,6 +65,7 @@ def move_voucher(
     def plan() -> Plan[Moved]:
         now = clock()
         target = resolve(store, request, now)
+        keep = kept_for(idempotency, store, target.session, now)
         voucher = target.voucher
         idle = refuse_while_activating(target.snapshot, voucher, now)
         # an expired activation goes with the move (its record stays in the history)
@@ -88,7 +91,8 @@ def move_voucher(
                 "locked": voucher.locked,
             },
         )
-        return Plan(StateChange(voucher, after, event, guards), Moved(after, target))
+        moved = Moved(after, target)
+        return Plan(StateChange(voucher, after, event, guards, keep(moved)), moved)
 
     def refused(failure: GuardFailed, planned: Plan[Moved]) -> Moved | None:
         refuse_with(

@@ -8,6 +8,7 @@ from datetime import datetime
 from shared.domain import decide_unclaim, utcnow
 from shared.ports import VoucherStore
 from shared.retry import CommitPolicy
+from shared.usecases.idempotency import Idempotency
 from shared.usecases.spaaza_move import Moved, move_voucher
 from shared.usecases.spaaza_request import VoucherRequest
 
@@ -18,5 +19,6 @@ def unclaim_voucher(
     *,
     policy: CommitPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
+    idempotency: Idempotency | None = None,
 ) -> Moved:
-    return move_voucher(store, request, decide_unclaim, "UNCLAIMED", policy, clock)
+    return move_voucher(store, request, decide_unclaim, "UNCLAIMED", policy, clock, idempotency)

@@ -69,6 +69,7 @@ class Op:
     reference: str | None = None  # an OK activation's provider reference ...
     code: str | None = None  # ... and the code it handed out
     replay: bool = False  # an OK activation answered from the live activation (no write)
+    replays: str | None = None  # an Idempotency-Key repeat: the request whose kept answer it got
     answer: str = ""  # the raw answer, for the report
 
 
@@ -116,7 +117,12 @@ def check_voucher(serial: str, initial: str, ops: Sequence[Op], log: Sequence[Ev
             report.fail(f"{event.event_type} by unknown request {event.request_id}")
     for op in ops:
         wrote = by_request.get(op.request_id, [])
-        if op.outcome == BROKEN:
+        if op.replays is not None:
+            if wrote:
+                report.fail(f"{op.kind.value} {op.request_id} replayed a kept answer but committed")
+            if not by_request.get(op.replays):
+                report.fail(f"{op.kind.value} {op.request_id} replayed {op.replays}, which committed nothing")
+        elif op.outcome == BROKEN:
             report.fail(f"{op.kind.value} {op.request_id} answered {op.answer}: not the truth, not retryable")
         elif op.outcome == OK and not op.replay and not wrote:
             report.fail(f"{op.kind.value} {op.request_id} answered OK but committed nothing")
@@ -173,6 +179,11 @@ def _linearizable(
                 if op.outcome == OK and op.kind is Kind.ACTIVATE and op.reference not in (None, ref):
                     continue
                 if search(rest, applied + 1, nxt, ref if op.kind is Kind.ACTIVATE else reference):
+                    return True
+            elif op.replays is not None:  # the kept answer of a transition already applied
+                if order.get(op.replays, n + len(transitions)) < applied and search(
+                    rest, applied, status, reference
+                ):
                     return True
             elif op.outcome == RETRYABLE:
                 if search(rest, applied, status, reference):

@@ -70,6 +70,7 @@ class Env:
     sim: Any
     table: Any = None
     ops: dict[str, list[Op]] = field(default_factory=dict)
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (serial, key) -> its first request
     initial: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -83,20 +84,21 @@ class Env:
 
     # ---- requests, recorded as history operations
 
-    def request(self, kind: Kind, i: int, method: str = "PUT") -> Op:
+    def request(self, kind: Kind, i: int, method: str = "PUT", key: str | None = None) -> Op:
         serial = fault_serial(i)
+        keyed = {"Idempotency-Key": key} if key is not None else {}
         if kind is Kind.CONSUME:
             built = build_event(
-                method, f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial}", headers=ANNA
+                method, f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{serial}", headers=ANNA | keyed
             )
             function = "consume_voucher"
         elif kind is Kind.ACTIVATE:
             path = f"/client/users/corr-faults/voucher/carwash::{serial}/activate"
-            built = build_event("POST", path, headers=ALICE)
+            built = build_event("POST", path, headers=ALICE | keyed)
             function = "activate_voucher"
         else:
             body = f"voucher_id={voucher_id(i)}&user_id=1001&chain_id=1"
-            built = build_event(method, f"/{kind.value}-voucher", headers=ADMIN, body=body)
+            built = build_event(method, f"/{kind.value}-voucher", headers=ADMIN | keyed, body=body)
             function = f"{kind.value}_voucher"
         assert built is not None
         _route, event = built
@@ -106,6 +108,10 @@ class Env:
         end = time.monotonic()
         op = classify(kind, request_id, start, end, response, self.sim)
         with self._lock:
+            if key is not None:
+                first = self.keys.setdefault((serial, key), request_id)
+                if (response.get("headers") or {}).get("Idempotent-Replayed") == "true":
+                    op = Op(**{**op.__dict__, "replays": first, "replay": False})
             self.ops.setdefault(serial, []).append(op)
         return op
 
@@ -167,7 +173,30 @@ class Env:
             report = check_voucher(serial, self.initial.get(serial, "AVAILABLE"), ops_with_refs, log)
             violations += report.violations
         violations += check_codes(issued, carried, announced, pending, handed_out)
+        if self.table is not None and self.table.streams:
+            violations += self.check_stream()
         return violations
+
+    def check_stream(self) -> list[str]:
+        """Every committed transition (and announcement) of this test's vouchers is in the
+        table's stream exactly once as a publishable event: what the delivery function turns
+        into webhooks (DynamoDB Local only: moto's stream is not complete under load)."""
+        from shared.webhooks.events import pending_events
+
+        serials = set(self.ops)
+        committed = [
+            e["event_id"] for serial in serials for e in self.events(serial) if e["event_type"] != "IMPORTED"
+        ]
+        streamed: dict[str, int] = {}
+        for pending in pending_events(self.table.stream_records()):
+            if pending.event["serial"] in serials:
+                streamed[pending.event["event_id"]] = streamed.get(pending.event["event_id"], 0) + 1
+        problems = [f"committed event {i} is not in the stream" for i in committed if i not in streamed]
+        problems += [f"event {i} is in the stream {n} times" for i, n in streamed.items() if n != 1]
+        problems += [
+            f"event {i} is in the stream, not in the audit log" for i in streamed if i not in committed
+        ]
+        return problems
 
 
 def classify(kind: Kind, request_id: str, start: float, end: float, response: dict[str, Any], sim: Any) -> Op:
@@ -204,6 +233,24 @@ class Table:
     sim: Any
     store: Any
     next_index: dict[str, int] = field(default_factory=lambda: {"AVAILABLE": 0, "CLAIMED": 1})
+    streams: Any = None  # DynamoDB Local's stream client (None on moto)
+
+    def stream_records(self) -> list[dict[str, Any]]:
+        """Every record of the table's stream so far, in shard order."""
+        arn = self.raw.describe_table(TableName=self.name)["Table"]["LatestStreamArn"]
+        records: list[dict[str, Any]] = []
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            ).get("ShardIterator")
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                records += page["Records"]
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        return records
 
 
 @pytest.fixture(scope="module", params=["moto", "dynamodb_local"])
@@ -247,7 +294,15 @@ def table(request: pytest.FixtureRequest, moto_server: str) -> Iterator[Table]:
         patch.setenv("TABLE_NAME", name)
         parameters.clear_caches()
         try:
-            yield Table(moto_server, name, raw, injector, simulator, DynamoDBStore(faulty, name))
+            streams = None
+            if request.param == "dynamodb_local":
+                from infra.local_stack.webhooks import ensure_stream
+
+                ensure_stream(raw, name)
+                streams = boto3.client("dynamodbstreams", region_name="eu-west-1", endpoint_url=endpoint)
+            table = Table(moto_server, name, raw, injector, simulator, DynamoDBStore(faulty, name))
+            table.streams = streams
+            yield table
         finally:
             injector.settle()
             parameters.clear_caches()
@@ -423,6 +478,22 @@ def test_a_retry_after_a_lost_provider_answer_gets_that_very_code(
     env.request(Kind.CONSUME, i)
     assert_clean(env)
     assert not [e for e in env.events(fault_serial(i)) if e["event_type"] == "ACTIVATION_CODE_UNUSED"]
+
+
+@pytest.mark.parametrize("kind", list(Kind), ids=lambda k: k.value)
+def test_a_retry_with_the_same_key_after_every_answer_was_lost_gets_the_first_answer(
+    env: Env, kind: Kind
+) -> None:
+    """The commit landed and every answer to it was lost: without a key a retry is judged on
+    the new state (and looks refused); with the key it gets the answer the commit kept."""
+    i = env.fresh("CLAIMED" if kind is Kind.UNCLAIM else "AVAILABLE")
+    _fault(env, TW, "reset_after", ALL)
+    first = env.request(kind, i, key=f"key-{kind.value}")
+    env.injector.clear()
+    assert first.outcome == RETRYABLE, first.answer  # outcome unknown
+    retry = env.request(kind, i, key=f"key-{kind.value}")
+    assert retry.outcome == OK and retry.replays == first.request_id, retry.answer
+    assert_clean(env)
 
 
 def _until_settled(request: Callable[[], Op], seconds: float = 12.0) -> Op:

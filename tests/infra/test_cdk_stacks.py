@@ -16,7 +16,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_template import IMPORTED_SECRET_NAME, Grant, Synth, canonical, grants
 
-from shared.routes import DELIVERY, FUNCTIONS, ROUTES, FunctionSpec, Route
+from shared.routes import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec, Route
 from shared.store.keys import SK, Keys
 from shared.table_schema import TABLE
 from shared.webhooks.subscribers import SECRET_NAME
@@ -24,7 +24,7 @@ from shared.webhooks.subscribers import SECRET_NAME
 pytestmark = pytest.mark.cdk
 
 # Every function the API stack builds: the API's (FUNCTIONS) and the webhook delivery.
-ALL_SPECS: dict[str, FunctionSpec] = {**FUNCTIONS, DELIVERY.name: DELIVERY}
+ALL_SPECS: dict[str, FunctionSpec] = {**FUNCTIONS, DELIVERY.name: DELIVERY, SETTLEMENT.name: SETTLEMENT}
 SPECS = pytest.mark.parametrize("spec", ALL_SPECS.values(), ids=ALL_SPECS.keys())
 # DynamoDB actions that may target the table's indexes ("<table arn>/index/*").
 INDEX_ACTIONS = {"dynamodb:Query", "dynamodb:Scan"}
@@ -264,8 +264,8 @@ def test_dev_table_is_destroyed_prod_table_is_retained(synth, synth_prod):
 def test_one_function_per_spec(synth):
     functions = synth.api.find_resources("AWS::Lambda::Function")
     assert set(functions) == {_function_id(spec) for spec in ALL_SPECS.values()}
-    assert len(functions) == len(FUNCTIONS) + 1  # the API's functions and the webhook delivery
-    assert DELIVERY.name not in FUNCTIONS  # no route reaches it
+    assert len(functions) == len(FUNCTIONS) + 2  # the API's functions, webhook delivery, settlement
+    assert DELIVERY.name not in FUNCTIONS and SETTLEMENT.name not in FUNCTIONS  # no route reaches them
 
 
 @SPECS
@@ -503,10 +503,14 @@ def test_only_secret_readers_read_the_secret(synth):
     secret_id = synth.data.get_resource_id("AWS::SecretsManager::Secret")
     provider_secret = _imported(synth.data, {"Ref": secret_id})
     assert readers == {
-        "ActivateVoucherFunction": {canonical(provider_secret)},  # the one spec.reads_provider_secret
+        "ActivateVoucherFunction": {canonical(provider_secret)},  # spec.reads_provider_secret
+        "SettleCodesFunction": {canonical(provider_secret)},  # lists and voids provider codes
         "DeliverWebhooksFunction": {canonical(_webhook_secret_arn("dev"))},  # subscribers' secrets
     }
-    assert [s.name for s in ALL_SPECS.values() if s.reads_provider_secret] == ["activate_voucher"]
+    assert [s.name for s in ALL_SPECS.values() if s.reads_provider_secret] == [
+        "activate_voucher",
+        "settle_codes",
+    ]
     # No other role in the stack (API Gateway's CloudWatch role included) touches Secrets Manager.
     secret_grants = [
         grant for grant in grants(_policy_statements(synth.api)) if grant[0].startswith("secretsmanager:")
@@ -900,3 +904,29 @@ def test_webhook_queue_outputs(synth):
     synth.api.has_output("WebhookRetryQueueUrl", {"Value": {"Ref": queues["retry"]}})
     synth.api.has_output("WebhookDeadLetterQueueUrl", {"Value": {"Ref": queues["dlq"]}})
     synth.api.has_output("WebhookStreamFailureQueueUrl", {"Value": {"Ref": queues["failures"]}})
+
+
+def test_a_schedule_settles_provider_codes(synth):
+    """The settlement function runs every few minutes (EventBridge), nothing else invokes it."""
+    synth.api.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": f"rate({SETTLE_EVERY_MINUTES} minutes)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::GetAtt": [_function_id(SETTLEMENT), "Arn"]},
+                        "RetryPolicy": Match.any_value(),
+                    }
+                )
+            ],
+        },
+    )
+    synth.api.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "FunctionName": {"Fn::GetAtt": [_function_id(SETTLEMENT), "Arn"]},
+            "Principal": "events.amazonaws.com",
+        },
+    )

@@ -117,8 +117,9 @@ def test_consume_part_documents_every_thalamus_status() -> None:
     from infra.openapi_parts.consume_voucher import PATHS
 
     (item,) = PATHS.values()
-    assert set(item["put"]["responses"]) == {"200", "400", "401", "404", "409", "500", "503"}
+    assert set(item["put"]["responses"]) == {"200", "400", "401", "404", "409", "422", "500", "503"}
     names = {(p["in"], p["name"]) for p in item["put"]["parameters"]}
+    assert ("header", "Idempotency-Key") in names
     assert {("path", n) for n in ROUTES[0].path_parameters} <= names
     assert {("query", "token"), ("query", "touchpoint")} <= names
     assert {("header", "Thalamus-Token"), ("header", "Thalamus-Touchpoint")} <= names
@@ -378,3 +379,24 @@ def test_openapi_3_0_conversion_of_pydantic_schemas() -> None:
     assert to_oas30({"properties": {"title": {"type": "string", "title": "Title"}}}) == {
         "properties": {"title": {"type": "string"}}
     }
+
+
+def test_every_state_changing_operation_takes_an_idempotency_key() -> None:
+    import json
+
+    from tests.conftest import ROOT
+
+    document = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
+    changing = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"put", "post"}
+    }
+    assert len(changing) == 6  # consume, activate, unclaim and claim in both methods
+    for path, method in changing:
+        operation = document["paths"][path][method]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+        assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"], path
+        assert "422" in operation["responses"], path

@@ -370,3 +370,64 @@ def test_expired_guard_does_not_block(port: Counted) -> None:
     )
     consume_voucher(port, consume(1), policy=QUICK)
     assert _voucher(port, 1).status.value == "REDEEMED"
+
+
+# --------------------------------------------------------------------------- Idempotency-Key
+
+
+def _keyed(key: str = "k-1", fingerprint: str = "f-1") -> Any:
+    from shared.usecases.idempotency import Idempotency
+
+    return Idempotency(
+        key, fingerprint, lambda result, _now: (200, f"consumed {result.voucher.serial}", {"A": "b"})
+    )
+
+
+def test_a_key_costs_one_read_and_no_write_of_its_own_and_a_repeat_replays(port: Counted) -> None:
+    from shared.domain import IdempotentReplay
+
+    consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
+    assert port.round_trips == 3  # the request's read, the key's read (after authentication), one commit
+    with pytest.raises(IdempotentReplay) as replayed:
+        consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
+    assert (replayed.value.answer.status, replayed.value.answer.body) == (200, f"consumed {serial(1)}")
+    assert dict(replayed.value.answer.headers) == {"A": "b"}
+    assert port.round_trips == 5  # two reads, nothing judged, nothing written
+
+
+def test_a_key_with_another_request_is_refused_and_an_expired_key_is_judged_again(port: Counted) -> None:
+    from shared.domain import IdempotencyKeyReused
+
+    consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
+    with pytest.raises(IdempotencyKeyReused):
+        consume_voucher(port, consume(5), policy=QUICK, idempotency=_keyed(fingerprint="f-other"))
+    later = utcnow() + timedelta(hours=24, seconds=2)
+    with pytest.raises(VoucherRedeemed):  # its answer expired: judged on the voucher as it is
+        consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed(), clock=lambda: later)
+    result = consume_voucher(port, consume(2), policy=QUICK, idempotency=_keyed(), clock=lambda: later)
+    assert result.voucher.status.value == "REDEEMED"  # the expired key was taken again
+
+
+def test_a_key_lost_to_a_racing_repeat_reads_the_winners_answer(port: Counted) -> None:
+    """Two requests with one key read "no answer kept" and both commit: the second's
+    transaction fails on the key (and the voucher), plans again and replays the first's."""
+    from shared.domain import IdempotentReplay
+    from shared.ports import IdempotencyRef
+
+    real_read = port.inner.read
+    raced = []
+
+    def read(refs: Any) -> Any:
+        snapshot = real_read(refs)
+        if any(isinstance(r, IdempotencyRef) for r in refs) and not raced:
+            raced.append(1)
+            consume_voucher(port.inner, consume(1), policy=QUICK, idempotency=_keyed())  # the other one wins
+        return snapshot
+
+    port.inner.read = read  # type: ignore[method-assign]
+    try:
+        with pytest.raises(IdempotentReplay):
+            consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
+    finally:
+        port.inner.read = real_read  # type: ignore[method-assign]
+    assert len(_events(port, 1, "CONSUMED")) == 1
