@@ -43,8 +43,9 @@ help:
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt
 	@test -x $(BIN)/python || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
-	@echo "Installing the locked Python packages into $(VENV) (requirements/dev.txt; first run about 1 minute)"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@echo "Installing the locked Python packages into $(VENV) (requirements/dev.txt; a first run takes a few minutes)"
+	@$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check --require-hashes -r requirements/dev.txt \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^/  /'; test $${PIPESTATUS[0]} -eq 0
 	@touch $(STAMP)
 
 # The locks: generated from pyproject.toml (the only place direct dependencies are declared) by
@@ -132,8 +133,10 @@ synth: $(STAMP) $(CDK) lambda-python
 	@$(NODE_CHECK)
 	$(CDK) synth --quiet $(ARGS)
 
+# Credentials first, in one line, before a 25 s synth ends in the CDK's "Unable to resolve AWS account".
 deploy: $(STAMP) $(CDK) lambda-python
 	@$(NODE_CHECK)
+	@$(BIN)/python -m infra.preflight
 	$(CDK) deploy --all $(ARGS)
 
 destroy: $(STAMP) $(CDK)

@@ -215,3 +215,17 @@ def idempotency_for(
         return int(response["statusCode"]), str(response["body"]), dict(response.get("headers") or {})
 
     return Idempotency(key, fingerprint(request, headers), render)
+
+
+def respond(idempotency: Idempotency | None, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The success response: with an Idempotency-Key, exactly the answer the commit kept (a
+    repeat gets the same bytes); without one, `build()`."""
+    if idempotency is not None and idempotency.kept is not None:
+        kept = idempotency.kept
+        return {
+            "statusCode": kept.status,
+            "headers": dict(kept.headers),
+            "body": kept.body,
+            "isBase64Encoded": False,
+        }
+    return build()

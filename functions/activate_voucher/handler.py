@@ -64,5 +64,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "voucher activation answered",
             extra={"idempotent": result.idempotent, "provider": result.activation.provider},
         )
-        answer.ok(es_loyalty.success_response(result, voucher_id))
+        answer.ok(endpoint.respond(idempotency, lambda: es_loyalty.success_response(result, voucher_id)))
     return answer.response

@@ -27,5 +27,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         policy = RUNTIME.settings().commit_policy()
         result = consume_voucher(RUNTIME.store(), command, policy=policy, idempotency=idempotency)
-        answer.ok(thalamus.success_response(result, utcnow()))
+        answer.ok(endpoint.respond(idempotency, lambda: thalamus.success_response(result, utcnow())))
     return answer.response

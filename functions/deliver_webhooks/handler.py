@@ -35,7 +35,7 @@ def _parts() -> tuple[Deliverer, Table, SubscriberDirectory]:
         _state["table"] = table
         _state["directory"] = SubscriberDirectory(table)
         _state["deliverer"] = Deliverer(
-            sender=HttpSender(settings.timeout_seconds),
+            sender=HttpSender(settings.timeout_seconds, allow_private=settings.allow_private),
             secret=read_secret,
             retry_queue=SqsQueue(sqs, settings.retry_queue_url),
             dead_letters=SqsQueue(sqs, settings.dead_letter_queue_url),

@@ -26,5 +26,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         policy = RUNTIME.settings().commit_policy()
         result = unclaim_voucher(RUNTIME.store(), command, policy=policy, idempotency=idempotency)
         logger.append_keys(auth_mode=result.target.mode.value, chain_id=result.target.chain_id)
-        answer.ok(spaaza.success_response(result, utcnow()))
+        answer.ok(endpoint.respond(idempotency, lambda: spaaza.success_response(result, utcnow())))
     return answer.response

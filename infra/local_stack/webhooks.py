@@ -23,6 +23,7 @@ from typing import Any
 from infra.local_stack.apigw import LambdaContext, serialize_flushes
 from shared.routes import DELIVERY
 
+MAX_BATCH_ATTEMPTS = 10  # a failing stream batch runs this often, then is parked (Lambda: retries)
 RETRY_QUEUE = "voucher-local-webhooks-retry"
 DEAD_LETTER_QUEUE = "voucher-local-webhooks-dlq"
 log = logging.getLogger("voucher.local.webhooks")
@@ -43,6 +44,7 @@ class WebhookRelay:
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _iterators: dict[str, str | None] = field(default_factory=dict, init=False)
+    _failures: dict[str, int] = field(default_factory=dict, init=False)  # failed runs of a shard's batch
 
     def environment(self) -> dict[str, str]:
         """What the delivery function reads (set by the local stack before any handler runs)."""
@@ -120,12 +122,31 @@ class WebhookRelay:
             if iterator is None:
                 continue
             answer = self._streams.get_records(ShardIterator=iterator, Limit=100)
-            self._iterators[shard] = answer.get("NextShardIterator")
             records = answer.get("Records") or []
             if records:
                 busy = True
-                invoke({"Records": [{**r, "eventSource": "aws:dynamodb"} for r in records]})
+                try:
+                    invoke({"Records": [{**r, "eventSource": "aws:dynamodb"} for r in records]})
+                except Exception:
+                    # As Lambda does with a failed batch: the position stays at its first record
+                    # and the batch runs again (up to MAX_BATCH_ATTEMPTS, then it is parked).
+                    failures = self._failures.get(shard, 0) + 1
+                    if failures < MAX_BATCH_ATTEMPTS:
+                        self._failures[shard] = failures
+                        self._iterators[shard] = self._streams.get_shard_iterator(
+                            StreamArn=self._stream_arn,
+                            ShardId=shard,
+                            ShardIteratorType="AT_SEQUENCE_NUMBER",
+                            SequenceNumber=records[0]["dynamodb"]["SequenceNumber"],
+                        ).get("ShardIterator")
+                        raise
+                    log.error(
+                        "webhook relay parks a stream batch", extra={"shard": shard, "records": len(records)}
+                    )
+                self._failures.pop(shard, None)
                 self.batches += 1
+            # the position moves on only once the handler has returned (or the batch was parked)
+            self._iterators[shard] = answer.get("NextShardIterator")
         return busy
 
     def _poll_retries(self) -> bool:

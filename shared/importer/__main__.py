@@ -63,6 +63,23 @@ def main(argv: list[str] | None = None) -> int:
         return 4
 
 
+def _local_endpoint(endpoint: str | None) -> bool:
+    """A DynamoDB on this machine (DynamoDB Local, moto): subscribers may then be local
+    receivers. Any other endpoint, AWS's own included, is AWS mode."""
+    if not endpoint:
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(endpoint).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def aws_problem(error: Exception, table: str, region: str, endpoint: str | None) -> str:
     """One line for what went wrong talking to DynamoDB, in the words a person can act on."""
     from botocore.exceptions import (
@@ -149,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     client = boto3.client("dynamodb", region_name=args.region, endpoint_url=args.endpoint_url, config=config)
     store = DynamoDBStore(client, args.table)
-    aws_mode = not args.endpoint_url
+    aws_mode = not _local_endpoint(args.endpoint_url)
     # One pass: a file with field errors also has its references and duplicates checked (on
     # its valid records, against the table too), so every problem is listed at once. An
     # invalid file still exits 2, whatever the table: a missing one holds nothing to refer

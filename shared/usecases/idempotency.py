@@ -36,14 +36,17 @@ from shared.ports import IdempotencyRef, Remembered, VoucherStore
 LIFETIME = timedelta(hours=24)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Idempotency:
     """What the edge read: the key, the request's fingerprint, and how the dialect renders a
-    use case's result as its wire answer (status, body, headers)."""
+    use case's result as its wire answer (status, body, headers). `kept` is the answer the
+    last plan rendered, which is the committed one once the use case returns: the edge sends
+    exactly that, so a repeat gets the very bytes the first request got."""
 
     key: str
     fingerprint: str
     render: Callable[[Any, datetime], tuple[int, str, dict[str, str]]]
+    kept: IdempotentAnswer | None = None
 
     def ref(self, session: Session) -> IdempotencyRef:
         scope = f"{session.kind.value}\n{session.principal_id}\n{self.key}"
@@ -65,6 +68,7 @@ class Idempotency:
         answer = IdempotentAnswer(
             self.fingerprint, status, body, tuple(sorted(headers.items())), now + LIFETIME
         )
+        self.kept = answer
         return Remembered(ref, answer)
 
 

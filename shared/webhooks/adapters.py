@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.runtime import ConfigurationError
 from shared.webhooks.delivery import RetryPolicy
+from shared.webhooks.target import PinnedSender
 
 SECRET_CACHE_SECONDS = 300
 
@@ -55,21 +56,9 @@ class SqsQueue:
         self.client.send_message(QueueUrl=self.url, MessageBody=body, DelaySeconds=delay_seconds)
 
 
-class HttpSender:
-    """urllib3 (already in the package, under botocore): pooled, no redirects, no retries of
-    its own (the retry queue is the retry), bounded connect and read time."""
-
-    def __init__(self, timeout_seconds: float) -> None:
-        import urllib3
-
-        self._pool = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=min(3.0, timeout_seconds), read=timeout_seconds),
-            retries=False,
-        )
-
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        response = self._pool.request("POST", url, body=body, headers=headers, redirect=False)
-        return int(response.status)
+class HttpSender(PinnedSender):
+    """The delivery's sender: one POST to the address that was checked, one deadline for the
+    whole attempt, at most a few KB of the answer read (shared/webhooks/target.py)."""
 
 
 def read_secret(name: str) -> str:

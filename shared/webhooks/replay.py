@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def secret(name: str) -> str:
         return str(secrets.get_secret_value(SecretId=name)["SecretString"])
 
-    deliverer, _ = _deliverer(HttpSender(5.0), secret, args.allow_private)
+    deliverer, _ = _deliverer(HttpSender(5.0, allow_private=args.allow_private), secret, args.allow_private)
     try:
         if args.dlq:
             tally = replay_dead_letters(sqs, args.queue_url, deliverer)

@@ -42,11 +42,13 @@ def verify(
     parts = [p.split("=", 1) for p in header.split(",")]
     fields = [(k.strip(), v.strip()) for k, v in (p for p in parts if len(p) == 2)]
     stamps = [v for k, v in fields if k == "t"]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    # ASCII digits only: str.isdigit() also accepts superscripts, which int() then refuses
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()) or len(stamps[0]) > 12:
         raise SignatureError("no timestamp in the signature header")
     t = int(stamps[0])
-    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for k, v in fields if k == "v1"):
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest().encode()
+    # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
+    if not any(hmac.compare_digest(expected, v.encode()) for k, v in fields if k == "v1"):
         raise SignatureError("signature does not match")
     if abs((time.time() if now is None else now) - t) > tolerance:
         raise SignatureError("timestamp outside the tolerance (a replayed request?)")

@@ -5,31 +5,27 @@ A subscriber is a chain's endpoint (`chain_id`), the event types it wants (or "*
 secret itself: the importer stores it in Secrets Manager (or the local stack's moto) and the
 delivery function reads it through Powertools' parameters cache.
 
-URLs are checked twice: at import (https, or http to a loopback address locally; no private,
-loopback or link-local address when importing into AWS) and at delivery in AWS mode, where
-the host's resolved addresses are checked again just before the request, because DNS can
-change after the import (what is left is the gap between that lookup and the connect).
+URLs are checked twice by one normaliser (shared/webhooks/target.py): at import (https, or
+http to a loopback address locally; no non-public host in any disguise when importing into
+AWS) and at delivery, where the sender resolves the name, checks every address, and connects
+to the address it checked (no gap for a name that rebinds).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared.store.keys import Keys
+from shared.webhooks.target import UnsafeUrl, normalise, resolve
+
+__all__ = ["ALL", "SECRET_NAME", "SUBSCRIBER_ID", "Subscriber", "UnsafeUrl", "check_resolved", "check_url"]
 
 SECRET_NAME = re.compile(r"^voucher/[a-z0-9-]+/webhooks/[A-Za-z0-9/_+=.@-]{1,200}$")
 SUBSCRIBER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ALL = "*"
-
-
-class UnsafeUrl(ValueError):
-    """The URL may not receive webhooks (scheme, host, or the address it names)."""
 
 
 @dataclass(frozen=True)
@@ -69,50 +65,15 @@ def item_to_subscriber(item: Mapping[str, Any]) -> Subscriber:
     )
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _not_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not address.is_global or address.is_multicast
-
-
 def check_url(url: str, *, allow_private: bool) -> str:
-    """The URL, or UnsafeUrl. `allow_private` is the local stack's mode (receivers on this
-    machine); in AWS mode a URL naming a non-public address is refused."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
-        raise UnsafeUrl("the URL needs a host and no credentials")
-    if parts.scheme == "http" and not (_loopback(host) and allow_private):
-        raise UnsafeUrl("webhook URLs use https (http only to a loopback address, locally)")
-    if parts.scheme not in ("https", "http"):
-        raise UnsafeUrl("webhook URLs use https")
-    if allow_private:
-        return url
-    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
-        raise UnsafeUrl("the URL names a private host")
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return url  # a name: checked again, resolved, before each delivery
-    if _not_public(address):
-        raise UnsafeUrl("the URL names a private, loopback or link-local address")
+    """The URL, or UnsafeUrl (shared/webhooks/target.py normalise: the one host normaliser,
+    for import and delivery). `allow_private` is the local stack's mode (receivers on this
+    machine); in AWS mode a URL naming a non-public host, in any disguise, is refused."""
+    normalise(url, allow_private=allow_private)
     return url
 
 
 def check_resolved(url: str) -> None:
-    """AWS mode, just before a delivery: every address the host resolves to is public."""
-    parts = urlsplit(url)
-    try:
-        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as error:
-        raise UnsafeUrl(f"the host does not resolve ({type(error).__name__})") from None
-    for info in infos:
-        if _not_public(ipaddress.ip_address(info[4][0])):
-            raise UnsafeUrl("the host resolves to a private address")
+    """AWS mode, just before a delivery: every address the host resolves to is public (the
+    pinned sender connects only to an address it checked; this is for other senders)."""
+    resolve(normalise(url, allow_private=False), allow_private=False)

@@ -374,3 +374,20 @@ def test_cli_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 4, done.stderr
     assert done.stderr.startswith("error: no AWS credentials") and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "local"),
+    [
+        (None, False),
+        ("https://dynamodb.eu-west-1.amazonaws.com", False),  # AWS itself: AWS mode, flag or not
+        ("http://10.0.0.5:8000", False),
+        ("http://127.0.0.1:8000", True),
+        ("http://localhost:4566", True),
+        ("http://[::1]:8000", True),
+    ],
+)
+def test_aws_mode_is_decided_by_the_endpoint_not_by_the_flag(endpoint: str | None, local: bool) -> None:
+    from shared.importer.__main__ import _local_endpoint
+
+    assert _local_endpoint(endpoint) is local
