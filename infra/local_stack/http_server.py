@@ -64,6 +64,9 @@ class Stack(Protocol):
     def report_server_error(self, details: str) -> None: ...
 
 
+CONNECTION_TIMEOUT_SECONDS = 5.0
+
+
 class _Reject(Exception):
     """The request cannot be served: answer this status and JSON payload, then close."""
 
@@ -248,6 +251,10 @@ class RequestHandler(WSGIRequestHandler):
 
     server_version = "voucher-local-stack"
     sys_version = ""
+    # Every socket read and write of a connection waits at most this long (socketserver sets
+    # it on the connection): a request whose head or body stops arriving is dropped, and so
+    # is the connection after a 413 once the client stops sending (werkzeug drains it).
+    timeout = CONNECTION_TIMEOUT_SECONDS
 
     def parse_request(self) -> bool:
         reader = _RecordingReader(self.rfile)

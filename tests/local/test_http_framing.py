@@ -205,3 +205,33 @@ def test_the_server_still_answers_after_every_bad_request(stack: LocalStack) -> 
     status, _headers, body = exchange(stack, b"GET /_health HTTP/1.1\r\nHost: local\r\n\r\n")
     assert status == 200
     assert json.loads(body)["status"] == "ok"
+
+
+def _closed_by_server(stack: LocalStack, raw: bytes, wait: float) -> bytes:
+    """Send `raw`, then nothing: what the server sends before it closes (or fail if it holds
+    the connection open longer than `wait` seconds)."""
+    host, port = stack.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(raw)
+        got = b""
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except TimeoutError:
+            pytest.fail(f"the connection was still open after {wait} s: {got[:80]!r}")
+    return got
+
+
+def test_a_body_that_never_arrives_does_not_hold_a_connection(stack: LocalStack) -> None:
+    from infra.local_stack.http_server import CONNECTION_TIMEOUT_SECONDS
+
+    raw = b"PUT /unclaim-voucher HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"
+    _closed_by_server(stack, raw, wait=CONNECTION_TIMEOUT_SECONDS * 3)
+
+
+def test_the_connection_closes_after_a_413(stack: LocalStack) -> None:
+    from infra.local_stack.http_server import CONNECTION_TIMEOUT_SECONDS
+
+    raw = b"PUT /unclaim-voucher HTTP/1.1\r\nHost: x\r\nContent-Length: 1500000\r\n\r\n" + b"x" * 1500000
+    got = _closed_by_server(stack, raw, wait=CONNECTION_TIMEOUT_SECONDS * 3)
+    assert got.startswith(b"HTTP/1.1 413")
