@@ -490,8 +490,9 @@ class GuardClaim:
 
 @dataclass(frozen=True)
 class Record:
-    """Write an audit event on its own, optionally releasing a guard this request holds
-    (e.g. a provider code that could not be committed: recorded so it can be voided)."""
+    """Write an audit event on its own, optionally releasing a guard this request holds,
+    and, for an announcement (reconciliation announcing a provider code no voucher carries),
+    only if it is the first one for its reference (`once`)."""
 
     event: AuditEvent
     release: GuardHeld | None = None
