@@ -1,7 +1,8 @@
 """Run the voucher service locally: `python -m infra.local_stack` (or `make run`).
 
     python -m infra.local_stack [--port 3000] [--host 127.0.0.1] [--data FILE ...]
-        [--no-demo] [--provider-port 0] [--table vouchers-local] [--verbose] [--log-file FILE]
+        [--no-demo] [--provider-port 0] [--moto-port 0] [--table vouchers-local] [--verbose]
+        [--log-file FILE]
 
 moto's DynamoDB + Secrets Manager, the demo data, the provider simulator and the API on
 http://127.0.0.1:3000 (docs/local-stack.md). Exit codes: 0 stopped with Ctrl-C, 1 could not
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load infra/local_stack/demo.json")
     parser.add_argument("--provider-port", type=_port, default=0, help="provider simulator port (0: any)")
+    parser.add_argument(
+        "--moto-port", type=_port, default=0, help="moto server port: Secrets Manager, SQS (0: any)"
+    )
     parser.add_argument("--table", default=DEFAULT_TABLE, help=f"table name (default {DEFAULT_TABLE})")
     parser.add_argument(
         "--engine",
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         data_files=args.data,
         demo=not args.no_demo,
         provider_port=args.provider_port,
+        moto_port=args.moto_port,
         table_name=args.table,
         engine=args.engine,
         persist_dir=args.persist,

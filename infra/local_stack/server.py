@@ -232,13 +232,18 @@ def banner(
     engine_name: str = "",
     demo: bool = True,
     log_file: str | None = None,
+    moto_url: str | None = None,
+    receiver: str | None = None,
 ) -> str:
-    """The startup text: endpoints, demo tokens and one sample curl per endpoint."""
+    """The startup text: every port the stack binds, demo tokens and one sample curl per
+    endpoint."""
     lines = [
         f"Voucher service local stack: {url}",
         f"  DynamoDB endpoint : {dynamodb_endpoint} (table {table_name})",
         *([f"  DynamoDB engine   : {engine_name}"] if engine_name else []),
-        f"  Provider simulator: {simulator_url}",
+        f"  Provider simulator: {simulator_url}   (--provider-port)",
+        *([f"  moto server       : {moto_url}   (--moto-port; Secrets Manager, SQS)"] if moto_url else []),
+        *([f"  Webhook receiver  : {receiver}   (the demo subscriber's URL)"] if receiver else []),
         f"  OpenAPI           : {url}/openapi.json   Swagger UI: {url}/docs   health: {url}/_health",
     ]
     if log_file:
@@ -271,6 +276,7 @@ class LocalStack:
     data_files: Sequence[str | Path] = ()
     demo: bool = True
     provider_port: int = 0
+    moto_port: int = 0  # moto's server: Secrets Manager, the webhook queues, DynamoDB when it is the engine
     table_name: str = DEFAULT_TABLE
     verbose: bool = False
     access_log: Callable[[str], None] | None = None
@@ -370,7 +376,7 @@ class LocalStack:
         # queues (SQS), and DynamoDB when it is the engine.
         moto_guard.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         self.moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
         if user_dynamodb:
@@ -611,6 +617,12 @@ class LocalStack:
         return document
 
     def banner(self, log_file: str | None = None) -> str:
+        receiver = None
+        if self.demo:
+            from infra.local_stack.webhook_receiver import demo_subscriber
+
+            url = demo_subscriber(DEMO_FILE)["url"]
+            receiver = url if self.receiver is not None else f"not started ({url} is taken)"
         return banner(
             self.url,
             dynamodb_endpoint=self.dynamodb_endpoint,
@@ -619,4 +631,6 @@ class LocalStack:
             engine_name=self.engine_name,
             demo=self.demo,
             log_file=log_file,
+            moto_url=self.moto_url,
+            receiver=receiver,
         )

@@ -345,6 +345,16 @@ def test_banner_lists_endpoints_tokens_and_a_curl_per_function() -> None:
         table_name="vouchers-local",
     )
     assert url in text and "http://127.0.0.1:4566" in text
+    ports = banner(
+        url,
+        dynamodb_endpoint="http://127.0.0.1:4566",
+        simulator_url="http://127.0.0.1:4010",
+        table_name="vouchers-local",
+        moto_url="http://127.0.0.1:4104",
+        receiver="not started (http://127.0.0.1:9300/webhooks is taken)",
+    )
+    assert "moto server       : http://127.0.0.1:4104" in ports
+    assert "Webhook receiver  : not started (http://127.0.0.1:9300/webhooks is taken)" in ports
     for curl in curls:
         assert curl in text
     tokens = demo_tokens()
