@@ -146,8 +146,8 @@ destroy: $(STAMP) $(CDK)
 # GNU make exits 2 whenever a recipe fails, whatever the recipe's own code: the importer's
 # code (2 invalid file, 3 conflicts, 4 unreachable) is printed; scripts call the importer itself.
 load: $(STAMP)
-	@$(BIN)/python -m shared.importer $(ARGS); rc=$$?; [ $$rc -eq 0 ] || { \
-	  echo "make load: the importer exited $$rc (docs/import-format.md, exit codes); for that code in a script run $(BIN)/python -m shared.importer"; \
+	@$(BIN)/python -m infra.importer $(ARGS); rc=$$?; [ $$rc -eq 0 ] || { \
+	  echo "make load: the importer exited $$rc (docs/import-format.md, exit codes); for that code in a script run $(BIN)/python -m infra.importer"; \
 	  exit $$rc; }
 
 clean:

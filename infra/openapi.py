@@ -4,7 +4,7 @@
     python -m infra.openapi --write    write openapi.json (sorted keys, indent 2)
     python -m infra.openapi --check    exit 1 when the committed openapi.json has drifted
 
-Paths and methods come from shared/routes.py (ROUTES) and must match it exactly; each
+Paths and methods come from infra/functions.py (ROUTES) and must match it exactly; each
 function's operations, schemas and examples come from infra/openapi_parts/<function>.py
 (`PATHS`, `SCHEMAS`), whose bodies are pydantic models built from the dialect modules' own
 limits (infra/openapi_models.py; hand-written schema dicts are still accepted). A function
@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from shared.routes import FUNCTIONS, ROUTES
+from infra.functions import FUNCTIONS, ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "openapi.json"
@@ -220,7 +220,7 @@ def build() -> dict[str, Any]:
                 if key in paths.get(path, {}):
                     problems.append(f"{function_name}: {key.upper()} {path} defined twice")
                     continue
-                operation.setdefault("tags", [spec.dialect])
+                operation.setdefault("tags", [str(spec.dialect)])
                 operation.setdefault("operationId", _operation_id(function_name, key, several))
                 if function_name not in SECURITY:
                     problems.append(f"{function_name}: no entry in infra/openapi.py SECURITY")
@@ -256,8 +256,8 @@ def build() -> dict[str, Any]:
     if duplicates:
         problems.append(f"duplicate operationId: {', '.join(map(str, duplicates))}")
     if problems:
-        raise OpenApiError("OpenAPI parts do not match shared/routes.py:\n  " + "\n  ".join(problems))
-    dialects = sorted({spec.dialect for spec in FUNCTIONS.values()})
+        raise OpenApiError("OpenAPI parts do not match infra/functions.py:\n  " + "\n  ".join(problems))
+    dialects = sorted({str(spec.dialect) for spec in FUNCTIONS.values()})
     document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {

@@ -55,7 +55,7 @@ class Dialect(Protocol):
 
 def service_name(module: str) -> str:
     """A function's service name: POWERTOOLS_SERVICE_NAME, which CDK sets to the function's
-    name in shared/routes.py; where one process hosts every function (the local stack, the
+    name in infra/functions.py; where one process hosts every function (the local stack, the
     tests) and nothing sets it, the handler's package name (functions.<name>.handler)."""
     return os.environ.get("POWERTOOLS_SERVICE_NAME") or module.rsplit(".", 2)[-2]
 

@@ -72,7 +72,7 @@ def secret_putter() -> Any:
     """Webhook secrets into (moto's) Secrets Manager, as the importer's CLI does in AWS."""
     import boto3
 
-    from shared.importer.loader import secrets_manager_putter
+    from infra.importer.loader import secrets_manager_putter
 
     return secrets_manager_putter(boto3.client("secretsmanager", region_name="eu-west-1"))
 
@@ -83,7 +83,7 @@ LOADED_SECRETS: dict[str, str] = {}  # webhook secrets of documents loaded outsi
 def load_document(voucher_store: Any, document: dict[str, Any]) -> None:
     """Load through the real importer; webhook secrets go to a dict (engines here include
     DynamoDB Local, where no Secrets Manager exists), as the local stack keeps its own."""
-    from shared.importer import load, validate
+    from infra.importer import load, validate
 
     parsed, problems = validate(document)
     assert not problems, problems
@@ -287,7 +287,7 @@ def captured_logs() -> Iterator[Any]:
     import importlib
     import io
 
-    from shared.routes import FUNCTIONS
+    from infra.functions import FUNCTIONS
 
     buffer = io.StringIO()
     swapped = []
@@ -340,3 +340,30 @@ def activation_env(demo: Any, provider_simulator: Any, monkeypatch: pytest.Monke
     RUNTIME.reset(store=demo, settings=Settings.from_env())
     yield demo
     parameters.clear_caches()
+
+
+def guard_fields(store: Any, serial_: str) -> dict[str, Any] | None:
+    """The activation guard a voucher item carries (owner, reference, acquired_at,
+    expires_at_ms), or None: what the guard attributes hold, read raw from the table."""
+    from shared.store import Keys
+    from shared.store.codec import GUARD_ATTRIBUTES, GUARD_OWNER
+
+    item = store.get(Keys.voucher(serial_)) or {}
+    if not item.get(GUARD_OWNER):
+        return None
+    return {name.removeprefix("guard_"): item[name] for name in GUARD_ATTRIBUTES if name in item}
+
+
+def plant_guard(store: Any, serial_: str, owner: str, expires_at_ms: int, reference: str = "") -> None:
+    """Put a guard on an existing voucher as another request would have."""
+    from shared.store import PK, Keys, serialize
+    from shared.store.codec import GUARD_EXPIRY, GUARD_OWNER
+
+    store.client.update_item(
+        TableName=store.table,
+        Key=serialize(Keys.voucher(serial_)),
+        UpdateExpression="SET #o = :o, #e = :e, #r = :r",
+        ConditionExpression="attribute_exists(#pk)",
+        ExpressionAttributeNames={"#o": GUARD_OWNER, "#e": GUARD_EXPIRY, "#r": "guard_reference", "#pk": PK},
+        ExpressionAttributeValues=serialize({":o": owner, ":e": expires_at_ms, ":r": reference}),
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from shared.routes import FUNCTIONS, ROUTES, Route, resolve
+from infra.functions import FUNCTIONS, ROUTES, Route, resolve
 
 TEXT_MEDIA_PREFIXES = (
     "text/",

@@ -85,7 +85,7 @@ def _json(status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) ->
 
 class LocalApp:
     """The WSGI app: local pages (/, /_health, /openapi.json, /docs and its assets) on GET and
-    HEAD, every other request through shared/routes.py to the real handler."""
+    HEAD, every other request through infra/functions.py to the real handler."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack

@@ -145,11 +145,11 @@ def replay(paths: Iterable[str | Path] | None = None) -> list[Result]:
     import boto3
     from moto import mock_aws
 
-    from shared.importer import build_groups
+    from infra.importer import build_groups
     from shared.store import serialize
     from shared.table_schema import create_table
 
-    # The importer's own item builder (shared.importer.build_groups): the items `load` would
+    # The importer's own item builder (infra.importer.build_groups): the items `load` would
     # write. They go in with BatchWriteItem: moto deep-copies every table on each
     # TransactWriteItems, which would make a fresh load per event take half a second.
     ((_, demo),) = read_import_files([DEMO_FILE])

@@ -1,7 +1,7 @@
 """The local stack in one object: moto's DynamoDB + Secrets Manager server, the demo data
 loaded through the real importer, the provider simulator, and werkzeug's threaded HTTP server
 with a WSGI app that turns each request into the API Gateway REST proxy event for the real
-handler (infra.local_stack.http_server; routes come only from shared/routes.py, through
+handler (infra.local_stack.http_server; routes come only from infra/functions.py, through
 infra.local_stack.apigw).
 
     stack = LocalStack(port=0).start()   # free port; stack.url, stack.simulator, stack.store
@@ -24,9 +24,9 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
 
+from infra.functions import FUNCTIONS
 from infra.local_stack.http_server import MAX_BODY_BYTES as MAX_BODY_BYTES  # the stack's limit
 from infra.local_stack.http_server import LocalApp, serve
-from shared.routes import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_FILE = Path(__file__).resolve().parent / "demo.json"
@@ -85,7 +85,7 @@ def read_import_files(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
     """Check every file's fields before starting anything; DataError lists every problem
     with its file and path. References between records are checked at load time, against
     the file and what the table already holds (e.g. the demo data)."""
-    from shared.importer.model import parse as validate
+    from infra.importer.model import parse as validate
 
     parsed_files: list[tuple[str, Any]] = []
     problems: list[str] = []
@@ -487,9 +487,9 @@ class LocalStack:
         demo data, earlier files); when this run created the table, they also win over what is
         there, so a file can redefine demo records (chain 1, member alice...). In a table that
         existed before, a conflicting file is refused, naming the records it would change."""
-        from shared.importer import load
-        from shared.importer.loader import existing_for
-        from shared.importer.model import cross_check
+        from infra.importer import load
+        from infra.importer.loader import existing_for
+        from infra.importer.model import cross_check
 
         existing = existing_for(self.store, parsed)
         problems = cross_check(parsed, existing)
@@ -517,7 +517,7 @@ class LocalStack:
     def _secret_putter(self) -> Any:
         import boto3
 
-        from shared.importer.loader import secrets_manager_putter
+        from infra.importer.loader import secrets_manager_putter
 
         client = boto3.session.Session().client(
             "secretsmanager", region_name=os.environ["AWS_REGION"], endpoint_url=self.secrets_endpoint
@@ -526,7 +526,7 @@ class LocalStack:
 
     def load_document(self, document: dict[str, Any], name: str = "<document>") -> Any:
         """Validate and load an import document into the running stack's table."""
-        from shared.importer.model import parse
+        from infra.importer.model import parse
 
         parsed, problems = parse(document)
         if problems or parsed is None:
@@ -584,7 +584,7 @@ class LocalStack:
     def index(self) -> dict[str, Any]:
         """`GET /`: the local stack's own pages and every API route (API Gateway answers 403
         here; a browser pointed at the stack deserves a map instead)."""
-        from shared.routes import ROUTES
+        from infra.functions import ROUTES
 
         return {
             "service": "voucher service (local stack)",

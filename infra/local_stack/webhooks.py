@@ -5,7 +5,7 @@ In AWS, the table's stream invokes the delivery function (functions/deliver_webh
 so does its SQS retry queue. Here a relay thread polls the local engine's stream (DynamoDB
 Local implements DynamoDB Streams; so does moto's server) and the retry queue (moto's SQS),
 and calls the same handler with events of the same shape. The dead-letter queue is a moto SQS
-queue too, so `python -m shared.webhooks.replay` works against it unchanged.
+queue too, so `python -m infra.webhook_redrive` works against it unchanged.
 
 Differences from AWS, on purpose: one relay for all shards (Lambda runs one poller per
 shard); retries are due after `retry_base_seconds` scaled as in AWS, so a test can watch a
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.functions import DELIVERY
 from infra.local_stack.apigw import LambdaContext, serialize_flushes
-from shared.routes import DELIVERY
 
 MAX_BATCH_ATTEMPTS = 10  # a failing stream batch runs this often, then is parked (Lambda: retries)
 RETRY_QUEUE = "voucher-local-webhooks-retry"

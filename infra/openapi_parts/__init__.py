@@ -2,7 +2,7 @@
 
 Each module exposes (build time only: the Lambdas never import these, nor pydantic):
 
-- `PATHS`: OpenAPI 3.0 `paths` entries for exactly that function's routes in shared/routes.py.
+- `PATHS`: OpenAPI 3.0 `paths` entries for exactly that function's routes in infra/functions.py.
   Parameters are small dicts built from the dialect module's constants.
 - `SCHEMAS`: the bodies it references as `#/components/schemas/<Name>`, named with the
   dialect as prefix (`Thalamus...`, `EsActivation...`, `Spaaza...`). Either a list of pydantic

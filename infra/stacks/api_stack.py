@@ -1,7 +1,7 @@
 """VoucherApi-<stage>: the stateless part (functions, dependency layer, REST API, WAF, webhook
 delivery, alarms).
 
-Everything here is derived from shared/routes.py: one function per FunctionSpec (the API's
+Everything here is derived from infra/functions.py: one function per FunctionSpec (the API's
 ``FUNCTIONS`` and the webhook ``DELIVERY``, all built by ``_function``), one method per Route,
 and each function role gets exactly ``spec.dynamodb_actions`` on the table and
 ``spec.index_actions`` on its indexes.
@@ -24,11 +24,11 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra import bundling
+from infra.functions import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec
 from infra.stacks.config import StageConfig
 from infra.stacks.monitoring import Monitoring
 from infra.stacks.nag import acknowledge, cfn_resource
 from infra.stacks.webhooks import Webhooks
-from shared.routes import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec
 from shared.table_schema import TABLE
 
 METRICS_NAMESPACE = "VoucherService"

@@ -13,9 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.functions import DELIVERY, FUNCTIONS, SETTLEMENT
 from infra.stacks.config import StageConfig
 from infra.stacks.webhooks import Webhooks
-from shared.routes import DELIVERY, FUNCTIONS, SETTLEMENT
 
 PERIOD = cdk.Duration.minutes(5)
 
@@ -218,7 +218,7 @@ class Monitoring(Construct):
             dead_letters,
             0,
             "Webhook deliveries dead-lettered (receiver failing for a day, 410, or a refused URL): "
-            "fix the receiver, then python -m shared.webhooks.replay --dlq",
+            "fix the receiver, then python -m infra.webhook_redrive --dlq",
             comparison=above,
         )
         alarm(
@@ -226,7 +226,7 @@ class Monitoring(Construct):
             stream_failures,
             0,
             "Stream batches the delivery function gave up on (their events were not published): "
-            "replay them from the audit log with python -m shared.webhooks.replay --since",
+            "replay them from the audit log with python -m infra.webhook_redrive --since",
             comparison=above,
         )
         alarm(

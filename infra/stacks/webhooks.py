@@ -1,6 +1,6 @@
 """Signed webhooks from the table's stream: the queues, event sources and grants of the delivery.
 
-The delivery function itself (shared/routes.py ``DELIVERY``) is built by ``ApiStack._function``
+The delivery function itself (infra/functions.py ``DELIVERY``) is built by ``ApiStack._function``
 like every API function (same code asset, layer, log group, tracing, explicit role with exactly
 ``spec.dynamodb_actions`` on the table). This construct adds what only it has:
 
@@ -9,7 +9,7 @@ like every API function (same code asset, layer, log group, tracing, explicit ro
     a message received ``RETRY_MAX_RECEIVES`` times without success is redriven to the DLQ;
   - the dead-letter queue: deliveries given up on, each a whole ``Delivery`` (the handler's own
     dead letters and the retry queue's redrives have the same body), replayed with
-    ``python -m shared.webhooks.replay --dlq``;
+    ``python -m infra.webhook_redrive --dlq``;
   - the stream-failure queue: the stream event source's on-failure destination. Lambda puts
     *pointers* to stream batches it gave up on there (shard, sequence numbers), not deliveries,
     so it is kept apart from the DLQ: ``replay --dlq`` would choke on them, and they are
@@ -34,9 +34,9 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.functions import DELIVERY
 from infra.stacks.config import StageConfig
 from infra.stacks.nag import acknowledge, cfn_resource
-from shared.routes import DELIVERY
 from shared.store.keys import SK, Keys
 from shared.table_schema import TABLE
 

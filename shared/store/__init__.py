@@ -1,6 +1,6 @@
-"""The voucher store's two implementations of shared.ports.VoucherStore, and the single
-table's keys and item codec (used by the importer, the local stack, the bench and tests;
-never by a use case)."""
+"""The voucher store: shared.ports.VoucherStore on DynamoDB, and the single table's keys and
+item codec (used by the importer, the local stack, the bench and tests; never by a use case).
+The in-memory fake of the same port lives with the tests (tests/fakes/memory_store.py)."""
 
 from shared.ports import StoreUnavailable, WriteConflict
 from shared.store.codec import (
@@ -28,7 +28,6 @@ __all__ = [
     "SK",
     "TTL",
     "DynamoDBStore",
-    "InMemoryStore",
     "Item",
     "Key",
     "Keys",
@@ -49,12 +48,3 @@ __all__ = [
     "session_to_item",
     "voucher_to_item",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """InMemoryStore on first use: tests and tools need it, a Lambda never imports it."""
-    if name == "InMemoryStore":
-        from shared.store.memory import InMemoryStore
-
-        return InMemoryStore
-    raise AttributeError(name)

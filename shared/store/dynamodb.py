@@ -162,31 +162,6 @@ class Table:
         raw = response.get("Item")
         return deserialize(raw) if raw else None
 
-    def guard_fields(self, serial: str) -> Item | None:
-        """The activation guard a voucher carries (owner, reference, acquired_at,
-        expires_at_ms), or None: for operators inspecting a stuck activation, and tests."""
-        item = self.get(Keys.voucher(serial)) or {}
-        if not item.get(GUARD_OWNER):
-            return None
-        return {name.removeprefix("guard_"): item[name] for name in GUARD_ATTRIBUTES if name in item}
-
-    def plant_guard(self, serial: str, owner: str, expires_at_ms: int, reference: str = "") -> None:
-        """Put a guard on an existing voucher as another request would have (tests, drills)."""
-        self._call(
-            "update_item",
-            TableName=self.table,
-            Key=serialize(Keys.voucher(serial)),
-            UpdateExpression="SET #o = :o, #e = :e, #r = :r",
-            ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={
-                "#o": GUARD_OWNER,
-                "#e": GUARD_EXPIRY,
-                "#r": "guard_reference",
-                "#pk": PK,
-            },
-            ExpressionAttributeValues=serialize({":o": owner, ":e": expires_at_ms, ":r": reference}),
-        )
-
     def query_partition(self, pk: str, sk_prefix: str) -> list[Item]:
         return self._query(
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
@@ -428,7 +403,7 @@ class DynamoDBStore(Table):
         limit: int | None,
     ) -> list[Owned]:
         """A member some of whose entries still carry the previous version's key (gsi1sk =
-        VOUCHER#serial, before `python -m shared.importer.rekey` ran): read all of the member's
+        VOUCHER#serial, before `python -m infra.importer.rekey` ran): read all of the member's
         entries and order them here, as that version did, so a page never repeats or skips."""
         items = self._query(
             IndexName=GSI1.name,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from infra.local_stack.provider_simulator import ProviderSimulator
-from tests.conftest import call, demo_document, load_document, serial
+from tests.conftest import call, demo_document, guard_fields, load_document, serial
 
 ALICE = "demo-es-member-alice"
 API_KEY = "sim-test-key-0123456789"
@@ -151,7 +151,7 @@ class ActivationEnv:
         return self.store.get(Keys.voucher(serial(n)))
 
     def lock_item(self, n: int) -> dict[str, Any] | None:
-        return self.store.guard_fields(serial(n))
+        return guard_fields(self.store, serial(n))
 
     def marker_in_progress(self, n: int) -> dict[str, Any] | None:
         """The activation guard, if a request still holds it (the commit releases it)."""

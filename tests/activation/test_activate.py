@@ -20,7 +20,7 @@ from tests.activation.conftest import (
     activate,
     voucher_id,
 )
-from tests.conftest import serial
+from tests.conftest import plant_guard, serial
 
 SUCCESS_FIELDS = {
     "authorizationCode",
@@ -673,7 +673,7 @@ def test_marker_taken_over_before_commit_is_409_in_progress(
 
     def take_over() -> None:
         # Our marker "expired" and another request acquired it.
-        env.store.plant_guard(serial(1), "someone-else", 1)
+        plant_guard(env.store, serial(1), "someone-else", 1)
 
     _before_commit(env, monkeypatch, take_over)
     response = activate(1)

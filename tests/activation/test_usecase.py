@@ -14,7 +14,7 @@ from shared.runtime import hash_token
 from shared.usecases.activate import activate_voucher
 from shared.usecases.es_rules import ActivateCommand
 from tests.activation.conftest import ALICE, load_extended
-from tests.conftest import serial
+from tests.conftest import guard_fields, plant_guard, serial
 
 
 class Fake:
@@ -49,7 +49,7 @@ def loaded(store: Any) -> Any:
 
 
 def lock(store: Any) -> Any:
-    return store.guard_fields(serial(1))
+    return guard_fields(store, serial(1))
 
 
 def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -> None:
@@ -89,7 +89,7 @@ def test_wait_of_zero_answers_in_progress_at_once(loaded: Any) -> None:
     from shared.domain import ActivationInProgress
 
     held_until = int((utcnow() + timedelta(seconds=30)).timestamp() * 1000)
-    loaded.plant_guard(serial(1), "other", held_until)
+    plant_guard(loaded, serial(1), "other", held_until)
     with pytest.raises(ActivationInProgress):
         activate_voucher(
             loaded,

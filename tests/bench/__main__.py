@@ -229,9 +229,9 @@ class Environment:
     def __init__(self, extra: int, engine: str = "dynamodb_local") -> None:
         import boto3
 
+        from infra.importer import load, validate
         from infra.local_stack.provider_simulator import ProviderSimulator
         from infra.local_stack.server import reset_handler_state
-        from shared.importer import load, validate
         from shared.runtime import RUNTIME, Settings
         from shared.store import DynamoDBStore
         from shared.table_schema import TABLE, create_table
@@ -490,7 +490,7 @@ def cold_start(runs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     largest import self-times of one function (python -X importtime)."""
     import subprocess
 
-    from shared.routes import FUNCTIONS
+    from infra.functions import FUNCTIONS
 
     code, layer = deployment_package()
     interpreter = str(getattr(sys, "_base_executable", None) or sys.executable)
@@ -687,7 +687,7 @@ IMPORT_GOAL = {"seconds": 300.0, "peak_mb": 512.0}  # 50,000 vouchers, DynamoDB 
 _IMPORT_WRAPPER = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from shared.importer.__main__ import main
+from infra.importer.__main__ import main
 t0 = time.perf_counter()
 code = main({argv!r})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -696,7 +696,7 @@ print(json.dumps({{"code": code, "seconds": time.perf_counter() - t0, "peak_mb":
 
 
 def import_file(vouchers: int) -> dict[str, Any]:
-    """`python -m shared.importer` loading the demo data plus `vouchers` Spaaza vouchers (each
+    """`python -m infra.importer` loading the demo data plus `vouchers` Spaaza vouchers (each
     a voucher, its voucher_key alias and its IMPORTED event: three items) into an empty table
     on DynamoDB Local, in a fresh interpreter: wall time, peak memory (its own ru_maxrss),
     and the progress lines it printed. Fails loudly if the import does not exit 0."""
@@ -984,7 +984,7 @@ def import_report(r: dict[str, Any]) -> list[str]:
     met = goal is not None and r["seconds"] <= goal["seconds"] and r["peak_mb"] <= goal["peak_mb"]
     out.append(
         f"\nImport of {r['vouchers']} vouchers ({r['file_mb']} MB file) into an empty table, "
-        f"python -m shared.importer on {r['engine']} ({stated if goal else '--quick: no goal'})"
+        f"python -m infra.importer on {r['engine']} ({stated if goal else '--quick: no goal'})"
     )
     out.append(
         table(

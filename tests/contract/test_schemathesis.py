@@ -80,7 +80,7 @@ def credentials_for(path: str) -> dict[str, str]:
 
 
 def test_every_route_is_fuzzed() -> None:
-    from shared.routes import ROUTES
+    from infra.functions import ROUTES
 
     operations = [result.ok() for result in SCHEMA.get_all_operations()]
     assert {(o.method.upper(), o.path) for o in operations} == {(r.method, r.path) for r in ROUTES}

@@ -314,8 +314,8 @@ def table(request: pytest.FixtureRequest, moto_server: str) -> Iterator[Table]:
 def _write_items(client: Any, name: str, document: dict[str, Any]) -> None:
     """The importer's items, written as they are (the importer's own checks and pacing cost
     tens of seconds on moto for this many vouchers; tests/unit/test_importer.py tests them)."""
-    from shared.importer import validate
-    from shared.importer.loader import build_groups
+    from infra.importer import validate
+    from infra.importer.loader import build_groups
     from shared.store.codec import serialize
 
     parsed, problems = validate(document)

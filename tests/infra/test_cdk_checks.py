@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from cdk_template import REPO_ROOT
 
-from shared.routes import FUNCTIONS, ROUTES
+from infra.functions import FUNCTIONS, ROUTES
 
 pytestmark = pytest.mark.cdk
 

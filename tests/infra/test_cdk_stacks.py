@@ -1,4 +1,4 @@
-"""The synthesized templates match the single sources of truth (shared/routes.py, table_schema.py).
+"""The synthesized templates match the single sources of truth (infra/functions.py, table_schema.py).
 
 Every check goes through ``aws_cdk.assertions`` (``Template``, ``Match``, ``Capture``) and is
 driven by ``FUNCTIONS``/``DELIVERY``/``ROUTES``/``TABLE``: a function or route added there is
@@ -16,7 +16,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 from cdk_template import IMPORTED_SECRET_NAME, Grant, Synth, canonical, grants
 
-from shared.routes import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec, Route
+from infra.functions import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec, Route
 from shared.store.keys import SK, Keys
 from shared.table_schema import TABLE
 from shared.webhooks.subscribers import SECRET_NAME
@@ -325,8 +325,8 @@ def test_code_asset_holds_only_functions_and_shared(synth):
     assert top_level == {"functions", "shared"}
     files = [p.relative_to(asset).as_posix() for p in asset.rglob("*")]
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
-    assert not [f for f in files if f.startswith("shared/importer")]
-    assert "shared/routes.py" in files
+    assert not [f for f in files if f.startswith("infra/importer")]
+    assert "infra/functions.py" in files
     # One code asset shared by every function.
     synth.api.all_resources("AWS::Lambda::Function", {"Metadata": {"aws:asset:path": path.as_string()}})
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from infra.functions import ROUTES
 from infra.local_stack import swagger
 from infra.local_stack.server import LocalStack
-from shared.routes import ROUTES
 
 pytestmark = [pytest.mark.http, pytest.mark.browser]
 

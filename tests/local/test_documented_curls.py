@@ -96,7 +96,7 @@ def test_the_readme_replays_every_api_function_with_sam() -> None:
     file that exists and that its folder's manifest documents as a success."""
     import json
 
-    from shared.routes import FUNCTIONS
+    from infra.functions import FUNCTIONS
 
     listed = {name: event for _template, name, event in _SAM.findall((ROOT / "README.md").read_text())}
     assert set(listed) == {f"{spec.construct_id}Function" for spec in FUNCTIONS.values()}

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from infra.importer import build_groups, validate
 from infra.local_stack.server import LocalStack
-from shared.importer import build_groups, validate
 from shared.store import serialize
 from shared.table_schema import create_table
 from tests.local.helpers import request
@@ -78,7 +78,7 @@ def as_http(event: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]], byt
 
 
 def test_every_function_has_events() -> None:
-    from shared.routes import FUNCTIONS
+    from infra.functions import FUNCTIONS
 
     assert {p.parent.name for p in EVENTS} == set(FUNCTIONS)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from infra.functions import FUNCTIONS, ROUTES
 from infra.local_stack import apigw
 from infra.local_stack.server import (
     MAX_BODY_BYTES,
@@ -24,7 +25,6 @@ from infra.local_stack.server import (
     demo_tokens,
     sample_curls,
 )
-from shared.routes import FUNCTIONS, ROUTES
 from tests.conftest import ROOT, demo_document
 from tests.local.helpers import request
 

@@ -1,4 +1,4 @@
-"""openapi.json: valid OpenAPI 3.0.3, exactly the routes of shared/routes.py, not drifted, its
+"""openapi.json: valid OpenAPI 3.0.3, exactly the routes of infra/functions.py, not drifted, its
 bodies generated from pydantic models whose limits are the dialect modules' own."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra import openapi
-from shared.routes import FUNCTIONS, ROUTES
+from infra.functions import FUNCTIONS, ROUTES
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 The code asset is staged by CDK itself from infra/bundling.py's function_code() (same
 excludes as a deploy); the layer is infra/bundling.py's build_layer() from the runtime lock
 alone, for this machine's platform so that its wheels import here (deploys build the same
-lock for Lambda's arm64). Each handler in shared/routes.py FUNCTIONS is then imported in a
+lock for Lambda's arm64). Each handler in infra/functions.py FUNCTIONS is then imported in a
 fresh base interpreter (no venv, no site-packages: ``-S -s``, a new environment whose
 PYTHONPATH is only the asset and the layer's python/) and answers its recorded success event
 against moto's server, holding the demo data loaded with the project's importer. A module
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from shared.routes import FUNCTIONS
+from infra.functions import FUNCTIONS
 from tests.conftest import ROOT, demo_document, engine_client, load_document
 
 pytestmark = pytest.mark.package

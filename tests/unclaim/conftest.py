@@ -1,5 +1,5 @@
 """A faster `demo` for this package: the demo items are built once by the real importer
-(shared.importer.loader.build_groups) and written per test with BatchWriteItem, skipping
+(infra.importer.loader.build_groups) and written per test with BatchWriteItem, skipping
 the importer's per-test validation and plan read (~0.5 s a test otherwise). The IMPORTED
 audit events are not written: nothing here reads them."""
 
@@ -15,8 +15,8 @@ from tests.conftest import demo_document
 
 @cache
 def _demo_items() -> tuple[dict[str, Any], ...]:
-    from shared.importer import validate
-    from shared.importer.loader import build_groups
+    from infra.importer import validate
+    from infra.importer.loader import build_groups
     from shared.store import serialize
 
     parsed, problems = validate(demo_document())

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.importer import load, validate
-from shared.importer.__main__ import main
+from infra.importer import load, validate
+from infra.importer.__main__ import main
 from shared.runtime import hash_token
 from shared.store import DynamoDBStore, Keys
 from tests.conftest import TABLE_NAME, demo_document, load_document, secret_putter, serial
@@ -171,7 +171,7 @@ def incremental_document() -> dict[str, Any]:
 
 
 def test_a_file_may_refer_to_records_already_in_the_table(demo: DynamoDBStore) -> None:
-    from shared.importer.loader import validate_against
+    from infra.importer.loader import validate_against
 
     parsed, problems, existing = validate_against(demo, incremental_document())
     assert problems == [] and parsed is not None
@@ -189,7 +189,7 @@ def test_a_file_may_refer_to_records_already_in_the_table(demo: DynamoDBStore) -
 
 
 def test_references_missing_from_file_and_table_are_reported(store: DynamoDBStore) -> None:
-    from shared.importer.loader import validate_against
+    from infra.importer.loader import validate_against
 
     _, problems, _ = validate_against(store, incremental_document())
     joined = "\n".join(problems)
@@ -363,7 +363,7 @@ def test_cli_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    command = [sys.executable, "-m", "shared.importer", str(path), "--table", "Vouchers"]
+    command = [sys.executable, "-m", "infra.importer", str(path), "--table", "Vouchers"]
     done = subprocess.run(
         [*command, "--endpoint-url", "http://127.0.0.1:9"],
         env=env,
@@ -388,6 +388,6 @@ def test_cli_without_credentials_says_so_in_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_aws_mode_is_decided_by_the_endpoint_not_by_the_flag(endpoint: str | None, local: bool) -> None:
-    from shared.importer.__main__ import _local_endpoint
+    from infra.importer.__main__ import _local_endpoint
 
     assert _local_endpoint(endpoint) is local

@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 
+from infra.importer.rekey import rekey
 from shared.domain import Definition, Status, Voucher
-from shared.importer.rekey import rekey
 from shared.ports import ORDER_MS_BOUND, Owned, Position
 from shared.store import (
     GSI1,
     DynamoDBStore,
-    InMemoryStore,
     Keys,
     definition_to_item,
     serialize,
@@ -33,6 +32,7 @@ from shared.store import (
 from shared.table_schema import create_table
 from shared.usecases.listing import page_of
 from tests.conftest import engine_client
+from tests.fakes.memory_store import InMemoryStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MEMBER = "m-1"
@@ -283,7 +283,7 @@ def test_rekey_brings_an_old_table_to_the_list_order_and_touches_nothing_else(
 
 def test_rekey_leaves_an_item_that_changed_under_it() -> None:
     """The write holds only while the item still has the key the scan saw and its owner."""
-    from shared.importer.rekey import rekey_item
+    from infra.importer.rekey import rekey_item
 
     class Refusing:
         def update_item(self, **kwargs: Any) -> None:
@@ -300,7 +300,7 @@ def test_rekey_leaves_an_item_that_changed_under_it() -> None:
 def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStore) -> None:
     """The index keys are derived from owner, issue date and serial (which the importer does
     compare): a table keyed by the previous version re-imports clean, and rekey re-keys it."""
-    from shared.importer import load, validate
+    from infra.importer import load, validate
     from tests.conftest import LOADED_SECRETS, demo_document, serial
 
     key = serialize(Keys.voucher(serial(1)))

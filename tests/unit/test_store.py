@@ -33,7 +33,7 @@ from shared.ports import (
 )
 from shared.store import DynamoDBStore, Keys, item_to_voucher, serialize, voucher_to_item
 from shared.table_schema import TABLE
-from tests.conftest import serial
+from tests.conftest import guard_fields, serial
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 _VOUCHER = {**Keys.voucher("a"), "serial": "a", "definition_id": "d", "status": "CLAIMED", "version": 2}
@@ -312,9 +312,9 @@ def test_activation_guard_is_exclusive_until_it_expires(demo: DynamoDBStore) -> 
     assert caught.value.guard == GuardFree(v.serial) and caught.value.current.owner == "me"
     demo.commit(claim("other", NOW + timedelta(seconds=6)))  # ours expired: taken over
     demo.release_guard(GuardHeld(v.serial, "me"))  # not ours any more: left alone
-    assert demo.guard_fields(v.serial)["owner"] == "other"  # type: ignore[index]
+    assert guard_fields(demo, v.serial)["owner"] == "other"  # type: ignore[index]
     demo.release_guard(GuardHeld(v.serial, "other"))
-    assert demo.guard_fields(v.serial) is None
+    assert guard_fields(demo, v.serial) is None
 
 
 def test_session_check_fails_for_expired_session(demo: DynamoDBStore) -> None:

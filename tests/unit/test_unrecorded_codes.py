@@ -15,9 +15,9 @@ from shared.domain import utcnow
 from shared.ports import GuardClaim, GuardRef, OutcomeUnknown, StoreUnavailable, VoucherRef
 from shared.providers import ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
-from shared.store import InMemoryStore
 from shared.usecases.activate import activate_voucher
 from shared.usecases.consume import consume_voucher
+from tests.fakes.memory_store import InMemoryStore
 from tests.unit.test_usecases_on_both_stores import activate, consume, serial
 
 QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
@@ -62,8 +62,8 @@ class Provider:
 
 @pytest.fixture
 def store() -> Unreachable:
-    from shared.importer import validate
-    from shared.importer.loader import build_groups
+    from infra.importer import validate
+    from infra.importer.loader import build_groups
     from tests.conftest import demo_document
 
     parsed, _ = validate(demo_document())

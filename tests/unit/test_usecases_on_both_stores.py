@@ -32,7 +32,6 @@ from shared.ports import (
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
 from shared.runtime import hash_token
-from shared.store import InMemoryStore
 from shared.usecases.activate import activate_voucher
 from shared.usecases.consume import consume_voucher
 from shared.usecases.es_rules import ActivateCommand
@@ -40,6 +39,7 @@ from shared.usecases.spaaza_request import Caller, VoucherRequest
 from shared.usecases.thalamus_rules import OperatorCommand
 from shared.usecases.unclaim import unclaim_voucher
 from tests.conftest import demo_document, load_document, serial
+from tests.fakes.memory_store import InMemoryStore
 
 QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
 
@@ -81,8 +81,8 @@ class Counted:
 @pytest.fixture(params=["memory", "dynamodb", "dynamodb_local"])
 def port(request: pytest.FixtureRequest) -> Iterator[Counted]:
     if request.param == "memory":
-        from shared.importer import validate
-        from shared.importer.loader import build_groups
+        from infra.importer import validate
+        from infra.importer.loader import build_groups
 
         parsed, problems = validate(demo_document())
         assert parsed is not None and not problems

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra import webhook_redrive as replay
 from infra.local_stack.server import LocalStack
 from infra.local_stack.webhook_receiver import Receiver
 from shared.domain import format_instant, utcnow
-from shared.webhooks import replay
 from shared.webhooks.delivery import Delivery
 from tests.webhooks.helpers import (
     audit_event_ids,

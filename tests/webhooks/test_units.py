@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.importer import validate
-from shared.importer.model import cross_check
+from infra.importer import validate
+from infra.importer.model import cross_check
 from shared.store.codec import serialize
 from shared.webhooks.delivery import Deliverer, Delivery, RetryPolicy
 from shared.webhooks.events import pending_events, webhook_event
@@ -274,7 +274,7 @@ def test_out_of_time_the_rest_go_to_the_retry_queue_untried() -> None:
 def test_replay_leaves_a_message_that_is_not_a_delivery_and_says_so(aws: None) -> None:
     import boto3
 
-    from shared.webhooks.replay import replay_dead_letters
+    from infra.webhook_redrive import replay_dead_letters
 
     sqs = boto3.client("sqs", region_name="eu-west-1")
     url = sqs.create_queue(QueueName="dlq")["QueueUrl"]

@@ -1,6 +1,6 @@
 """Load an import file into the voucher table (local or real AWS).
 
-    python -m shared.importer data.json --table VoucherTable [--endpoint-url URL]
+    python -m infra.importer data.json --table VoucherTable [--endpoint-url URL]
         [--region eu-west-1] [--replace] [--dry-run] [--create-table]
 
 Every file is validated whole before any of its items is written: first each record's
@@ -23,13 +23,13 @@ import json
 import os
 import sys
 
-from shared.importer.loader import existing_for, load
-from shared.importer.model import Existing, ImportFile, Partial, cross_check, parse, partial
+from infra.importer.loader import existing_for, load
+from infra.importer.model import Existing, ImportFile, Partial, cross_check, parse, partial
 from shared.store import DynamoDBStore, TransactionCancelled
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.importer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.importer", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="import files (JSON, format voucher-import/v1)")
     parser.add_argument(
         "--table", default=os.environ.get("TABLE_NAME"), help="table name (default: $TABLE_NAME)"
@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     # (AWS_ENDPOINT_URL_SECRETSMANAGER locally).
     put_secret = None
     if any(w.secret is not None for _path, parsed in documents for w in parsed.webhook_subscribers):
-        from shared.importer.loader import secrets_manager_putter
+        from infra.importer.loader import secrets_manager_putter
 
         put_secret = secrets_manager_putter(boto3.client("secretsmanager", region_name=args.region))
     status = 0

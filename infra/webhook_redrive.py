@@ -1,7 +1,7 @@
 """Re-deliver webhooks: from the dead-letter queue, or from a time range of the audit log.
 
-    python -m shared.webhooks.replay --dlq [--queue-url URL]
-    python -m shared.webhooks.replay --since 2026-12-06T10:00:00Z [--until ...] [--subscriber ID]
+    python -m infra.webhook_redrive --dlq [--queue-url URL]
+    python -m infra.webhook_redrive --since 2026-12-06T10:00:00Z [--until ...] [--subscriber ID]
 
 `--dlq` takes each dead letter (a whole `Delivery`: the event as first built, its subscriber),
 makes one signed attempt, and deletes the message only when the receiver acknowledged it;
@@ -171,7 +171,7 @@ def _instant(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.webhooks.replay", description=__doc__.split("\n\n")[0]
+        prog="python -m infra.webhook_redrive", description=__doc__.split("\n\n")[0]
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dlq", action="store_true", help="re-deliver the dead letters")

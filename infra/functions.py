@@ -1,8 +1,10 @@
-"""The one table of (method, path, function) that the CDK stack and the local server both read.
+"""The one table of functions and (method, path, function) routes that the CDK stacks, IAM,
+the local server and OpenAPI all read.
 
 Keeping routes, handler entry points and each function's DynamoDB permissions here means
 the deployed API, the local stack and the IAM policies cannot drift apart: tests assert the
-synthesized template against this table.
+synthesized template against this table. It is deployment knowledge, so it lives in infra/,
+outside the Lambdas' code asset; a function's construct id and handler follow from its name.
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ class FunctionSpec:
     """One Lambda function: its entry point and exactly the AWS actions it performs."""
 
     name: str  # python package under functions/, also the stable key used everywhere
-    construct_id: str  # CDK construct id (and SAM CLI function name prefix)
-    handler: str  # Lambda handler string, relative to the code asset root
-    dialect: str  # the vendor wire dialect it speaks
+    dialect: str | None  # the vendor wire dialect it speaks (None: not behind the API)
     description: str
     dynamodb_actions: tuple[str, ...]  # on the table itself
     index_actions: tuple[str, ...] = ()  # on its secondary indexes ("<table arn>/index/*")
     reads_provider_secret: bool = False
     timeout_seconds: int = 10
     memory_mb: int = 512
+
+    @property
+    def construct_id(self) -> str:
+        """CDK construct id (and SAM CLI's function name prefix): consume_voucher -> ConsumeVoucher.
+        Part of every logical id the function's resources have, so it must never change."""
+        return "".join(part.title() for part in self.name.split("_"))
+
+    @property
+    def handler(self) -> str:
+        """Lambda handler string, relative to the code asset root."""
+        return f"functions.{self.name}.handler.lambda_handler"
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     for spec in (
         FunctionSpec(
             name="consume_voucher",
-            construct_id="ConsumeVoucher",
-            handler="functions.consume_voucher.handler.lambda_handler",
             dialect="thalamus",
             description="Thalamus v4: operator sets a voucher as consumed",
             dynamodb_actions=(
@@ -83,8 +92,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="activate_voucher",
-            construct_id="ActivateVoucher",
-            handler="functions.activate_voucher.handler.lambda_handler",
             dialect="es_loyalty",
             description="ES Loyalty: PAC voucher activation through an external provider",
             dynamodb_actions=(
@@ -98,8 +105,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="unclaim_voucher",
-            construct_id="UnclaimVoucher",
-            handler="functions.unclaim_voucher.handler.lambda_handler",
             dialect="spaaza",
             description="Spaaza: unclaim a voucher",
             dynamodb_actions=(
@@ -111,16 +116,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="view_voucher",
-            construct_id="ViewVoucher",
-            handler="functions.view_voucher.handler.lambda_handler",
             dialect="thalamus",
             description="Thalamus v4: operator views a voucher (read only)",
             dynamodb_actions=("dynamodb:BatchGetItem",),
         ),
         FunctionSpec(
             name="list_issuances",
-            construct_id="ListIssuances",
-            handler="functions.list_issuances.handler.lambda_handler",
             dialect="es_loyalty",
             description="ES Loyalty: a member lists their issuances (read only)",
             dynamodb_actions=("dynamodb:BatchGetItem",),
@@ -128,8 +129,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="console_issuances",
-            construct_id="ConsoleIssuances",
-            handler="functions.console_issuances.handler.lambda_handler",
             dialect="es_loyalty",
             description="ES Loyalty console: a CSR lists a member's issuances (read only)",
             dynamodb_actions=("dynamodb:BatchGetItem",),
@@ -137,16 +136,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="console_issuance",
-            construct_id="ConsoleIssuance",
-            handler="functions.console_issuance.handler.lambda_handler",
             dialect="es_loyalty",
             description="ES Loyalty console: a CSR views one issuance and its history (read only)",
             dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query"),  # Query: the history
         ),
         FunctionSpec(
             name="claim_voucher",
-            construct_id="ClaimVoucher",
-            handler="functions.claim_voucher.handler.lambda_handler",
             dialect="spaaza",
             description="Spaaza: claim a voucher",
             dynamodb_actions=(
@@ -158,8 +153,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ),
         FunctionSpec(
             name="get_user_vouchers",
-            construct_id="GetUserVouchers",
-            handler="functions.get_user_vouchers.handler.lambda_handler",
             dialect="spaaza",
             description="Spaaza: a user's vouchers (read only)",
             dynamodb_actions=("dynamodb:BatchGetItem",),
@@ -172,9 +165,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 # kept out of FUNCTIONS (which is the API's), yet built by the same CDK code path.
 DELIVERY = FunctionSpec(
     name="deliver_webhooks",
-    construct_id="DeliverWebhooks",
-    handler="functions.deliver_webhooks.handler.lambda_handler",
-    dialect="webhooks",
+    dialect=None,
     description="Signed webhooks for every committed voucher transition (from the table's stream)",
     # BatchGetItem: a voucher whose image the stream batch lacked; Query: a chain's subscribers
     dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query"),
@@ -185,9 +176,7 @@ DELIVERY = FunctionSpec(
 # Not behind API Gateway either: an EventBridge schedule invokes it (infra/stacks/api_stack.py).
 SETTLEMENT = FunctionSpec(
     name="settle_codes",
-    construct_id="SettleCodes",
-    handler="functions.settle_codes.handler.lambda_handler",
-    dialect="provider",
+    dialect=None,
     description="Announce provider codes no voucher carries and void them at the provider (schedule)",
     # BatchGetItem: the vouchers, guards and markers the listed references name; Query: a
     # voucher's history (was the reference activated?); PutItem: the announcement and its

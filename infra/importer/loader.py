@@ -20,19 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from shared.domain import (
-    Activation,
-    AuditEvent,
-    Definition,
-    Member,
-    PrincipalKind,
-    ProviderConfig,
-    Session,
-    Status,
-    Voucher,
-    utcnow,
-)
-from shared.importer.model import (
+from infra.importer.model import (
     FORMAT,
     ActivityIn,
     CardIn,
@@ -52,6 +40,18 @@ from shared.importer.model import (
     TouchpointIn,
     cross_check,
     parse,
+)
+from shared.domain import (
+    Activation,
+    AuditEvent,
+    Definition,
+    Member,
+    PrincipalKind,
+    ProviderConfig,
+    Session,
+    Status,
+    Voucher,
+    utcnow,
 )
 from shared.runtime import hash_token
 from shared.store import (
@@ -727,7 +727,7 @@ DERIVED = frozenset({"updated_at", GSI1.partition_key, GSI1.sort_key})
 def _comparable(item: Item) -> Item:
     """The item as DynamoDB would hand it back (None dropped, numbers normalised), without
     what is derived: the owner index's keys follow from owner, issue date and serial, which
-    are compared, so an entry keyed in an older format (python -m shared.importer.rekey) is not a
+    are compared, so an entry keyed in an older format (python -m infra.importer.backfill) is not a
     conflict."""
     return {k: v for k, v in deserialize(serialize(item)).items() if k not in DERIVED}
 
