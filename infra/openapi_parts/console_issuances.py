@@ -26,7 +26,7 @@ PATHS: dict[str, Any] = {
                 "What the member would list, with activation status, provider and code expiry, but "
                 "never the authorization code. Console sessions only (members and others: 403); "
                 "every view is logged with the CSR's id. This implementation's path (the console API "
-                "is not public): see docs/dialects/console_issuances.md."
+                "is not public): see docs/dialects/list_issuances.md."
             ),
             "parameters": [MEMBER, {**BEARER, "example": "Bearer demo-es-console-csr"}, *QUERY],
             "responses": {

@@ -2,8 +2,8 @@
 of them: query parameters, the issuance object, the console's history entries.
 
 Errors are the activation endpoint's (`{"errorCode", "message", "correlationId"}`, 401 with
-a Bearer challenge): a bad parameter is a 400 whose errorCode names it. docs/dialects/
-list_issuances.md and console_issuances.md list every parameter, field and code.
+a Bearer challenge): a bad parameter is a 400 whose errorCode names it.
+docs/dialects/list_issuances.md lists every parameter, field and code of both.
 
 What a console never sees: a live authorization code (the member must be at the terminal),
 nor one recorded with an ACTIVATION_CODE_UNUSED event.

@@ -368,11 +368,10 @@ class DynamoDBStore(Table):
         elif high is not None:
             condition += " AND #o <= :hi"
             values[":hi"] = high
-        names["#o"] = GSI1.sort_key
         items = self._query(
             IndexName=GSI1.name,
             KeyConditionExpression=condition,
-            ProjectionExpression="#serial, #definition, #issued, #o",
+            ProjectionExpression="#serial, #definition, #issued",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),
             limit=None if limit is None else limit + int(exclusive),
@@ -385,57 +384,8 @@ class DynamoDBStore(Table):
             )
             for i in items
         ]
-        if any(
-            Keys.owner(member_id, o.issued_at, o.serial)[GSI1.sort_key] != i.get(GSI1.sort_key)
-            for o, i in zip(owned, items, strict=True)
-        ):
-            return self._unordered_vouchers_of(member_id, after, newest, oldest, limit)
         if exclusive:
             owned = [o for o in owned if Position.of(o) != after]
-        return owned if limit is None else owned[:limit]
-
-    def _unordered_vouchers_of(
-        self,
-        member_id: str,
-        after: Position | None,
-        newest: datetime | None,
-        oldest: datetime | None,
-        limit: int | None,
-    ) -> list[Owned]:
-        """A member some of whose entries still carry the previous version's key (gsi1sk =
-        VOUCHER#serial, before `python -m infra.importer.rekey` ran): read all of the member's
-        entries and order them here, as that version did, so a page never repeats or skips."""
-        items = self._query(
-            IndexName=GSI1.name,
-            KeyConditionExpression="#g = :g",
-            ProjectionExpression="#serial, #definition, #issued",
-            ExpressionAttributeNames={
-                "#g": GSI1.partition_key,
-                "#serial": "serial",
-                "#definition": "definition_id",
-                "#issued": "issued_at",
-            },
-            ExpressionAttributeValues=serialize({":g": Keys.owner_partition(member_id)}),
-        )
-        windowed = newest is not None or oldest is not None
-        owned = sorted(
-            (
-                o
-                for i in items
-                if (
-                    o := Owned(
-                        str(i["serial"]),
-                        str(i["definition_id"]),
-                        parse_instant(i["issued_at"]) if i.get("issued_at") else None,
-                    )
-                )
-                and (after is None or Position.of(o) > after)
-                and not (windowed and o.issued_at is None)
-                and (newest is None or o.issued_at is None or o.issued_at <= newest)
-                and (oldest is None or o.issued_at is None or o.issued_at >= oldest)
-            ),
-            key=Position.of,
-        )
         return owned if limit is None else owned[:limit]
 
     # ---- building writes

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from infra.importer.rekey import rekey
+from infra.importer.backfill import DERIVED, backfill, backfill_item
 from shared.domain import Definition, Status, Voucher
 from shared.ports import ORDER_MS_BOUND, Owned, Position
 from shared.store import (
@@ -232,7 +232,7 @@ def test_a_filtered_page_in_a_window_examines_only_its_candidates(listed: Any) -
         assert all(count <= limit for limit, count in counted.queries)
 
 
-# --------------------------------------------------------------------------- re-keying
+# --------------------------------------------------------------------------- backfill
 
 
 def _old_keyed(client: Any, name: str) -> None:
@@ -244,13 +244,13 @@ def _old_keyed(client: Any, name: str) -> None:
 
 
 @pytest.mark.parametrize("engine_name", ["moto", "dynamodb_local"])
-def test_rekey_brings_an_old_table_to_the_list_order_and_touches_nothing_else(
+def test_backfill_brings_an_old_table_to_the_list_order_and_touches_nothing_else(
     engine_name: str, request: pytest.FixtureRequest
 ) -> None:
     client = engine_client(
         request.getfixturevalue("moto_server" if engine_name == "moto" else "dynamodb_local")
     )
-    name = f"rekey-{engine_name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+    name = f"backfill-{engine_name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
     create_table(client, name)
     _old_keyed(client, name)
     for d in DEFINITIONS:
@@ -258,17 +258,12 @@ def test_rekey_brings_an_old_table_to_the_list_order_and_touches_nothing_else(
     store = DynamoDBStore(client, name)
     before = {i["pk"]["S"]: i for i in client.scan(TableName=name, ConsistentRead=True)["Items"]}
 
-    dry = rekey(client, name, segments=2, dry_run=True)
-    assert (dry.scanned, dry.rekeyed, dry.current) == (len(VOUCHERS), len(VOUCHERS), 0)
-    assert store.vouchers_of(MEMBER, limit=3) == OWNED[:3]  # old keys: ordered in the Lambda
+    dry = backfill(client, name, segments=2, dry_run=True)
+    assert dry.counts == {"scanned": len(VOUCHERS), "written": len(VOUCHERS)}
+    assert store.vouchers_of(MEMBER) != OWNED  # the old keys' order: what the backfill is for
 
-    report = rekey(client, name, segments=3)
-    assert (report.scanned, report.rekeyed, report.current, report.moved) == (
-        len(VOUCHERS),
-        len(VOUCHERS),
-        0,
-        0,
-    )
+    report = backfill(client, name, segments=3)
+    assert report.counts == {"scanned": len(VOUCHERS), "written": len(VOUCHERS)}
     assert store.vouchers_of(MEMBER) == OWNED
     after = {i["pk"]["S"]: i for i in client.scan(TableName=name, ConsistentRead=True)["Items"]}
     for pk, item in after.items():  # only the sort key moved: version, updated_at, state kept
@@ -276,30 +271,36 @@ def test_rekey_brings_an_old_table_to_the_list_order_and_touches_nothing_else(
             k: v for k, v in before[pk].items() if k != GSI1.sort_key
         }
 
-    again = rekey(client, name, segments=1)
-    assert (again.rekeyed, again.current) == (0, len(VOUCHERS))
+    again = backfill(client, name, segments=1)
+    assert again.counts == {"scanned": len(VOUCHERS), "current": len(VOUCHERS)}
     client.delete_table(TableName=name)
 
 
-def test_rekey_leaves_an_item_that_changed_under_it() -> None:
-    """The write holds only while the item still has the key the scan saw and its owner."""
-    from infra.importer.rekey import rekey_item
+def test_backfill_leaves_an_item_that_changed_under_it() -> None:
+    """The write holds only while the item still has the sources and the key the scan saw."""
+    owner_index = DERIVED["owner-index"]
 
     class Refusing:
         def update_item(self, **kwargs: Any) -> None:
             from botocore.exceptions import ClientError
 
-            assert kwargs["ConditionExpression"] == ("#gs = :seen AND #owner = :owner AND #issued = :issued")
+            names = kwargs["ExpressionAttributeNames"]
+            held = {
+                names[c.split()[0].removeprefix("attribute_not_exists(").rstrip(")")]
+                for c in kwargs["ConditionExpression"].split(" AND ")
+            }
+            assert held >= {"serial", "owner_member_id", "issued_at", GSI1.sort_key}
+            assert {"S": f"VOUCHER#{VOUCHERS[0].serial}"} in kwargs["ExpressionAttributeValues"].values()
             raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
 
     item = {**voucher_to_item(VOUCHERS[0]), GSI1.sort_key: f"VOUCHER#{VOUCHERS[0].serial}"}
-    assert rekey_item(Refusing(), "t", item) == "moved"
-    assert rekey_item(Refusing(), "t", voucher_to_item(VOUCHERS[0])) == "current"
+    assert backfill_item(Refusing(), "t", owner_index, item) == "moved"
+    assert backfill_item(Refusing(), "t", owner_index, voucher_to_item(VOUCHERS[0])) == "current"
 
 
 def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStore) -> None:
     """The index keys are derived from owner, issue date and serial (which the importer does
-    compare): a table keyed by the previous version re-imports clean, and rekey re-keys it."""
+    compare): a table keyed by the previous version re-imports clean, and backfill re-keys it."""
     from infra.importer import load, validate
     from tests.conftest import LOADED_SECRETS, demo_document, serial
 
@@ -315,24 +316,4 @@ def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStor
     assert parsed is not None and not problems
     report = load(demo, parsed, put_secret=LOADED_SECRETS.__setitem__)
     assert not report.conflicts and report.created == 0
-    assert rekey(demo.client, demo.table, segments=1).rekeyed == 1
-
-
-@pytest.mark.parametrize("engine_name", ["moto", "dynamodb_local"])
-def test_a_member_still_on_old_keys_pages_in_order_once(
-    engine_name: str, request: pytest.FixtureRequest
-) -> None:
-    """Between a deploy and the re-key, a member's entries may carry the previous key: the
-    store sees it on the entries it read and orders that member's list itself, so pages
-    neither repeat nor skip (a token is in the new format, which old keys do not follow)."""
-    client = engine_client(
-        request.getfixturevalue("moto_server" if engine_name == "moto" else "dynamodb_local")
-    )
-    name = f"oldkeys-{engine_name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
-    create_table(client, name)
-    _old_keyed(client, name)
-    for d in DEFINITIONS:
-        client.put_item(TableName=name, Item=serialize(definition_to_item(d)))
-    store = DynamoDBStore(client, name)
-    assert _every_page(store, 7) == [o.serial for o in OWNED]
-    client.delete_table(TableName=name)
+    assert backfill(demo.client, demo.table, segments=1).counts["written"] == 1
