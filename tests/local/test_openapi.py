@@ -285,29 +285,27 @@ def test_documented_error_statuses_are_the_dialect_tables(document: dict[str, An
 
 
 def test_every_es_error_raised_is_in_the_table() -> None:
-    """es_loyalty.ERRORS is what the document enumerates: every EsError(status, code, ...) in
-    the dialect must be in it with that status."""
+    """es_loyalty.ERRORS is what the document enumerates: every code the dialect answers is in
+    it and each of its codes is answered; the status is always the table's (es_error is the one
+    place an EsError is made)."""
     import ast
 
     from shared.dialects import es_loyalty
 
+    fixed = (es_loyalty.BAD_CORRELATION_ID, es_loyalty.BAD_VOUCHER_ID, es_loyalty.NO_TOKEN)
+    answers = [*es_loyalty.ANSWERS.values(), *fixed, es_loyalty.UNAVAILABLE, es_loyalty.INTERNAL]
+    assert {code for code, _ in answers} == set(es_loyalty.ERRORS)
     tree = ast.parse(Path(es_loyalty.__file__).read_text(encoding="utf-8"))
-    raised: dict[str, set[int]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EsError":
-            status, code = node.args[0], node.args[1]
-            if isinstance(status, ast.Constant) and isinstance(code, ast.Constant):
-                raised.setdefault(code.value, set()).add(status.value)
-    raised.setdefault("UNAUTHORIZED", set()).add(401)  # raised through unauthorized()
-    assert raised == {code: {status} for code, status in es_loyalty.ERRORS.items()}
+    made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "EsError"]
+    assert len(made) == 1
 
 
 def test_every_es_read_error_raised_is_in_the_table() -> None:
     """The same for the ES read endpoints: `_bad(code, ...)` is a 400, `EsError(status, code)`
-    as written; what they delegate to es_loyalty is checked above."""
+    as written, and the answers it does not take from es_loyalty (checked above)."""
     import ast
 
-    from shared.dialects import es_issuances
+    from shared.dialects import es_issuances, es_loyalty
 
     tree = ast.parse(Path(es_issuances.__file__).read_text(encoding="utf-8"))
     raised: set[tuple[str, int]] = set()
@@ -321,6 +319,8 @@ def test_every_es_read_error_raised_is_in_the_table() -> None:
                 if isinstance(code, ast.Constant):
                     raised.add((str(code.value), int(first.value)))
     assert raised <= set(es_issuances.ERRORS.items()), raised - set(es_issuances.ERRORS.items())
+    own = {reply[0] for cls, reply in es_issuances.ANSWERS.items() if es_loyalty.ANSWERS.get(cls) != reply}
+    assert own and own <= set(es_issuances.ERRORS)
     for code in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
         assert es_issuances.ERRORS[code] == 400
 
@@ -400,3 +400,24 @@ def test_every_state_changing_operation_takes_an_idempotency_key() -> None:
         assert "Idempotency-Key" in headers, path
         assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"], path
         assert "422" in operation["responses"], path
+
+
+def test_every_thalamus_code_raised_is_in_the_table() -> None:
+    """thalamus.ERRORS gives each code its status: every code the dialect writes is in it."""
+    import ast
+
+    from shared.dialects import thalamus
+
+    tree = ast.parse(Path(thalamus.__file__).read_text(encoding="utf-8"))
+    written = {
+        value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for value in node.values
+        if isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+        and value.value[:1].isupper()
+        and not value.value.isupper()  # CamelCase, not a STATUS
+    }
+    written |= {"InvalidFormat", "Required", "NotFound", "UnknownField"}  # assigned to errors[...]
+    assert written == set(thalamus.ERRORS)
