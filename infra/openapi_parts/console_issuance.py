@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from infra.openapi_models import ref
 from infra.openapi_parts._es_reads import (
     BEARER,
     ISSUANCE_EXAMPLE,
@@ -14,9 +15,9 @@ from infra.openapi_parts._es_reads import (
     EsIssuance,
     _Closed,
     errors,
-    ref,
 )
-from infra.openapi_parts.console_issuances import FORBIDDEN, MEMBER, NOT_FOUND
+from infra.openapi_parts.console_issuances import MEMBER, NOT_FOUND
+from shared.domain import Forbidden
 
 PATH = "/console/members/{member_id}/issuances/{voucher_id}"
 
@@ -94,7 +95,7 @@ PATHS: dict[str, Any] = {
                         }
                     },
                 },
-                **errors(None, FORBIDDEN, NOT_FOUND),
+                **errors(None, Forbidden, NOT_FOUND),
             },
         }
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, errors, ref
+from infra.openapi_models import ref
+from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, errors
+from shared.domain import Forbidden
 
 PATH = "/console/members/{member_id}/issuances"
 MEMBER = {
@@ -15,7 +17,6 @@ MEMBER = {
     "schema": {"type": "string", "pattern": "^[^\\s/?#%\\\\]{1,128}$"},
     "example": "alice",
 }
-FORBIDDEN = "Only customer-service console users may view other members."
 NOT_FOUND = "Unknown member (or, for one issuance, unknown issuance): they read alike"
 
 PATHS: dict[str, Any] = {
@@ -26,7 +27,7 @@ PATHS: dict[str, Any] = {
                 "What the member would list, with activation status, provider and code expiry, but "
                 "never the authorization code. Console sessions only (members and others: 403); "
                 "every view is logged with the CSR's id. This implementation's path (the console API "
-                "is not public): see docs/dialects/console_issuances.md."
+                "is not public): see docs/dialects/list_issuances.md."
             ),
             "parameters": [MEMBER, {**BEARER, "example": "Bearer demo-es-console-csr"}, *QUERY],
             "responses": {
@@ -37,10 +38,8 @@ PATHS: dict[str, Any] = {
                         "application/json": {"schema": ref("EsIssuanceList"), "example": [ISSUANCE_EXAMPLE]}
                     },
                 },
-                **errors(None, FORBIDDEN, NOT_FOUND),
+                **errors(None, Forbidden, NOT_FOUND),
             },
         }
     }
 }
-
-SCHEMAS: dict[str, Any] = {}

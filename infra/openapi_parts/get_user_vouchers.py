@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, create_model
 
-from infra.openapi_models import OneOf
+from infra.openapi_models import OneOf, ref
 from infra.openapi_parts.unclaim_voucher import PATH as UNCLAIM_PATH
 from infra.openapi_parts.unclaim_voucher import PATHS as UNCLAIM
 from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher, SpaazaUserEntityCard
@@ -80,7 +80,7 @@ def _responses() -> dict[str, Any]:
         "description": "One page of the user's vouchers in the acting chain, grouped",
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/SpaazaUserVouchersResponse"},
+                "schema": ref("SpaazaUserVouchersResponse"),
                 "example": {
                     "result": {"code": 1, "status": "ok"},
                     "results": {

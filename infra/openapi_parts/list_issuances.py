@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, SCHEMAS, errors, ref
+from infra.openapi_models import ref
+from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, SCHEMAS, errors
+from shared.domain import ConsoleUser
 
 PATH = "/client/users/{correlation_id}/issuances"
 _CORRELATION = "sess-7f3a9c"
@@ -41,9 +43,7 @@ PATHS: dict[str, Any] = {
                         "application/json": {"schema": ref("EsIssuanceList"), "example": [ISSUANCE_EXAMPLE]}
                     },
                 },
-                **errors(
-                    _CORRELATION, "Console users list a member's issuances through the console API.", None
-                ),
+                **errors(_CORRELATION, ConsoleUser, None),
             },
         }
     }

@@ -135,33 +135,39 @@ def _part_models() -> dict[str, Any]:
     from pydantic import BaseModel
 
     found: dict[str, Any] = {}
-    for function_name in FUNCTIONS:
-        module = importlib.import_module(f"{openapi.PARTS_PACKAGE}.{function_name}")
+    for path in (openapi.ROOT / "infra" / "openapi_parts").glob("*.py"):
+        module = importlib.import_module(f"{openapi.PARTS_PACKAGE}.{path.stem}")
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
                 found[value.__name__] = value
     return found
 
 
-# Parts whose bodies are pydantic models. A part still in the hand-written dict style (from a
-# branch that predates the models) builds too; convert it and add it here.
-MODEL_PARTS = ("consume_voucher", "activate_voucher", "unclaim_voucher")
-
-
-def test_model_parts_hand_write_no_body_schema() -> None:
+def test_parts_hand_write_no_body_schema() -> None:
     """Bodies are models; only parameters may stay small dicts (built from constants)."""
-    for function_name in MODEL_PARTS:
-        text = (openapi.ROOT / "infra" / "openapi_parts" / f"{function_name}.py").read_text(encoding="utf-8")
-        assert '"type": "object"' not in text, function_name
-        assert "#/components/schemas/" not in text, f"{function_name}: use infra.openapi_models.ref"
+    for path in (openapi.ROOT / "infra" / "openapi_parts").glob("[!_]*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert '"type": "object"' not in text, path.name
+        assert "#/components/schemas/" not in text, f"{path.name}: use infra.openapi_models.ref"
 
 
-def test_every_schema_of_a_model_part_comes_from_a_model() -> None:
+def test_every_schema_of_a_part_comes_from_a_model() -> None:
     models = _part_models()
-    for function_name in MODEL_PARTS:
+    for function_name in FUNCTIONS:
         part = openapi.load_part(function_name)
         assert part is not None
         assert set(part[1]) <= set(models), function_name
+
+
+def test_a_part_with_hand_written_schemas_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    legacy = types.ModuleType("legacy_part")
+    legacy.PATHS = {}  # type: ignore[attr-defined]
+    legacy.SCHEMAS = {"X": {"type": "object"}}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, f"{openapi.PARTS_PACKAGE}.consume_voucher", legacy)
+    with pytest.raises(openapi.OpenApiError, match="list of pydantic models"):
+        openapi.load_part("consume_voucher")
 
 
 def test_every_example_is_valid_for_its_model_too(document: dict[str, Any]) -> None:
@@ -176,7 +182,7 @@ def test_every_example_is_valid_for_its_model_too(document: dict[str, Any]) -> N
                 for media in body.get("content", {}).values():
                     model = models.get(media["schema"].get("$ref", "").rsplit("/", 1)[-1])
                     if model is None:
-                        continue  # a hand-written schema (old-style part)
+                        continue  # an inline schema (a parameter-like body)
                     examples = [media["example"]] if "example" in media else []
                     examples += [e["value"] for e in media.get("examples", {}).values()]
                     for example in examples:
@@ -323,38 +329,6 @@ def test_every_es_read_error_raised_is_in_the_table() -> None:
     assert own and own <= set(es_issuances.ERRORS)
     for code in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
         assert es_issuances.ERRORS[code] == 400
-
-
-def test_old_style_hand_written_parts_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A part may still expose SCHEMAS as name -> OpenAPI schema dict (parts written before the
-    models, or merged from elsewhere): the document is the same either way."""
-    real = openapi.load_part
-    expected = openapi.build()
-
-    def as_dicts(function_name: str) -> Any:
-        part = real(function_name)  # always name -> schema dict, whatever the part declared
-        assert part is not None
-        return part
-
-    monkeypatch.setattr(openapi, "load_part", as_dicts)
-    assert openapi.build() == expected
-
-    import types
-
-    from infra.openapi_parts import consume_voucher
-
-    part = real("consume_voucher")
-    assert part is not None
-    schemas = part[1]
-    legacy = types.ModuleType("legacy_part")
-    legacy.PATHS = consume_voucher.PATHS
-    legacy.SCHEMAS = {
-        **{name: schema for name, schema in schemas.items() if name != "ThalamusConsumeResponse"},
-        "ThalamusConsumeResponse": consume_voucher.ThalamusConsumeResponse,  # mixed: a model too
-    }
-    monkeypatch.setitem(sys.modules, f"{openapi.PARTS_PACKAGE}.consume_voucher", legacy)
-    monkeypatch.setattr(openapi, "load_part", real)
-    assert openapi.build() == expected
 
 
 def test_openapi_3_0_conversion_of_pydantic_schemas() -> None:
