@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, GetCoreSchemaHandler
@@ -21,6 +22,7 @@ from pydantic_core import core_schema
 
 from shared.endpoint import WireError
 
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 COMPONENTS = "#/components/schemas/"
 REF_TEMPLATE = COMPONENTS + "{model}"
 
@@ -167,6 +169,14 @@ def error_responses(
     if set(responses) != {str(status) for status in descriptions}:
         raise ValueError(f"described {sorted(descriptions)}, answered {sorted(responses)}")
     return responses
+
+
+def answered(function: str, case: str) -> Any:
+    """The body the handler answered to the stored request events/<function>/<case>, as its
+    manifest records it (tests/local/test_events_over_http.py checks the handler still answers
+    it): a success example is a real answer to a real request, never a hand-written body."""
+    manifest = json.loads((EVENTS / function / "manifest.json").read_text(encoding="utf-8"))
+    return manifest[case]["response"]
 
 
 def idempotency_key_header() -> dict[str, Any]:

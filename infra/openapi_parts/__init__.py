@@ -10,8 +10,10 @@ Each module exposes (build time only: the Lambdas never import these, nor pydant
   shared/dialects/<dialect>.py, never a repeated literal); absent when it adds none.
 - Error responses from `error_responses`, whose examples are the dialect's own answers
   (`domain_error`, `unavailable`, its parser's errors), so each message is written once, in
-  the dialect. infra/openapi_models.py has the helpers (`ref`, `pattern`, `OneOf`,
-  `omittable`, `error_responses`) and the conversion to OpenAPI 3.0.
+  the dialect; success examples from `answered`, the handler's recorded answer to a stored
+  event (events/<function>/manifest.json). infra/openapi_models.py has the helpers (`ref`,
+  `pattern`, `OneOf`, `omittable`, `error_responses`, `answered`) and the conversion to
+  OpenAPI 3.0.
 
 `python -m infra.openapi --write` merges them into openapi.json; `--check` detects drift.
 """

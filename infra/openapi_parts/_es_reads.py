@@ -118,26 +118,6 @@ def errors(correlation: str | None, refused: type[DomainError], not_found: str |
     return error_responses(EsReadError, descriptions, examples, headers)
 
 
-ISSUANCE_EXAMPLE = {
-    "accountID": "alice",
-    "metadataType": "ISSUANCE",
-    "issuanceType": "VOUCHER",
-    "businessUnit": "CARWASH",
-    "issuanceCode": "Car Wash",
-    "issuedDate": "2026-01-01T09:00:00.000Z",
-    "issuedDateEpoch": 1767258000000,
-    "expiryDate": "2099-12-31T23:59:59.000Z",
-    "expiryDateEpoch": 4102444799000,
-    "voucherId": VOUCHER_ID,
-    "definitionId": "carwash",
-    "rewardType": "PRODUCT_AUTHORIZATION_CODE",
-    "productName": "Car Wash",
-    "status": "AVAILABLE",
-    "activatable": True,
-    "activation": None,
-}
-
-
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

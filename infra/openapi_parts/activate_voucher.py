@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.openapi_models import (
     REPLAYED_HEADER,
     OneOf,
+    answered,
     error_responses,
     idempotency_key_header,
     omittable,
@@ -89,16 +90,6 @@ _RETRY_AFTER = {
     }
 }
 
-_SUCCESS = {
-    "authorizationCode": "KT-4F2A-9C1E",
-    "voucherId": _VOUCHER_ID,
-    "status": "ACTIVATED",
-    "provider": "KESSELTRONICS",
-    "productName": "Car Wash",
-    "activatedAt": "2026-03-01T10:30:00.000Z",
-    "codeExpiry": "2026-03-01T10:45:00.000Z",
-}
-
 PATHS: dict[str, Any] = {
     PATH: {
         "post": {
@@ -156,14 +147,9 @@ PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": ref(EsActivationResponse),
                             "examples": {
-                                "activated": {"value": _SUCCESS},
+                                "activated": {"value": answered("activate_voucher", "success.json")},
                                 "replay": {
-                                    "value": {
-                                        **_SUCCESS,
-                                        "authorizationCode": "KT-DEMO-LIVE-0006",
-                                        "voucherId": "carwash::00000000-0000-4000-8000-000000000006",
-                                        "idempotent": True,
-                                    }
+                                    "value": answered("activate_voucher", "replay_live_activation.json")
                                 },
                             },
                         }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.openapi_models import ref
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, errors
+from infra.openapi_models import answered, ref
+from infra.openapi_parts._es_reads import BEARER, NEXT_TOKEN, QUERY, errors
 from shared.domain import Forbidden
 
 PATH = "/console/members/{member_id}/issuances"
@@ -35,7 +35,10 @@ PATHS: dict[str, Any] = {
                     "description": "One page of the member's issuances",
                     "headers": NEXT_TOKEN,
                     "content": {
-                        "application/json": {"schema": ref("EsIssuanceList"), "example": [ISSUANCE_EXAMPLE]}
+                        "application/json": {
+                            "schema": ref("EsIssuanceList"),
+                            "example": answered("console_issuances", "success.json"),
+                        }
                     },
                 },
                 **errors(None, Forbidden, NOT_FOUND),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from infra.openapi_models import (
     REPLAYED_HEADER,
     OneOf,
+    answered,
     error_responses,
     idempotency_key_header,
     omittable,
@@ -126,23 +127,6 @@ def _refused(error: DomainError) -> thalamus.ThalamusError:
     return thalamus.domain_error(error)
 
 
-_CONSUMED_EXAMPLE = {
-    "links": [],
-    "data": {
-        "activityCode": "MILES",
-        "voucherItemCode": "CARWASH",
-        "voucherCode": _SERIAL,
-        "status": "CONSUMED",
-        "productName": "Car Wash",
-        "itemType": "VIRTUAL_VOUCHER_ITEM",
-        "expirationDate": "2099-12-31T23:59:59.000Z",
-        "consumedAt": "2025-01-15T10:30:00.000Z",
-        "consumedBy": {"operator": "op-anna", "touchpoint": "BACKOFFICE"},
-        "parameters": {"parameter1": "lane 3", "parameter2": None, "parameter3": None},
-    },
-    "errors": {},
-}
-
 PATHS: dict[str, Any] = {
     PATH: {
         "put": {
@@ -222,7 +206,7 @@ PATHS: dict[str, Any] = {
                     "content": {
                         "application/json": {
                             "schema": ref(ThalamusConsumeResponse),
-                            "example": _CONSUMED_EXAMPLE,
+                            "example": answered("consume_voucher", "success.json"),
                         }
                     },
                 },
