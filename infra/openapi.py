@@ -7,9 +7,9 @@
 Paths and methods come from infra/functions.py (ROUTES) and must match it exactly; each
 function's operations, schemas and examples come from infra/openapi_parts/<function>.py
 (`PATHS`, `SCHEMAS`), whose bodies are pydantic models built from the dialect modules' own
-limits (infra/openapi_models.py; hand-written schema dicts are still accepted). A function
-without a part, or a part that does not match the route table, is an error: the document
-always describes every deployed route.
+limits and whose error examples are the dialects' own answers (infra/openapi_models.py).
+A function without a part, or a part that does not match the route table, is an error: the
+document always describes every deployed route.
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ def project_version() -> str:
 def load_part(function_name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(PATHS, SCHEMAS) of the function's part, or None when the module does not exist.
 
-    SCHEMAS may be hand-written schema dicts, pydantic models or a mix (see
-    infra.openapi_models.component_schemas); it comes back as name -> schema dict."""
+    SCHEMAS (a list of pydantic models, none when absent) comes back as name -> schema dict,
+    the models they reference included (infra.openapi_models.schemas_of)."""
     module_name = f"{PARTS_PACKAGE}.{function_name}"
     try:
         module = importlib.import_module(module_name)
@@ -168,14 +168,20 @@ def load_part(function_name: str) -> tuple[dict[str, Any], dict[str, Any]] | Non
             return None
         raise
     paths = getattr(module, "PATHS", None)
-    declared = getattr(module, "SCHEMAS", None)
+    models = getattr(module, "SCHEMAS", [])
     if not isinstance(paths, dict):
         raise OpenApiError(f"{module_name} must expose a PATHS dict")
-    from infra.openapi_models import component_schemas
+    from pydantic import BaseModel
 
+    from infra.openapi_models import schemas_of
+
+    if not isinstance(models, list) or not all(
+        isinstance(m, type) and issubclass(m, BaseModel) for m in models
+    ):
+        raise OpenApiError(f"{module_name}.SCHEMAS must be a list of pydantic models")
     try:
-        schemas = component_schemas(declared)
-    except (TypeError, ValueError) as error:
+        schemas = schemas_of(models)
+    except ValueError as error:
         raise OpenApiError(f"{module_name}.SCHEMAS: {error}") from error
     return copy.deepcopy(paths), copy.deepcopy(schemas)
 

@@ -10,14 +10,19 @@ which is converted here (`anyOf [X, null]` -> `nullable`, `const` -> `enum`, `ex
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
+from shared.endpoint import WireError
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 COMPONENTS = "#/components/schemas/"
 REF_TEMPLATE = COMPONENTS + "{model}"
 
@@ -138,28 +143,40 @@ def schemas_of(models: Iterable[type[BaseModel]]) -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def component_schemas(declared: Any) -> dict[str, Any]:
-    """A part's SCHEMAS in either style: a dict of name -> schema dict (hand-written) or
-    name -> model, or a list of models; always returned as name -> schema dict."""
-    if isinstance(declared, Mapping):
-        models = [value for value in declared.values() if _is_model(value)]
-        schemas = {name: value for name, value in declared.items() if not _is_model(value)}
-        for name, value in declared.items():
-            if _is_model(value) and value.__name__ != name:
-                raise ValueError(f"SCHEMAS[{name!r}] is the model {value.__name__}: use its name")
-    elif isinstance(declared, list | tuple) and all(_is_model(value) for value in declared):
-        models, schemas = list(declared), {}
-    else:
-        raise TypeError("SCHEMAS must be a dict or a list of pydantic models")
-    for name, schema in schemas_of(models).items():
-        if name in schemas and schemas[name] != schema:
-            raise ValueError(f"schema {name} is both hand-written and a model")
-        schemas[name] = schema
-    return schemas
+def error_responses(
+    schema: type[BaseModel] | str,
+    descriptions: Mapping[int, str],
+    examples: Mapping[str, WireError],
+    headers: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`responses` for a dialect's errors, one per HTTP status: each example is the answer the
+    dialect itself gives (its `to_response()`, so the status, code and message come from the
+    dialect's tables, never from a copy here). `descriptions` names exactly those statuses."""
+    responses: dict[str, Any] = {}
+    for name, error in examples.items():
+        answer = error.to_response()
+        status = answer["statusCode"]
+        response = responses.setdefault(
+            str(status),
+            {
+                "description": descriptions[status],
+                "content": {"application/json": {"schema": ref(schema), "examples": {}}},
+            },
+        )
+        response["content"]["application/json"]["examples"][name] = {"value": json.loads(answer["body"])}
+        if headers and status in headers:
+            response["headers"] = headers[status]
+    if set(responses) != {str(status) for status in descriptions}:
+        raise ValueError(f"described {sorted(descriptions)}, answered {sorted(responses)}")
+    return responses
 
 
-def _is_model(value: Any) -> bool:
-    return isinstance(value, type) and issubclass(value, BaseModel)
+def answered(function: str, case: str) -> Any:
+    """The body the handler answered to the stored request events/<function>/<case>, as its
+    manifest records it (tests/local/test_events_over_http.py checks the handler still answers
+    it): a success example is a real answer to a real request, never a hand-written body."""
+    manifest = json.loads((EVENTS / function / "manifest.json").read_text(encoding="utf-8"))
+    return manifest[case]["response"]
 
 
 def idempotency_key_header() -> dict[str, Any]:

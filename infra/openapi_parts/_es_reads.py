@@ -4,13 +4,16 @@ built from shared/dialects/es_issuances.py's own constants."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from infra.openapi_models import OneOf, omittable
+from infra.openapi_models import OneOf, error_responses, omittable
 from shared.dialects import es_issuances as es
+from shared.dialects.es_loyalty import EsError
+from shared.domain import DomainError, NotFound, Unauthenticated
+from shared.runtime import ApiRequest
 
 VOUCHER_ID = "carwash::00000000-0000-4000-8000-000000000001"
 BEARER = {
@@ -26,10 +29,6 @@ NEXT_TOKEN = {
         "schema": {"type": "string"},
     }
 }
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _q(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -74,94 +73,49 @@ QUERY = [
 ]
 
 
-def _example(code: str, message: str, correlation: str | None) -> dict[str, Any]:
-    return {"value": {"errorCode": code, "message": message, "correlationId": correlation}}
+def _request(correlation: str | None, query: dict[str, list[str]] | None = None) -> ApiRequest:
+    path = {"correlation_id": correlation} if correlation else {}
+    return ApiRequest.from_event({"pathParameters": path, "multiValueQueryStringParameters": query})
 
 
-def error(description: str, examples: dict[str, dict[str, Any]], status: int) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": ref("EsReadError"), "examples": examples}},
+def _parsed(correlation: str | None, query: dict[str, list[str]]) -> EsError:
+    """What es_issuances.parse_filter answers to this query string."""
+    try:
+        es.parse_filter(_request(correlation, query), datetime.now(UTC))
+    except EsError as error:
+        return error
+    raise ValueError(f"parse_filter accepted {query}")
+
+
+def errors(correlation: str | None, refused: type[DomainError], not_found: str | None) -> dict[str, Any]:
+    """The error responses of a read: `refused` is the 403 (a token of the wrong kind),
+    `not_found` the 404's description (None: no 404)."""
+    at = _request(correlation)
+    examples = {
+        "unknownParameter": _parsed(correlation, {"stauts": ["AVAILABLE"]}),
+        "invalidStatus": _parsed(correlation, {"status": ["ACTIVE"]}),
+        "unauthorized": es.domain_error(Unauthenticated(), at),
+        "forbidden": es.domain_error(refused(), at),
+        "internal": es.internal_error(at),
+        "unavailable": es.unavailable(at),
     }
-    if status == 401:
-        response["headers"] = {
-            "WWW-Authenticate": {"description": "Bearer challenge (RFC 6750)", "schema": {"type": "string"}}
-        }
-    if status == 503:
-        response["headers"] = {"Retry-After": {"description": "Seconds", "schema": {"type": "string"}}}
-    return response
-
-
-def errors(correlation: str | None, forbidden: str, not_found: str | None) -> dict[str, Any]:
-    out = {
-        "400": error(
-            "A malformed path or query parameter (errorCode names it)",
-            {
-                "unknownParameter": _example(
-                    "UNKNOWN_PARAMETER", "Unknown query parameter: stauts.", correlation
-                ),
-                "invalidStatus": _example(
-                    "INVALID_STATUS",
-                    "status must be one of " + ", ".join(sorted(es.STATUS_FILTER)) + ".",
-                    correlation,
-                ),
-            },
-            400,
-        ),
-        "401": error(
-            "Missing, unknown, expired or revoked token",
-            {
-                "unauthorized": _example(
-                    "UNAUTHORIZED", "The access token is invalid or expired.", correlation
-                )
-            },
-            401,
-        ),
-        "403": error(
-            "A token of the wrong kind", {"forbidden": _example("FORBIDDEN", forbidden, correlation)}, 403
-        ),
-        "500": error(
-            "Unexpected error",
-            {"internal": _example("INTERNAL_ERROR", "An unexpected error occurred.", correlation)},
-            500,
-        ),
-        "503": error(
-            "The database stayed unavailable; retry",
-            {
-                "unavailable": _example(
-                    "SERVICE_UNAVAILABLE",
-                    "The service is temporarily unavailable; retry shortly.",
-                    correlation,
-                )
-            },
-            503,
-        ),
+    descriptions = {
+        400: "A malformed path or query parameter (errorCode names it)",
+        401: "Missing, unknown, expired or revoked token",
+        403: "A token of the wrong kind",
+        500: "Unexpected error",
+        503: "The database stayed unavailable; retry",
     }
     if not_found:
-        out["404"] = error(
-            not_found, {"notFound": _example("NOT_FOUND", "No such member or issuance.", correlation)}, 404
-        )
-    return out
-
-
-ISSUANCE_EXAMPLE = {
-    "accountID": "alice",
-    "metadataType": "ISSUANCE",
-    "issuanceType": "VOUCHER",
-    "businessUnit": "CARWASH",
-    "issuanceCode": "Car Wash",
-    "issuedDate": "2026-01-01T09:00:00.000Z",
-    "issuedDateEpoch": 1767258000000,
-    "expiryDate": "2099-12-31T23:59:59.000Z",
-    "expiryDateEpoch": 4102444799000,
-    "voucherId": VOUCHER_ID,
-    "definitionId": "carwash",
-    "rewardType": "PRODUCT_AUTHORIZATION_CODE",
-    "productName": "Car Wash",
-    "status": "AVAILABLE",
-    "activatable": True,
-    "activation": None,
-}
+        examples["notFound"] = es.domain_error(NotFound(), at)
+        descriptions[404] = not_found
+    headers = {
+        401: {
+            "WWW-Authenticate": {"description": "Bearer challenge (RFC 6750)", "schema": {"type": "string"}}
+        },
+        503: {"Retry-After": {"description": "Seconds", "schema": {"type": "string"}}},
+    }
+    return error_responses(EsReadError, descriptions, examples, headers)
 
 
 class _Closed(BaseModel):

@@ -12,8 +12,31 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.openapi_models import REPLAYED_HEADER, OneOf, idempotency_key_header, omittable, pattern, ref
+from infra.openapi_models import (
+    REPLAYED_HEADER,
+    OneOf,
+    answered,
+    error_responses,
+    idempotency_key_header,
+    omittable,
+    pattern,
+    ref,
+)
 from shared.dialects import es_loyalty
+from shared.domain import (
+    ConsoleUser,
+    Contention,
+    DomainError,
+    GhostMember,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    InvalidVoucherType,
+    NotFound,
+    Unauthenticated,
+    VoucherRedeemed,
+)
+from shared.providers import ProviderBadResponse, ProviderNotConfigured, ProviderTimeout
+from shared.runtime import ApiRequest
 
 PATH = "/client/users/{correlation_id}/voucher/{voucher_id}/activate"
 
@@ -53,21 +76,11 @@ SCHEMAS = [EsActivationResponse, EsActivationError]
 
 # --------------------------------------------------------------------------- operation
 
-
-def _example(code: str, message: str, correlation: str | None = _CORRELATION) -> dict[str, Any]:
-    return {"value": {"errorCode": code, "message": message, "correlationId": correlation}}
+_AT = ApiRequest.from_event({"pathParameters": {"correlation_id": _CORRELATION}})
 
 
-def _error(
-    description: str, examples: dict[str, dict[str, Any]], headers: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": ref(EsActivationError), "examples": examples}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
+def _refused(error: type[DomainError]) -> es_loyalty.EsError:
+    return es_loyalty.domain_error(error(), _AT)
 
 
 _RETRY_AFTER = {
@@ -75,16 +88,6 @@ _RETRY_AFTER = {
         "description": "Seconds after which a retry may succeed",
         "schema": {"type": "string", "example": es_loyalty.RETRY_AFTER_SECONDS},
     }
-}
-
-_SUCCESS = {
-    "authorizationCode": "KT-4F2A-9C1E",
-    "voucherId": _VOUCHER_ID,
-    "status": "ACTIVATED",
-    "provider": "KESSELTRONICS",
-    "productName": "Car Wash",
-    "activatedAt": "2026-03-01T10:30:00.000Z",
-    "codeExpiry": "2026-03-01T10:45:00.000Z",
 }
 
 PATHS: dict[str, Any] = {
@@ -144,125 +147,63 @@ PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": ref(EsActivationResponse),
                             "examples": {
-                                "activated": {"value": _SUCCESS},
+                                "activated": {"value": answered("activate_voucher", "success.json")},
                                 "replay": {
-                                    "value": {
-                                        **_SUCCESS,
-                                        "authorizationCode": "KT-DEMO-LIVE-0006",
-                                        "voucherId": "carwash::00000000-0000-4000-8000-000000000006",
-                                        "idempotent": True,
-                                    }
+                                    "value": answered("activate_voucher", "replay_live_activation.json")
                                 },
                             },
                         }
                     },
                 },
-                "400": _error(
-                    "Malformed path parameter, or not a PAC voucher",
+                **error_responses(
+                    EsActivationError,
                     {
-                        "invalidVoucherId": _example(
-                            "INVALID_VOUCHER_ID", "voucherId must be {definitionId}::{issuanceUuid}."
-                        ),
-                        "invalidCorrelationId": _example(
-                            "INVALID_CORRELATION_ID",
-                            "correlation_id must be 1 to 128 characters of letters, digits, '.', '_', ':' "
-                            "or '-'.",
-                            None,
-                        ),
-                        "invalidVoucherType": _example(
-                            "INVALID_VOUCHER_TYPE",
-                            "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
-                        ),
-                        "invalidIdempotencyKey": _example(
-                            "INVALID_IDEMPOTENCY_KEY",
-                            "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.",
-                        ),
+                        400: "Malformed path parameter, or not a PAC voucher",
+                        401: "Missing, malformed, unknown, expired or revoked token, or a token of another "
+                        "API",
+                        403: "Console user or ghost member",
+                        404: "No such voucher under this account (missing, another account's, wrong "
+                        "definition, never issued)",
+                        409: "Voucher redeemed, invalidated or expired; or another activation of it is in "
+                        "progress (retryable, with Retry-After)",
+                        422: "The voucher definition has no (usable) activation provider, or the "
+                        "Idempotency-Key was first used by this member for another request",
+                        500: "Unexpected error (including missing provider credentials in our deployment)",
+                        502: "Provider refused the connection or answered with an error or an unusable "
+                        "body; nothing was changed, a retry may succeed",
+                        503: "The database stayed throttled/unavailable until the request had to answer: "
+                        "outcome unknown; retry (the same request answers the committed truth)",
+                        504: "Provider did not answer within its timeout; nothing was changed, a retry may "
+                        "succeed",
                     },
-                ),
-                "401": _error(
-                    "Missing, malformed, unknown, expired or revoked token, or a token of another API",
-                    {"unauthorized": _example("UNAUTHORIZED", "The access token is invalid or expired.")},
                     {
-                        "WWW-Authenticate": {
-                            "description": "Bearer challenge (RFC 6750)",
-                            "schema": {"type": "string", "example": es_loyalty.WWW_AUTHENTICATE},
-                        }
+                        "invalidVoucherId": es_loyalty.es_error(es_loyalty.BAD_VOUCHER_ID, _AT),
+                        # a malformed correlation id is not echoed
+                        "invalidCorrelationId": es_loyalty.es_error(es_loyalty.BAD_CORRELATION_ID, None),
+                        "invalidVoucherType": _refused(InvalidVoucherType),
+                        "invalidIdempotencyKey": _refused(IdempotencyKeyInvalid),
+                        "unauthorized": _refused(Unauthenticated),
+                        "console": _refused(ConsoleUser),
+                        "ghost": _refused(GhostMember),
+                        "notFound": _refused(NotFound),
+                        "notAvailable": _refused(VoucherRedeemed),
+                        "inProgress": _refused(Contention),
+                        "providerNotConfigured": _refused(ProviderNotConfigured),
+                        "keyReused": _refused(IdempotencyKeyReused),
+                        "internal": es_loyalty.internal_error(_AT),
+                        "badResponse": _refused(ProviderBadResponse),
+                        "unavailable": es_loyalty.unavailable(_AT),
+                        "timeout": _refused(ProviderTimeout),
                     },
-                ),
-                "403": _error(
-                    "Console user or ghost member",
                     {
-                        "console": _example(
-                            "CONSOLE_ACTIVATION_FORBIDDEN",
-                            "Console users may view activations but cannot activate on behalf of a member.",
-                        ),
-                        "ghost": _example(
-                            "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers."
-                        ),
-                    },
-                ),
-                "404": _error(
-                    "No such voucher under this account (missing, another account's, wrong definition, "
-                    "never issued)",
-                    {"notFound": _example("VOUCHER_NOT_FOUND", "No such voucher under this account.")},
-                ),
-                "409": _error(
-                    "Voucher redeemed, invalidated or expired; or another activation of it is in progress "
-                    "(retryable, with Retry-After)",
-                    {
-                        "notAvailable": _example(
-                            "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed."
-                        ),
-                        "inProgress": _example(
-                            "ACTIVATION_IN_PROGRESS",
-                            "Another activation of this voucher is in progress; retry shortly.",
-                        ),
-                    },
-                    _RETRY_AFTER,
-                ),
-                "422": _error(
-                    "The voucher definition has no (usable) activation provider, or the Idempotency-Key "
-                    "was first used by this member for another request",
-                    {
-                        "providerNotConfigured": _example(
-                            "PROVIDER_NOT_CONFIGURED",
-                            "The voucher definition has no activation provider configured.",
-                        ),
-                        "keyReused": _example(
-                            "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used for another request."
-                        ),
-                    },
-                ),
-                "500": _error(
-                    "Unexpected error (including missing provider credentials in our deployment)",
-                    {"internal": _example("INTERNAL_ERROR", "An unexpected error occurred.")},
-                ),
-                "502": _error(
-                    "Provider refused the connection or answered with an error or an unusable body; "
-                    "nothing was changed, a retry may succeed",
-                    {
-                        "badResponse": _example(
-                            "EXTERNAL_SERVICE_RESPONSE_ERROR",
-                            "The activation provider returned an invalid response.",
-                        )
-                    },
-                ),
-                "503": _error(
-                    "The database stayed throttled/unavailable until the request had to answer: outcome "
-                    "unknown; retry (the same request answers the committed truth)",
-                    {
-                        "unavailable": _example(
-                            "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly."
-                        )
-                    },
-                    _RETRY_AFTER,
-                ),
-                "504": _error(
-                    "Provider did not answer within its timeout; nothing was changed, a retry may succeed",
-                    {
-                        "timeout": _example(
-                            "EXTERNAL_SERVICE_TIMEOUT", "The activation provider did not respond in time."
-                        )
+                        401: {
+                            "WWW-Authenticate": {
+                                "description": "Bearer challenge (RFC 6750)",
+                                "schema": {"type": "string", "example": es_loyalty.WWW_AUTHENTICATE},
+                            }
+                        },
+                        409: _RETRY_AFTER,
+                        503: _RETRY_AFTER,
                     },
                 ),
             },

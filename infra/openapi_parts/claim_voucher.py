@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from infra.openapi_models import ref
+from infra.openapi_models import answered, ref
 from infra.openapi_parts.unclaim_voucher import PATH as UNCLAIM_PATH
 from infra.openapi_parts.unclaim_voucher import PATHS as UNCLAIM
 from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher, form_body
@@ -61,9 +61,7 @@ def _operation(method: str) -> dict[str, Any]:
     ok = responses["200"]["content"]["application/json"]
     responses["200"]["description"] = "The voucher is claimed"
     ok["schema"] = ref(SpaazaClaimVoucherResponse)
-    example = copy.deepcopy(ok["example"])
-    example["results"].update(voucher_status="claimed", result_type="claim-voucher")
-    ok["example"] = example
+    ok["example"] = answered("claim_voucher", "success_user_put_urlencoded.json")
     examples = responses[str(ERRORS["voucher_not_claimed"][1])]["content"]["application/json"]["examples"]
     examples.pop("voucher_not_claimed", None)  # unclaim's; a claim answers 915 instead
     return operation

@@ -7,49 +7,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from infra.openapi_models import answered, ref
 from infra.openapi_parts._es_reads import (
     BEARER,
-    ISSUANCE_EXAMPLE,
     VOUCHER_ID,
     EsIssuance,
     _Closed,
     errors,
-    ref,
 )
-from infra.openapi_parts.console_issuances import FORBIDDEN, MEMBER, NOT_FOUND
+from infra.openapi_parts.console_issuances import MEMBER, NOT_FOUND
+from shared.domain import Forbidden
 
 PATH = "/console/members/{member_id}/issuances/{voucher_id}"
-
-_HISTORY: list[dict[str, Any]] = [
-    {
-        "eventType": "IMPORTED",
-        "channel": "import",
-        "principalKind": "importer",
-        "principalId": "importer",
-        "fromStatus": None,
-        "toStatus": "AVAILABLE",
-        "at": "2026-01-01T09:00:00.000Z",
-        "atEpoch": 1767258000000,
-        "requestId": "import",
-        "correlationId": None,
-        "description": "IMPORTED by importer importer via import",
-        "details": {},
-    },
-    {
-        "eventType": "CONSUMED",
-        "channel": "thalamus",
-        "principalKind": "thalamus_user",
-        "principalId": "op-anna",
-        "fromStatus": "AVAILABLE",
-        "toStatus": "REDEEMED",
-        "at": "2026-03-01T10:30:00.000Z",
-        "atEpoch": 1772361000000,
-        "requestId": "c6b1f0de-1d4e-4c4b-9a55-4d1f0e4c2a10",
-        "correlationId": None,
-        "description": "CONSUMED by thalamus_user op-anna at touchpoint BACKOFFICE via thalamus",
-        "details": {"touchpoint": "BACKOFFICE", "parameters": {}},
-    },
-]
 
 PATHS: dict[str, Any] = {
     PATH: {
@@ -85,16 +54,11 @@ PATHS: dict[str, Any] = {
                     "content": {
                         "application/json": {
                             "schema": ref("EsIssuanceDetail"),
-                            "example": {
-                                **ISSUANCE_EXAMPLE,
-                                "status": "REDEEMED",
-                                "activatable": False,
-                                "history": _HISTORY,
-                            },
+                            "example": answered("console_issuance", "success.json"),
                         }
                     },
                 },
-                **errors(None, FORBIDDEN, NOT_FOUND),
+                **errors(None, Forbidden, NOT_FOUND),
             },
         }
     }

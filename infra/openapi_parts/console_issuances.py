@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, errors, ref
+from infra.openapi_models import answered, ref
+from infra.openapi_parts._es_reads import BEARER, NEXT_TOKEN, QUERY, errors
+from shared.domain import Forbidden
 
 PATH = "/console/members/{member_id}/issuances"
 MEMBER = {
@@ -15,7 +17,6 @@ MEMBER = {
     "schema": {"type": "string", "pattern": "^[^\\s/?#%\\\\]{1,128}$"},
     "example": "alice",
 }
-FORBIDDEN = "Only customer-service console users may view other members."
 NOT_FOUND = "Unknown member (or, for one issuance, unknown issuance): they read alike"
 
 PATHS: dict[str, Any] = {
@@ -34,13 +35,14 @@ PATHS: dict[str, Any] = {
                     "description": "One page of the member's issuances",
                     "headers": NEXT_TOKEN,
                     "content": {
-                        "application/json": {"schema": ref("EsIssuanceList"), "example": [ISSUANCE_EXAMPLE]}
+                        "application/json": {
+                            "schema": ref("EsIssuanceList"),
+                            "example": answered("console_issuances", "success.json"),
+                        }
                     },
                 },
-                **errors(None, FORBIDDEN, NOT_FOUND),
+                **errors(None, Forbidden, NOT_FOUND),
             },
         }
     }
 }
-
-SCHEMAS: dict[str, Any] = {}

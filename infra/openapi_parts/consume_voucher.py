@@ -12,8 +12,27 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from infra.openapi_models import REPLAYED_HEADER, OneOf, idempotency_key_header, omittable, ref
+from infra.openapi_models import (
+    REPLAYED_HEADER,
+    OneOf,
+    answered,
+    error_responses,
+    idempotency_key_header,
+    omittable,
+    ref,
+)
 from shared.dialects import thalamus
+from shared.domain import (
+    Contention,
+    DomainError,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    NotAnOperator,
+    NotFound,
+    Unauthenticated,
+    VoucherInvalidated,
+    VoucherRedeemed,
+)
 
 PATH = "/api/v4/operator/activity/{activity_code}/item/{voucher_item_code}/voucher/{voucher_code}"
 
@@ -104,33 +123,9 @@ def _code(name: str, description: str, example: str) -> dict[str, Any]:
     }
 
 
-def _error(errors: dict[str, str]) -> dict[str, Any]:
-    return {"value": {"links": [], "data": None, "errors": errors}}
+def _refused(error: DomainError) -> thalamus.ThalamusError:
+    return thalamus.domain_error(error)
 
-
-def _error_response(description: str, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": ref(ThalamusErrorResponse), "examples": examples}},
-    }
-
-
-_CONSUMED_EXAMPLE = {
-    "links": [],
-    "data": {
-        "activityCode": "MILES",
-        "voucherItemCode": "CARWASH",
-        "voucherCode": _SERIAL,
-        "status": "CONSUMED",
-        "productName": "Car Wash",
-        "itemType": "VIRTUAL_VOUCHER_ITEM",
-        "expirationDate": "2099-12-31T23:59:59.000Z",
-        "consumedAt": "2025-01-15T10:30:00.000Z",
-        "consumedBy": {"operator": "op-anna", "touchpoint": "BACKOFFICE"},
-        "parameters": {"parameter1": "lane 3", "parameter2": None, "parameter3": None},
-    },
-    "errors": {},
-}
 
 PATHS: dict[str, Any] = {
     PATH: {
@@ -211,57 +206,45 @@ PATHS: dict[str, Any] = {
                     "content": {
                         "application/json": {
                             "schema": ref(ThalamusConsumeResponse),
-                            "example": _CONSUMED_EXAMPLE,
+                            "example": answered("consume_voucher", "success.json"),
                         }
                     },
                 },
-                "400": _error_response(
-                    "Invalid request, or the voucher cannot be consumed in its state",
+                **error_responses(
+                    ThalamusErrorResponse,
                     {
-                        "alreadyConsumed": _error({"voucherCode": "InvalidState"}),
-                        "voidedOrExpired": _error({"voucherCode": "InvalidStatus"}),
-                        "notAnOperator": _error({"error.message": "NotAnOperator"}),
-                        "touchpointMissing": _error({"touchpoint": "Required"}),
-                        "badPathValue": _error({"voucherCode": "InvalidFormat"}),
-                        "notJson": _error({"Content-Type": "UnsupportedMediaType"}),
-                        "malformedJson": _error({"body": "InvalidJson"}),
-                        "unknownField": _error({"parameter4": "UnknownField"}),
-                        "badParameter": _error({"parameter1": "InvalidFormat"}),
-                        "badIdempotencyKey": _error({"Idempotency-Key": "InvalidFormat"}),
+                        400: "Invalid request, or the voucher cannot be consumed in its state",
+                        401: "Missing, unknown, expired or revoked token, or an unknown touchpoint",
+                        404: "Unknown activity, catalog item or voucher (or not visible to this operator)",
+                        409: "The voucher kept changing concurrently; retry",
+                        422: "The Idempotency-Key was first used by this operator for another request",
+                        500: "Unexpected failure (no details are disclosed)",
+                        503: "The data store stayed unavailable until the request had to answer: outcome "
+                        "unknown (a consume whose answers were lost may have committed); retry "
+                        "(Retry-After), with the same Idempotency-Key to get the first answer",
                     },
-                ),
-                "401": _error_response(
-                    "Missing, unknown, expired or revoked token, or an unknown touchpoint",
                     {
-                        "badToken": _error({"token": "InvalidToken"}),
-                        "badTouchpoint": _error({"touchpoint": "InvalidCode"}),
+                        "alreadyConsumed": _refused(VoucherRedeemed()),
+                        "voidedOrExpired": _refused(VoucherInvalidated()),
+                        "notAnOperator": _refused(NotAnOperator()),
+                        # the parser's answers (thalamus.parse_*)
+                        "touchpointMissing": thalamus.ThalamusError({"touchpoint": "Required"}),
+                        "badPathValue": thalamus.ThalamusError({"voucherCode": "InvalidFormat"}),
+                        "notJson": thalamus.ThalamusError({"Content-Type": "UnsupportedMediaType"}),
+                        "malformedJson": thalamus.ThalamusError({"body": "InvalidJson"}),
+                        "unknownField": thalamus.ThalamusError({"parameter4": "UnknownField"}),
+                        "badParameter": thalamus.ThalamusError({"parameter1": "InvalidFormat"}),
+                        "badIdempotencyKey": _refused(IdempotencyKeyInvalid()),
+                        "badToken": _refused(Unauthenticated(field="token")),
+                        "badTouchpoint": _refused(Unauthenticated(field="touchpoint")),
+                        "voucher": _refused(NotFound(what="voucherCode")),
+                        "item": _refused(NotFound(what="voucherItemCode")),
+                        "activity": _refused(NotFound(what="activityCode")),
+                        "contention": _refused(Contention()),
+                        "keyReused": _refused(IdempotencyKeyReused()),
+                        "internal": thalamus.internal_error(),
+                        "unavailable": thalamus.unavailable(),
                     },
-                ),
-                "404": _error_response(
-                    "Unknown activity, catalog item or voucher (or not visible to this operator)",
-                    {
-                        "voucher": _error({"voucherCode": "NotFound"}),
-                        "item": _error({"voucherItemCode": "NotFound"}),
-                        "activity": _error({"activityCode": "NotFound"}),
-                    },
-                ),
-                "409": _error_response(
-                    "The voucher kept changing concurrently; retry",
-                    {"contention": _error({"voucherCode": "ConcurrentModification"})},
-                ),
-                "422": _error_response(
-                    "The Idempotency-Key was first used by this operator for another request",
-                    {"keyReused": _error({"Idempotency-Key": "UsedForAnotherRequest"})},
-                ),
-                "500": _error_response(
-                    "Unexpected failure (no details are disclosed)",
-                    {"internal": _error({"error.message": "InternalError"})},
-                ),
-                "503": _error_response(
-                    "The data store stayed unavailable until the request had to answer: outcome unknown "
-                    "(a consume whose answers were lost may have committed); retry (Retry-After), with the "
-                    "same Idempotency-Key to get the first answer",
-                    {"unavailable": _error({"error.message": "ServiceUnavailable"})},
                 ),
             },
         }

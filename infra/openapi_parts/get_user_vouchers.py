@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, create_model
 
-from infra.openapi_models import OneOf
+from infra.openapi_models import OneOf, answered, ref
 from infra.openapi_parts.unclaim_voucher import PATH as UNCLAIM_PATH
 from infra.openapi_parts.unclaim_voucher import PATHS as UNCLAIM
 from infra.openapi_parts.unclaim_voucher import SpaazaResult, SpaazaUnclaimedVoucher, SpaazaUserEntityCard
@@ -16,10 +16,6 @@ from shared.dialects import spaaza
 PATH = "/get-user-vouchers"
 _END_USER = {"chain_id", *spaaza.END_USER_PARAMETERS}
 _UNCLAIM = UNCLAIM[UNCLAIM_PATH]["post"]
-_VOUCHER = copy.deepcopy(_UNCLAIM["responses"]["200"]["content"]["application/json"]["example"]["results"])
-for _user_field in ("user_id", "user_entity_card", "result_type"):
-    _VOUCHER.pop(_user_field)
-_VOUCHER["voucher_status"] = "claimed"
 
 
 # Demo end user alice: privileged auth must name the user; a user session may (its own id).
@@ -80,20 +76,8 @@ def _responses() -> dict[str, Any]:
         "description": "One page of the user's vouchers in the acting chain, grouped",
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/SpaazaUserVouchersResponse"},
-                "example": {
-                    "result": {"code": 1, "status": "ok"},
-                    "results": {
-                        "user_id": 1001,
-                        "chain_id": 1,
-                        "user_entity_card": {"type": "regular", "code": "1001"},
-                        "basket_vouchers": [_VOUCHER],
-                        "honour_vouchers": [],
-                        "var_price_vouchers": [],
-                        "next_page_token": None,
-                        "result_type": "get-user-vouchers",
-                    },
-                },
+                "schema": ref("SpaazaUserVouchersResponse"),
+                "example": answered("get_user_vouchers", "success_user_claimed.json"),
             }
         },
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.openapi_parts._es_reads import BEARER, ISSUANCE_EXAMPLE, NEXT_TOKEN, QUERY, SCHEMAS, errors, ref
+from infra.openapi_models import answered, ref
+from infra.openapi_parts._es_reads import BEARER, NEXT_TOKEN, QUERY, SCHEMAS, errors
+from shared.domain import ConsoleUser
 
 PATH = "/client/users/{correlation_id}/issuances"
 _CORRELATION = "sess-7f3a9c"
@@ -38,12 +40,13 @@ PATHS: dict[str, Any] = {
                     "description": "One page of issuances",
                     "headers": NEXT_TOKEN,
                     "content": {
-                        "application/json": {"schema": ref("EsIssuanceList"), "example": [ISSUANCE_EXAMPLE]}
+                        "application/json": {
+                            "schema": ref("EsIssuanceList"),
+                            "example": answered("list_issuances", "success_activatable_pac.json"),
+                        }
                     },
                 },
-                **errors(
-                    _CORRELATION, "Console users list a member's issuances through the console API.", None
-                ),
+                **errors(_CORRELATION, ConsoleUser, None),
             },
         }
     }

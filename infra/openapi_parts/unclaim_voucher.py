@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from infra.openapi_models import (
     REPLAYED_HEADER,
     OneOf,
+    answered,
     idempotency_key_header,
     omittable,
     pattern,
@@ -82,7 +83,10 @@ def _responses() -> dict[str, Any]:
             "description": "The voucher is unclaimed: it is `generated` again",
             "headers": REPLAYED_HEADER,
             "content": {
-                "application/json": {"schema": ref(SpaazaUnclaimVoucherResponse), "example": _SUCCESS}
+                "application/json": {
+                    "schema": ref(SpaazaUnclaimVoucherResponse),
+                    "example": answered("unclaim_voucher", "success_user_post_urlencoded.json"),
+                }
             },
         }
     }
@@ -106,32 +110,6 @@ def _responses() -> dict[str, Any]:
             response["headers"] = headers
         responses[str(status)] = response
     return responses
-
-
-_SUCCESS = {
-    "result": {"code": 1, "status": "ok"},
-    "results": {
-        "voucher_key": KEY,
-        "voucher_id": 40577,
-        "voucher_status": "generated",
-        "voucher_locked": False,
-        "campaign_id": 3,
-        "campaign_type": "cashback",
-        "campaign_title": "20 EUR voucher for every 200 EUR spent",
-        "voucher_expiry_datetime_utc": "2099-12-31 23:59:59",
-        "voucher_expiry_seconds_remaining": 2307070318,
-        "voucher_currency_id": 2,
-        "voucher_currency_symbol": "\u20ac",
-        "voucher_amount_original": 20,
-        "voucher_amount_redeemed": 0,
-        "voucher_amount": 20,
-        "voucher_text": "Your new voucher, enjoy!",
-        "voucher_third_party_id": 3914599659,
-        "user_id": 1001,
-        "user_entity_card": {"type": "regular", "code": "1001"},
-        "result_type": "unclaim-voucher",
-    },
-}
 
 
 def _header(

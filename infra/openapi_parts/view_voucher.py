@@ -44,4 +44,3 @@ def _get() -> dict[str, Any]:
 
 
 PATHS: dict[str, Any] = {PATH: {"get": _get()}}
-SCHEMAS: dict[str, Any] = {}

@@ -3,7 +3,7 @@ of them: query parameters, the issuance object, the console's history entries.
 
 Errors are the activation endpoint's (`{"errorCode", "message", "correlationId"}`, 401 with
 a Bearer challenge): a bad parameter is a 400 whose errorCode names it.
-docs/dialects/list_issuances.md lists every parameter, field and code of both.
+docs/dialects/list_issuances.md lists every parameter, field and code, the console's included.
 
 What a console never sees: a live authorization code (the member must be at the terminal),
 nor one recorded with an ACTIVATION_CODE_UNUSED event.
@@ -15,10 +15,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.dialects import es_loyalty
-from shared.dialects.es_loyalty import STATUS, EsError, correlation_of, status_of
+from shared.dialects import answer, es_loyalty
+from shared.dialects.es_loyalty import STATUS, Answer, EsError, correlation_of, status_of
 from shared.domain import (
     AuditEvent,
+    ConsoleUser,
     DomainError,
     Effective,
     Forbidden,
@@ -86,6 +87,14 @@ ERRORS: dict[str, int] = {
     "SERVICE_UNAVAILABLE": 503,
 }
 ERROR_CODES = tuple(ERRORS)
+# es_loyalty's answers, but for who may read whom and what is not there
+ANSWERS: dict[type[DomainError], Answer] = {
+    **es_loyalty.ANSWERS,
+    ConsoleUser: ("FORBIDDEN", "Console users list a member's issuances through the console API."),
+    Forbidden: ("FORBIDDEN", "Only customer-service console users may view other members."),
+    NotFound: ("NOT_FOUND", "No such member or issuance."),
+}
+_STATUSES = {**es_loyalty.ERRORS, **ERRORS}  # the codes it answers, and es_loyalty's it falls back on
 NEXT_TOKEN_HEADER = "X-Next-Token"  # noqa: S105 - a header name
 SECRET_DETAILS = frozenset({"authorization_code"})
 
@@ -98,11 +107,7 @@ def _bad(code: str, message: str, request: ApiRequest) -> EsError:
 
 
 def domain_error(error: DomainError, request: ApiRequest | None = None) -> EsError:
-    if isinstance(error, NotFound) and error.details.get("what") == "member":
-        return EsError(404, "NOT_FOUND", "No such member or issuance.", request=request)
-    if isinstance(error, Forbidden) and error.details.get("what") == "console":
-        return EsError(403, "FORBIDDEN", error.message[:1].upper() + error.message[1:] + ".", request=request)
-    return es_loyalty.domain_error(error, request)
+    return es_loyalty.es_error(answer(ANSWERS, error), request, statuses=_STATUSES)
 
 
 unavailable = es_loyalty.unavailable

@@ -9,9 +9,11 @@ requests: a warm function serves many callers).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.dialects import answer
 from shared.domain import (
     ConsoleUser,
     Contention,
@@ -50,7 +52,7 @@ WWW_AUTHENTICATE = 'Bearer realm="es-loyalty"'
 RETRY_AFTER_SECONDS = "1"
 
 # Every errorCode this dialect answers with, and its HTTP status (the vendor's error table;
-# openapi.json's enum comes from here, a test checks each EsError raised below against it).
+# openapi.json's enum comes from here; a test checks every answer below against it).
 ERRORS: dict[str, int] = {
     "INVALID_VOUCHER_ID": 400,
     "INVALID_CORRELATION_ID": 400,
@@ -68,6 +70,57 @@ ERRORS: dict[str, int] = {
     "EXTERNAL_SERVICE_RESPONSE_ERROR": 502,
     "SERVICE_UNAVAILABLE": 503,
     "EXTERNAL_SERVICE_TIMEOUT": 504,
+}
+RETRYABLE = frozenset({"ACTIVATION_IN_PROGRESS", "SERVICE_UNAVAILABLE"})
+
+Answer = tuple[str, str]  # (errorCode, message): the status is ERRORS[errorCode]
+# What the parser and the edge answer (no DomainError behind them)
+BAD_CORRELATION_ID: Answer = (
+    "INVALID_CORRELATION_ID",
+    "correlation_id must be 1 to 128 characters of letters, digits, '.', '_', ':' or '-'.",
+)
+BAD_VOUCHER_ID: Answer = ("INVALID_VOUCHER_ID", "voucherId must be {definitionId}::{issuanceUuid}.")
+NO_TOKEN: Answer = ("UNAUTHORIZED", "An OAuth bearer token is required.")
+UNAVAILABLE: Answer = ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")
+INTERNAL: Answer = ("INTERNAL_ERROR", "An unexpected error occurred.")
+_NOT_FOUND: Answer = ("VOUCHER_NOT_FOUND", "No such voucher under this account.")
+# The answer to each refusal, by the error's nearest class (shared.dialects.answer); the
+# OpenAPI examples (infra/openapi_parts/activate_voucher.py) are read from here too.
+ANSWERS: dict[type[DomainError], Answer] = {
+    Unauthenticated: ("UNAUTHORIZED", "The access token is invalid or expired."),
+    ConsoleUser: (
+        "CONSOLE_ACTIVATION_FORBIDDEN",
+        "Console users may view activations but cannot activate on behalf of a member.",
+    ),
+    GhostMember: ("GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers."),
+    NotFound: _NOT_FOUND,
+    VoucherNotIssued: _NOT_FOUND,
+    VoucherRedeemed: ("VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed."),
+    VoucherInvalidated: ("VOUCHER_NOT_AVAILABLE", "The voucher has been invalidated."),
+    VoucherExpired: ("VOUCHER_NOT_AVAILABLE", "The voucher has expired."),
+    InvalidVoucherType: (
+        "INVALID_VOUCHER_TYPE",
+        "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
+    ),
+    ProviderNotConfigured: (
+        "PROVIDER_NOT_CONFIGURED",
+        "The voucher definition has no activation provider configured.",
+    ),
+    ProviderTimeout: ("EXTERNAL_SERVICE_TIMEOUT", "The activation provider did not respond in time."),
+    ProviderBadResponse: (
+        "EXTERNAL_SERVICE_RESPONSE_ERROR",
+        "The activation provider returned an invalid response.",
+    ),
+    IdempotencyKeyInvalid: (
+        "INVALID_IDEMPOTENCY_KEY",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.",
+    ),
+    IdempotencyKeyReused: ("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used for another request."),
+    Contention: (
+        "ACTIVATION_IN_PROGRESS",
+        "Another activation of this voucher is in progress; retry shortly.",
+    ),
+    DomainError: ("VOUCHER_NOT_AVAILABLE", "The voucher cannot be activated."),
 }
 
 STATUS = {
@@ -117,9 +170,21 @@ class EsError(WireError):
         return self.error_code
 
 
-def unauthorized(message: str, *, token_presented: bool, request: ApiRequest | None) -> EsError:
-    challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if token_presented else "")
-    return EsError(401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}, request=request)
+def es_error(
+    reply: Answer,
+    request: ApiRequest | None,
+    *,
+    token_presented: bool = True,
+    statuses: Mapping[str, int] = ERRORS,
+) -> EsError:
+    """The answer with its status and the headers its code carries: a Bearer challenge on
+    401 (`invalid_token` once a token was presented), Retry-After when retryable."""
+    code, message = reply
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if code in RETRYABLE else {}
+    if code == "UNAUTHORIZED":
+        invalid = ', error="invalid_token"' if token_presented else ""
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE + invalid}
+    return EsError(statuses[code], code, message, headers, request=request)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -128,25 +193,19 @@ def unauthorized(message: str, *, token_presented: bool, request: ApiRequest | N
 def parse_correlation_id(request: ApiRequest) -> str:
     value = request.path_params.get("correlation_id", "")
     if not CORRELATION_ID.fullmatch(value):
-        raise EsError(
-            400,
-            "INVALID_CORRELATION_ID",
-            "correlation_id must be 1 to 128 characters of letters, digits, '.', '_', ':' or '-'.",
-        )
+        raise es_error(BAD_CORRELATION_ID, None)
     return value
 
 
 def parse_token(request: ApiRequest) -> str:
     """The member's OAuth access token from `Authorization: Bearer <token>` (only there)."""
     header = (request.headers.get("authorization") or "").strip()
-    if not header:
-        raise unauthorized("An OAuth bearer token is required.", token_presented=False, request=request)
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("An OAuth bearer token is required.", token_presented=False, request=request)
+        raise es_error(NO_TOKEN, request, token_presented=False)
     if len(token) > MAX_TOKEN_LENGTH or not BEARER_TOKEN.fullmatch(token):
-        raise unauthorized("The access token is invalid or expired.", token_presented=True, request=request)
+        raise es_error(ANSWERS[Unauthenticated], request)
     return token
 
 
@@ -155,12 +214,7 @@ def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
     value = request.path_params.get("voucher_id", "")
     match = VOUCHER_ID.fullmatch(value)
     if match is None:
-        raise EsError(
-            400,
-            "INVALID_VOUCHER_ID",
-            "voucherId must be {definitionId}::{issuanceUuid}.",
-            request=request,
-        )
+        raise es_error(BAD_VOUCHER_ID, request)
     return match.group("definition"), match.group("uuid").lower()
 
 
@@ -173,99 +227,17 @@ def parse_command(request: ApiRequest) -> ActivateCommand:
     return ActivateCommand(correlation_id, definition_id, serial, hash_token(token), request.request_id)
 
 
-# --------------------------------------------------------------------------- errors
-
-
 def domain_error(error: DomainError, request: ApiRequest | None = None) -> EsError:
-    """The one mapping from domain and provider outcomes to ES error codes."""
-    if isinstance(error, Unauthenticated):
-        return unauthorized("The access token is invalid or expired.", token_presented=True, request=request)
-    if isinstance(error, ConsoleUser):
-        return EsError(
-            403,
-            "CONSOLE_ACTIVATION_FORBIDDEN",
-            "Console users may view activations but cannot activate on behalf of a member.",
-            request=request,
-        )
-    if isinstance(error, GhostMember):
-        return EsError(
-            403, "GHOST_MEMBER_NOT_ALLOWED", "Ghost members cannot activate vouchers.", request=request
-        )
-    if isinstance(error, NotFound | VoucherNotIssued):
-        return EsError(404, "VOUCHER_NOT_FOUND", "No such voucher under this account.", request=request)
-    if isinstance(error, VoucherRedeemed):
-        return EsError(
-            409, "VOUCHER_NOT_AVAILABLE", "The voucher has already been redeemed.", request=request
-        )
-    if isinstance(error, VoucherInvalidated):
-        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has been invalidated.", request=request)
-    if isinstance(error, VoucherExpired):
-        return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher has expired.", request=request)
-    if isinstance(error, InvalidVoucherType):
-        return EsError(
-            400,
-            "INVALID_VOUCHER_TYPE",
-            "Only PRODUCT_AUTHORIZATION_CODE vouchers can be activated.",
-            request=request,
-        )
-    if isinstance(error, ProviderNotConfigured):
-        return EsError(
-            422,
-            "PROVIDER_NOT_CONFIGURED",
-            "The voucher definition has no activation provider configured.",
-            request=request,
-        )
-    if isinstance(error, ProviderTimeout):
-        return EsError(
-            504,
-            "EXTERNAL_SERVICE_TIMEOUT",
-            "The activation provider did not respond in time.",
-            request=request,
-        )
-    if isinstance(error, ProviderBadResponse):
-        return EsError(
-            502,
-            "EXTERNAL_SERVICE_RESPONSE_ERROR",
-            "The activation provider returned an invalid response.",
-            request=request,
-        )
-    if isinstance(error, IdempotencyKeyInvalid):
-        return EsError(
-            400,
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.",
-            request=request,
-        )
-    if isinstance(error, IdempotencyKeyReused):
-        return EsError(
-            422,
-            "IDEMPOTENCY_KEY_REUSED",
-            "This Idempotency-Key was used for another request.",
-            request=request,
-        )
-    if isinstance(error, Contention):
-        return EsError(
-            409,
-            "ACTIVATION_IN_PROGRESS",
-            "Another activation of this voucher is in progress; retry shortly.",
-            {"Retry-After": RETRY_AFTER_SECONDS},
-            request=request,
-        )
-    return EsError(409, "VOUCHER_NOT_AVAILABLE", "The voucher cannot be activated.", request=request)
+    """The one mapping from domain and provider outcomes to ES error codes (ANSWERS)."""
+    return es_error(answer(ANSWERS, error), request)
 
 
 def unavailable(request: ApiRequest | None = None) -> EsError:
-    return EsError(
-        503,
-        "SERVICE_UNAVAILABLE",
-        "The service is temporarily unavailable; retry shortly.",
-        {"Retry-After": RETRY_AFTER_SECONDS},
-        request=request,
-    )
+    return es_error(UNAVAILABLE, request)
 
 
 def internal_error(request: ApiRequest | None = None) -> EsError:
-    return EsError(500, "INTERNAL_ERROR", "An unexpected error occurred.", request=request)
+    return es_error(INTERNAL, request)
 
 
 # --------------------------------------------------------------------------- success

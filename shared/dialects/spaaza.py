@@ -12,10 +12,11 @@ get-user-vouchers answer the same codes, plus 915 for a voucher that is already 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.dialects import answer
 from shared.domain import (
     Contention,
     DomainError,
@@ -148,74 +149,77 @@ def status_of(voucher: Voucher) -> str:
     }.get(status, "claimed")
 
 
-def domain_error(error: DomainError, request: ApiRequest | None = None) -> SpaazaError:
-    """The one mapping from domain outcomes to Spaaza codes."""
-    if isinstance(error, Unauthenticated):
-        return SpaazaError("no_valid_session", "No valid session")
-    if isinstance(error, NotFound):
-        if error.details.get("what") == "voucher":
-            return SpaazaError("voucher_not_found", "Voucher not found")
-        return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
-    if isinstance(error, NoApp):
-        if error.details.get("reason") == "missing":
-            return SpaazaError("no_myprice_app", "the X-Spaaza-MyPrice-App-Hostname header is required")
-        return SpaazaError("no_myprice_app", "no app for this hostname")
-    if isinstance(error, Forbidden):
-        return SpaazaError("permission_denied_or_non_existent", "Permission denied or user does not exist")
-    if isinstance(error, ParameterRequired):
-        return SpaazaError("missing_parameter", _required(str(error.details.get("parameter")), error.message))
-    if isinstance(error, ParameterNotUsable):
-        return SpaazaError("invalid_parameter", error.message)
-    if isinstance(error, IdentifierMismatch):
-        return SpaazaError("identifier_mismatch", error.message)
-    if isinstance(error, VoucherRedeemed):
-        return SpaazaError("voucher_already_redeemed", "The voucher has already been redeemed")
-    if isinstance(error, VoucherInvalidated):
-        return SpaazaError("voucher_invalidated", "The voucher has been invalidated")
-    if isinstance(error, VoucherExpired):
-        return SpaazaError("voucher_expired", f"The voucher has expired and cannot be {_done(request)}")
-    if isinstance(error, VoucherAlreadyClaimed):
-        return SpaazaError("voucher_already_claimed", "The voucher is already claimed")
-    if isinstance(error, VoucherCodeLive):
-        return SpaazaError("voucher_activation_code_live", "The voucher has a live activation code")
-    if isinstance(error, VoucherNotClaimed | VoucherNotIssued):
-        return SpaazaError("voucher_not_claimed", "The voucher is not claimed")
-    if isinstance(error, VoucherLocked):
-        return SpaazaError(
-            "voucher_locked",
-            f"The voucher is locked: only an admin or privileged client can {_verb(request)} it",
-        )
-    if isinstance(error, EndUserNotAllowed):
-        return SpaazaError(
-            "end_user_not_allowed", "The campaign does not allow end users to claim or unclaim its vouchers"
-        )
-    if isinstance(error, Contention):
-        return SpaazaError("concurrent_modification", "The voucher was being changed concurrently: retry")
-    if isinstance(error, IdempotencyKeyInvalid):
-        return SpaazaError(
-            "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once"
-        )
-    if isinstance(error, IdempotencyKeyReused):
-        return SpaazaError("idempotency_key_reused", "This Idempotency-Key was used for another request")
-    return SpaazaError("internal_error", "Internal error")
-
-
 def _verb(request: ApiRequest | None) -> str:
     return (
         "claim" if request is not None and request.path.rstrip("/").endswith("/claim-voucher") else "unclaim"
     )
 
 
-def _done(request: ApiRequest | None) -> str:
-    return _verb(request) + "ed"
-
-
-def _required(parameter: str, message: str) -> str:
+def _required(error: DomainError, _request: ApiRequest | None) -> str:
+    parameter = error.details.get("parameter")
     if parameter == "voucher_key":
         return "voucher_key, voucher_id or third_party_id is required"
     if parameter == "user_id":
         return "an end-user identifier is required (" + ", ".join(END_USER_PARAMETERS) + ")"
-    return message
+    return error.message
+
+
+def _as_raised(error: DomainError, _request: ApiRequest | None) -> str:
+    return error.message
+
+
+# A description is the text, or a function of the error and the request it answers.
+Describe = str | Callable[[DomainError, ApiRequest | None], str]
+_DENIED = ("permission_denied_or_non_existent", "Permission denied or user does not exist")
+INTERNAL = ("internal_error", "Internal error")
+# The answer to each refusal, by the error's nearest class (shared.dialects.answer); a
+# NotFound of a voucher and a NoApp for a missing header are answered in domain_error.
+ANSWERS: dict[type[DomainError], tuple[str, Describe]] = {
+    Unauthenticated: ("no_valid_session", "No valid session"),
+    NotFound: _DENIED,
+    Forbidden: _DENIED,
+    NoApp: ("no_myprice_app", "no app for this hostname"),
+    ParameterRequired: ("missing_parameter", _required),
+    ParameterNotUsable: ("invalid_parameter", _as_raised),
+    IdentifierMismatch: ("identifier_mismatch", _as_raised),
+    VoucherRedeemed: ("voucher_already_redeemed", "The voucher has already been redeemed"),
+    VoucherInvalidated: ("voucher_invalidated", "The voucher has been invalidated"),
+    VoucherExpired: (
+        "voucher_expired",
+        lambda _e, request: f"The voucher has expired and cannot be {_verb(request)}ed",
+    ),
+    VoucherAlreadyClaimed: ("voucher_already_claimed", "The voucher is already claimed"),
+    VoucherCodeLive: ("voucher_activation_code_live", "The voucher has a live activation code"),
+    VoucherNotClaimed: ("voucher_not_claimed", "The voucher is not claimed"),
+    VoucherNotIssued: ("voucher_not_claimed", "The voucher is not claimed"),
+    VoucherLocked: (
+        "voucher_locked",
+        lambda _e, request: (
+            f"The voucher is locked: only an admin or privileged client can {_verb(request)} it"
+        ),
+    ),
+    EndUserNotAllowed: (
+        "end_user_not_allowed",
+        "The campaign does not allow end users to claim or unclaim its vouchers",
+    ),
+    Contention: ("concurrent_modification", "The voucher was being changed concurrently: retry"),
+    IdempotencyKeyInvalid: (
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once",
+    ),
+    IdempotencyKeyReused: ("idempotency_key_reused", "This Idempotency-Key was used for another request"),
+    DomainError: INTERNAL,
+}
+
+
+def domain_error(error: DomainError, request: ApiRequest | None = None) -> SpaazaError:
+    """The one mapping from domain outcomes to Spaaza codes."""
+    if isinstance(error, NotFound) and error.details.get("what") == "voucher":
+        return SpaazaError("voucher_not_found", "Voucher not found")
+    if isinstance(error, NoApp) and error.details.get("reason") == "missing":
+        return SpaazaError("no_myprice_app", "the X-Spaaza-MyPrice-App-Hostname header is required")
+    name, describe = answer(ANSWERS, error)
+    return SpaazaError(name, describe if isinstance(describe, str) else describe(error, request))
 
 
 def unavailable(request: ApiRequest | None = None) -> SpaazaError:
@@ -223,7 +227,7 @@ def unavailable(request: ApiRequest | None = None) -> SpaazaError:
 
 
 def internal_error(request: ApiRequest | None = None) -> SpaazaError:
-    return SpaazaError("internal_error", "Internal error")
+    return SpaazaError(*INTERNAL)
 
 
 # --------------------------------------------------------------------------- request parsing

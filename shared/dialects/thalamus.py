@@ -1,8 +1,8 @@
 """Thalamus REST API v4 wire format (operator "set voucher as consumed").
 
 Envelope: {"links": [...], "data": {...}, "errors": {...}}; `errors` is a flat object
-mapping the part of the request at fault to a Thalamus error code. Errors are HTTP 400,
-"not found" 404, a bad token 401 (docs/dialects/consume_voucher.md has the complete mapping).
+mapping the part of the request at fault to a Thalamus error code, whose HTTP status is
+ERRORS' (docs/dialects/consume_voucher.md has the complete mapping).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared.dialects import answer
 from shared.domain import (
     Contention,
     DomainError,
@@ -48,12 +49,33 @@ PATH_FIELDS = {
 }
 
 
-class ThalamusError(WireError):
-    """A response in Thalamus form: HTTP status + the flat `errors` object."""
+# Every Thalamus error code and its HTTP status (an answer naming several parts of the
+# request has one status: those codes share it)
+ERRORS: dict[str, int] = {
+    "Required": 400,
+    "InvalidFormat": 400,
+    "InvalidJson": 400,
+    "UnknownField": 400,
+    "UnsupportedMediaType": 400,
+    "NotAnOperator": 400,
+    "InvalidState": 400,
+    "InvalidStatus": 400,
+    "InvalidToken": 401,
+    "InvalidCode": 401,
+    "NotFound": 404,
+    "ConcurrentModification": 409,
+    "UsedForAnotherRequest": 422,
+    "InternalError": 500,
+    "ServiceUnavailable": 503,
+}
 
-    def __init__(self, status: int, errors: dict[str, str]) -> None:
+
+class ThalamusError(WireError):
+    """A response in Thalamus form: the flat `errors` object, with its codes' HTTP status."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(errors)
-        self.status = status
+        self.status = max(ERRORS[code] for code in errors.values())
         self.errors = errors
 
     def to_response(self) -> dict[str, Any]:
@@ -82,14 +104,14 @@ def parse_credentials(request: ApiRequest) -> tuple[str, str]:
     """(touchpoint, token). Missing token: 401 InvalidToken; missing touchpoint: 400 Required."""
     token = _first(request, "Thalamus-Token", "token")
     if token is None:
-        raise ThalamusError(401, {"token": "InvalidToken"})
+        raise ThalamusError({"token": "InvalidToken"})
     touchpoint = _first(request, "Thalamus-Touchpoint", "touchpoint")
     if touchpoint is None:
-        raise ThalamusError(400, {"touchpoint": "Required"})
+        raise ThalamusError({"touchpoint": "Required"})
     if len(touchpoint) > MAX_CODE_LENGTH or not touchpoint.isprintable():
-        raise ThalamusError(401, {"touchpoint": "InvalidCode"})
+        raise ThalamusError({"touchpoint": "InvalidCode"})
     if len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
-        raise ThalamusError(401, {"token": "InvalidToken"})
+        raise ThalamusError({"token": "InvalidToken"})
     return touchpoint, token
 
 
@@ -104,7 +126,7 @@ def parse_path(request: ApiRequest) -> tuple[str, str, str]:
             errors[wire] = "InvalidFormat"
         values.append(value)
     if errors:
-        raise ThalamusError(400, errors)
+        raise ThalamusError(errors)
     return values[0], values[1], values[2]
 
 
@@ -114,17 +136,17 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
     if body is None or not body.strip():
         return {}
     if request.media_type() != MEDIA_TYPE:
-        raise ThalamusError(400, {"Content-Type": "UnsupportedMediaType"})
+        raise ThalamusError({"Content-Type": "UnsupportedMediaType"})
     if len(body) > MAX_BODY_BYTES:
-        raise ThalamusError(400, {"body": "InvalidFormat"})
+        raise ThalamusError({"body": "InvalidFormat"})
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurd nesting
-        raise ThalamusError(400, {"body": "InvalidJson"}) from None
+        raise ThalamusError({"body": "InvalidJson"}) from None
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise ThalamusError(400, {"body": "InvalidFormat"})
+        raise ThalamusError({"body": "InvalidFormat"})
     errors: dict[str, str] = {}
     parameters: dict[str, str] = {}
     for key, value in document.items():
@@ -137,7 +159,7 @@ def parse_parameters(request: ApiRequest) -> dict[str, str]:
         else:
             parameters[key] = value
     if errors:
-        raise ThalamusError(400, errors)
+        raise ThalamusError(errors)
     return parameters
 
 
@@ -182,34 +204,39 @@ def status_of(voucher: Voucher, now: datetime) -> str:
     return STATUS[effective_status(voucher, now)]
 
 
+# The answer to each refusal, by the error's nearest class (shared.dialects.answer); the two
+# that name the part of the request at fault are answered in domain_error.
+ANSWERS: dict[type[DomainError], dict[str, str]] = {
+    NotAnOperator: {"error.message": "NotAnOperator"},
+    VoucherInvalidated: {"voucherCode": "InvalidStatus"},
+    VoucherExpired: {"voucherCode": "InvalidStatus"},
+    VoucherRedeemed: {"voucherCode": "InvalidState"},
+    VoucherNotIssued: {"voucherCode": "InvalidState"},
+    Contention: {"voucherCode": "ConcurrentModification"},
+    IdempotencyKeyInvalid: {"Idempotency-Key": "InvalidFormat"},
+    IdempotencyKeyReused: {"Idempotency-Key": "UsedForAnotherRequest"},
+    DomainError: {"error.message": "InvalidState"},
+}
+UNAVAILABLE = {"error.message": "ServiceUnavailable"}
+INTERNAL = {"error.message": "InternalError"}
+
+
 def domain_error(error: DomainError, request: ApiRequest | None = None) -> ThalamusError:
     """The one mapping from domain outcomes to Thalamus codes."""
     if isinstance(error, Unauthenticated):
         field = error.details.get("field", "token")
-        return ThalamusError(401, {field: "InvalidCode" if field == "touchpoint" else "InvalidToken"})
-    if isinstance(error, NotAnOperator):
-        return ThalamusError(400, {"error.message": "NotAnOperator"})
+        return ThalamusError({field: "InvalidCode" if field == "touchpoint" else "InvalidToken"})
     if isinstance(error, NotFound):
-        return ThalamusError(404, {error.details.get("what", "voucherCode"): "NotFound"})
-    if isinstance(error, VoucherInvalidated | VoucherExpired):
-        return ThalamusError(400, {"voucherCode": "InvalidStatus"})
-    if isinstance(error, VoucherRedeemed | VoucherNotIssued):
-        return ThalamusError(400, {"voucherCode": "InvalidState"})
-    if isinstance(error, Contention):
-        return ThalamusError(409, {"voucherCode": "ConcurrentModification"})
-    if isinstance(error, IdempotencyKeyInvalid):
-        return ThalamusError(400, {"Idempotency-Key": "InvalidFormat"})
-    if isinstance(error, IdempotencyKeyReused):
-        return ThalamusError(422, {"Idempotency-Key": "UsedForAnotherRequest"})
-    return ThalamusError(400, {"error.message": "InvalidState"})
+        return ThalamusError({error.details.get("what", "voucherCode"): "NotFound"})
+    return ThalamusError(dict(answer(ANSWERS, error)))
 
 
 def unavailable(request: ApiRequest | None = None) -> ThalamusError:
-    return ThalamusError(503, {"error.message": "ServiceUnavailable"})
+    return ThalamusError(dict(UNAVAILABLE))
 
 
 def internal_error(request: ApiRequest | None = None) -> ThalamusError:
-    return ThalamusError(500, {"error.message": "InternalError"})
+    return ThalamusError(dict(INTERNAL))
 
 
 def success_response(result: CatalogVoucher, now: datetime) -> dict[str, Any]:

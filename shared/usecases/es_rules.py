@@ -69,7 +69,7 @@ def authenticate_member(session: Session | None, now: datetime) -> Session:
 def listing_member(session: Session | None, now: datetime) -> Session:
     session = live(session, now)
     if session.kind is PrincipalKind.ES_CONSOLE:
-        raise Forbidden("console users list a member's issuances through the console API", what="console")
+        raise ConsoleUser("console users list a member's issuances through the console API")
     if session.kind is not PrincipalKind.ES_MEMBER or not session.member_id:
         raise Unauthenticated("token is not an ES member token", field="token")
     return session  # ghost members may list (they may not activate)

@@ -135,33 +135,39 @@ def _part_models() -> dict[str, Any]:
     from pydantic import BaseModel
 
     found: dict[str, Any] = {}
-    for function_name in FUNCTIONS:
-        module = importlib.import_module(f"{openapi.PARTS_PACKAGE}.{function_name}")
+    for path in (openapi.ROOT / "infra" / "openapi_parts").glob("*.py"):
+        module = importlib.import_module(f"{openapi.PARTS_PACKAGE}.{path.stem}")
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
                 found[value.__name__] = value
     return found
 
 
-# Parts whose bodies are pydantic models. A part still in the hand-written dict style (from a
-# branch that predates the models) builds too; convert it and add it here.
-MODEL_PARTS = ("consume_voucher", "activate_voucher", "unclaim_voucher")
-
-
-def test_model_parts_hand_write_no_body_schema() -> None:
+def test_parts_hand_write_no_body_schema() -> None:
     """Bodies are models; only parameters may stay small dicts (built from constants)."""
-    for function_name in MODEL_PARTS:
-        text = (openapi.ROOT / "infra" / "openapi_parts" / f"{function_name}.py").read_text(encoding="utf-8")
-        assert '"type": "object"' not in text, function_name
-        assert "#/components/schemas/" not in text, f"{function_name}: use infra.openapi_models.ref"
+    for path in (openapi.ROOT / "infra" / "openapi_parts").glob("[!_]*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert '"type": "object"' not in text, path.name
+        assert "#/components/schemas/" not in text, f"{path.name}: use infra.openapi_models.ref"
 
 
-def test_every_schema_of_a_model_part_comes_from_a_model() -> None:
+def test_every_schema_of_a_part_comes_from_a_model() -> None:
     models = _part_models()
-    for function_name in MODEL_PARTS:
+    for function_name in FUNCTIONS:
         part = openapi.load_part(function_name)
         assert part is not None
         assert set(part[1]) <= set(models), function_name
+
+
+def test_a_part_with_hand_written_schemas_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    legacy = types.ModuleType("legacy_part")
+    legacy.PATHS = {}  # type: ignore[attr-defined]
+    legacy.SCHEMAS = {"X": {"type": "object"}}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, f"{openapi.PARTS_PACKAGE}.consume_voucher", legacy)
+    with pytest.raises(openapi.OpenApiError, match="list of pydantic models"):
+        openapi.load_part("consume_voucher")
 
 
 def test_every_example_is_valid_for_its_model_too(document: dict[str, Any]) -> None:
@@ -176,7 +182,7 @@ def test_every_example_is_valid_for_its_model_too(document: dict[str, Any]) -> N
                 for media in body.get("content", {}).values():
                     model = models.get(media["schema"].get("$ref", "").rsplit("/", 1)[-1])
                     if model is None:
-                        continue  # a hand-written schema (old-style part)
+                        continue  # an inline schema (a parameter-like body)
                     examples = [media["example"]] if "example" in media else []
                     examples += [e["value"] for e in media.get("examples", {}).values()]
                     for example in examples:
@@ -285,29 +291,27 @@ def test_documented_error_statuses_are_the_dialect_tables(document: dict[str, An
 
 
 def test_every_es_error_raised_is_in_the_table() -> None:
-    """es_loyalty.ERRORS is what the document enumerates: every EsError(status, code, ...) in
-    the dialect must be in it with that status."""
+    """es_loyalty.ERRORS is what the document enumerates: every code the dialect answers is in
+    it and each of its codes is answered; the status is always the table's (es_error is the one
+    place an EsError is made)."""
     import ast
 
     from shared.dialects import es_loyalty
 
+    fixed = (es_loyalty.BAD_CORRELATION_ID, es_loyalty.BAD_VOUCHER_ID, es_loyalty.NO_TOKEN)
+    answers = [*es_loyalty.ANSWERS.values(), *fixed, es_loyalty.UNAVAILABLE, es_loyalty.INTERNAL]
+    assert {code for code, _ in answers} == set(es_loyalty.ERRORS)
     tree = ast.parse(Path(es_loyalty.__file__).read_text(encoding="utf-8"))
-    raised: dict[str, set[int]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EsError":
-            status, code = node.args[0], node.args[1]
-            if isinstance(status, ast.Constant) and isinstance(code, ast.Constant):
-                raised.setdefault(code.value, set()).add(status.value)
-    raised.setdefault("UNAUTHORIZED", set()).add(401)  # raised through unauthorized()
-    assert raised == {code: {status} for code, status in es_loyalty.ERRORS.items()}
+    made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "EsError"]
+    assert len(made) == 1
 
 
 def test_every_es_read_error_raised_is_in_the_table() -> None:
     """The same for the ES read endpoints: `_bad(code, ...)` is a 400, `EsError(status, code)`
-    as written; what they delegate to es_loyalty is checked above."""
+    as written, and the answers it does not take from es_loyalty (checked above)."""
     import ast
 
-    from shared.dialects import es_issuances
+    from shared.dialects import es_issuances, es_loyalty
 
     tree = ast.parse(Path(es_issuances.__file__).read_text(encoding="utf-8"))
     raised: set[tuple[str, int]] = set()
@@ -321,40 +325,10 @@ def test_every_es_read_error_raised_is_in_the_table() -> None:
                 if isinstance(code, ast.Constant):
                     raised.add((str(code.value), int(first.value)))
     assert raised <= set(es_issuances.ERRORS.items()), raised - set(es_issuances.ERRORS.items())
+    own = {reply[0] for cls, reply in es_issuances.ANSWERS.items() if es_loyalty.ANSWERS.get(cls) != reply}
+    assert own and own <= set(es_issuances.ERRORS)
     for code in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
         assert es_issuances.ERRORS[code] == 400
-
-
-def test_old_style_hand_written_parts_still_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A part may still expose SCHEMAS as name -> OpenAPI schema dict (parts written before the
-    models, or merged from elsewhere): the document is the same either way."""
-    real = openapi.load_part
-    expected = openapi.build()
-
-    def as_dicts(function_name: str) -> Any:
-        part = real(function_name)  # always name -> schema dict, whatever the part declared
-        assert part is not None
-        return part
-
-    monkeypatch.setattr(openapi, "load_part", as_dicts)
-    assert openapi.build() == expected
-
-    import types
-
-    from infra.openapi_parts import consume_voucher
-
-    part = real("consume_voucher")
-    assert part is not None
-    schemas = part[1]
-    legacy = types.ModuleType("legacy_part")
-    legacy.PATHS = consume_voucher.PATHS
-    legacy.SCHEMAS = {
-        **{name: schema for name, schema in schemas.items() if name != "ThalamusConsumeResponse"},
-        "ThalamusConsumeResponse": consume_voucher.ThalamusConsumeResponse,  # mixed: a model too
-    }
-    monkeypatch.setitem(sys.modules, f"{openapi.PARTS_PACKAGE}.consume_voucher", legacy)
-    monkeypatch.setattr(openapi, "load_part", real)
-    assert openapi.build() == expected
 
 
 def test_openapi_3_0_conversion_of_pydantic_schemas() -> None:
@@ -400,3 +374,24 @@ def test_every_state_changing_operation_takes_an_idempotency_key() -> None:
         assert "Idempotency-Key" in headers, path
         assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"], path
         assert "422" in operation["responses"], path
+
+
+def test_every_thalamus_code_raised_is_in_the_table() -> None:
+    """thalamus.ERRORS gives each code its status: every code the dialect writes is in it."""
+    import ast
+
+    from shared.dialects import thalamus
+
+    tree = ast.parse(Path(thalamus.__file__).read_text(encoding="utf-8"))
+    written = {
+        value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for value in node.values
+        if isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+        and value.value[:1].isupper()
+        and not value.value.isupper()  # CamelCase, not a STATUS
+    }
+    written |= {"InvalidFormat", "Required", "NotFound", "UnknownField"}  # assigned to errors[...]
+    assert written == set(thalamus.ERRORS)
