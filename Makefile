@@ -27,7 +27,7 @@ help:
 	@echo "Also:"
 	@echo "  make pr             the same as make test"
 	@echo "  make lint           ruff check + ruff format --check (Markdown code blocks too)"
-	@echo "  make typecheck      mypy shared functions infra app.py"
+	@echo "  make typecheck      mypy over shared, functions, infra, app.py and tests (pyproject.toml [tool.mypy] files)"
 	@echo "  make openapi        regenerate openapi.json from the code"
 	@echo "  make openapi-check  fail if the committed openapi.json drifts from the code"
 	@echo "  make bench          the benchmark: round trips, cost, cold start, warm latency, HTTP load, import (docs/performance.md)"
@@ -86,7 +86,7 @@ PYTEST_WORKERS ?= auto
 test: $(STAMP) $(CDK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions infra app.py
+	$(BIN)/mypy
 	$(BIN)/python -m infra.openapi --check
 	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 -m "not contract" $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
@@ -99,7 +99,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared functions infra app.py
+	$(BIN)/mypy
 
 openapi: $(STAMP)
 	$(BIN)/python -m infra.openapi --write
@@ -121,13 +121,17 @@ fuzz: $(STAMP) $(CDK)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests -m "not cdk" -k "fuzz or property or schemathesis" $(ARGS)
 	FAULT_SCHEDULE_REQUESTS=$${FAULT_SCHEDULE_REQUESTS:-400} $(BIN)/python -m pytest -p no:xdist tests/faults -k schedule $(ARGS)
 
-# The deployment package ships bytecode compiled by the Lambda runtime's Python (infra/bundling.py,
-# LAMBDA_PYTHON): when this machine has none, uv installs one (skipped with skip_bundling=true).
-LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)".*/\1/p' infra/bundling.py)
+# The deployment package ships bytecode compiled by the Lambda runtime's Python (LAMBDA_PYTHON in
+# infra/preflight.py), found on PATH, in pyenv (active or not), uv or the OS; when this machine
+# has none, uv installs one, and if that fails too, one line says what to do (the offline way:
+# ARGS="-c skip_bundling=true", which skips bundling and needs no such Python).
+LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)".*/\1/p' infra/preflight.py)
 lambda-python: $(STAMP)
 	@case "$(ARGS)" in *skip_bundling=true*) ;; *) \
-	  python$(LAMBDA_PYTHON) -c "" >/dev/null 2>&1 || $(UV) python find --no-project $(LAMBDA_PYTHON) >/dev/null 2>&1 \
-	  || { echo "Installing Python $(LAMBDA_PYTHON) (uv) to compile the Lambda package's bytecode"; $(UV) python install $(LAMBDA_PYTHON); } ;; esac
+	  $(BIN)/python -m infra.preflight python >/dev/null 2>&1 || { \
+	    echo "Installing Python $(LAMBDA_PYTHON) (uv) to compile the Lambda package's bytecode"; \
+	    $(UV) python install --quiet $(LAMBDA_PYTHON) >/dev/null 2>&1; \
+	    $(BIN)/python -m infra.preflight python >/dev/null || exit 1; } ;; esac
 
 synth: $(STAMP) $(CDK) lambda-python
 	@$(NODE_CHECK)

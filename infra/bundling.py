@@ -11,7 +11,7 @@
   ``host_platform=True`` builds the same layer for the machine running pip instead
   (tests/package imports the handlers from it).
 * Both are compiled to bytecode by an interpreter of the Lambda runtime's Python
-  (``LAMBDA_PYTHON``: this one if it matches, else ``python3.X`` on PATH, else uv's), with
+  (``LAMBDA_PYTHON``: this one if it matches, else one found on PATH, in pyenv, uv or the OS), with
   ``--invalidation-mode unchecked-hash``: Lambda's file system is read-only, so without
   bytecode every cold start compiles botocore, Powertools and the project from source, and
   unchecked pycs stay valid after CDK copies the files with new mtimes. No such interpreter is
@@ -36,56 +36,18 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
+from infra.preflight import LAMBDA_PYTHON, bytecode_interpreter
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS_DIR = REPO_ROOT / "requirements"
 RUNTIME_REQUIREMENTS = "runtime.txt"
 RUNTIME_LOCK = REQUIREMENTS_DIR / RUNTIME_REQUIREMENTS
 
-LAMBDA_PYTHON = "3.13"  # the runtime, the layer's wheels and the bytecode, all from this one value
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
 PIP_PLATFORM = "manylinux2014_aarch64"
 PIP_PYTHON_VERSION = LAMBDA_PYTHON
 assert LAMBDA_RUNTIME.name == f"python{LAMBDA_PYTHON}", "LAMBDA_RUNTIME and LAMBDA_PYTHON disagree"
-
-
-class BundlingError(RuntimeError):
-    """The assets cannot be built as they must ship (e.g. no interpreter for the bytecode)."""
-
-
-def bytecode_interpreter(version: str = LAMBDA_PYTHON) -> str:
-    """An interpreter of `version` to compile the bytecode with: this one, `python<version>`
-    on PATH, or the one uv manages — each checked by running it (a pyenv shim without that
-    version installed is not one); a BundlingError saying how to get one otherwise."""
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
-        return sys.executable
-    candidates = [shutil.which(f"python{version}")]
-    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-    try:
-        found = subprocess.run(  # noqa: S603 - fixed argv
-            [uv, "python", "find", "--no-project", version], capture_output=True, text=True, check=False
-        )
-        candidates.append(found.stdout.strip() if found.returncode == 0 else None)
-    except OSError:
-        pass
-    for candidate in filter(None, candidates):
-        try:
-            probe = subprocess.run(  # noqa: S603 - fixed argv
-                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
-    raise BundlingError(
-        f"the Lambda runtime is python{version}: its bytecode needs a Python {version} interpreter "
-        f"at build time (none on PATH, none from uv). Install one: `uv python install {version}` "
-        f"(or your OS's python{version}), then synth again."
-    )
 
 
 def compile_bytecode(root: Path, interpreter: str) -> None:
@@ -124,9 +86,12 @@ CODE_EXCLUDE = [
 _NO_DOCKER_IMAGE = "local-bundling-only"
 
 
-def pip_install_command(requirements: Path, output_dir: str, *, host_platform: bool = False) -> list[str]:
-    """The pip command that installs the run time lock for the Lambda platform (or, with
-    ``host_platform``, for the interpreter running pip) into ``<output_dir>/python``.
+def pip_install_command(
+    requirements: Path, output_dir: str, *, host_platform: bool = False, pip_platform: str = PIP_PLATFORM
+) -> list[str]:
+    """The pip command that installs the run time lock for the Lambda runtime's Python on
+    `pip_platform` (Lambda's, unless a test asks for this machine's: tests/package) or, with
+    ``host_platform``, for the interpreter running pip, into ``<output_dir>/python``.
 
     ``--require-hashes``: every package must be in the lock, pinned, with a matching hash.
     """
@@ -135,7 +100,7 @@ def pip_install_command(requirements: Path, output_dir: str, *, host_platform: b
         if host_platform
         else [
             "--platform",
-            PIP_PLATFORM,
+            pip_platform,
             "--implementation",
             "cp",
             "--python-version",
@@ -161,11 +126,19 @@ def pip_install_command(requirements: Path, output_dir: str, *, host_platform: b
     ]
 
 
-def build_layer(output_dir: str, requirements: Path = RUNTIME_LOCK, *, host_platform: bool = False) -> Path:
+def build_layer(
+    output_dir: str,
+    requirements: Path = RUNTIME_LOCK,
+    *,
+    host_platform: bool = False,
+    pip_platform: str = PIP_PLATFORM,
+) -> Path:
     """Install a lock (default: the runtime lock) in the layer layout, with bytecode; returns
     ``<output_dir>/python``."""
     interpreter = sys.executable if host_platform else bytecode_interpreter()
-    command = pip_install_command(requirements, output_dir, host_platform=host_platform)
+    command = pip_install_command(
+        requirements, output_dir, host_platform=host_platform, pip_platform=pip_platform
+    )
     print(f"Bundling dependency layer: {' '.join(command[1:])}", file=sys.stderr)
     subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
     compile_bytecode(Path(output_dir) / "python", interpreter)

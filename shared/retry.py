@@ -1,11 +1,12 @@
 """The one backoff policy, and the bounds of the commit loop that uses it.
 
-Every wait in the service draws from `Backoff`: the store retrying UnprocessedKeys, the
-commit loop backing off after a write conflict, and a request waiting out another request's
-activation. "Equal jitter": a uniform draw between half of and the whole of a doubling
-ceiling, capped. It spreads racing retries apart, each wait is at least as long as the
-longest the one before could have been (until the cap), and the cap keeps a wait short
-enough to poll an activation guard.
+Every wait in the service draws from `Backoff`: the store retrying UnprocessedKeys and lost
+connections, the commit loop backing off after a write conflict, a request waiting out
+another request's activation, and a webhook delivery's next attempt (with its own base and
+cap: seconds to minutes, not milliseconds). "Equal jitter": a uniform draw between half of
+and the whole of a doubling ceiling, capped. It spreads racing retries apart, each wait is at
+least as long as the longest the one before could have been (until the cap), and the cap
+keeps a wait short enough to poll an activation guard.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ class Backoff:
     base_seconds: float = 0.025
     cap_seconds: float = 0.25
 
-    def delay(self, attempt: int) -> float:
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number `attempt` (1 for the first retry)."""
-        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** min(max(0, attempt - 1), 32)))
+        return ceiling / 2 + ceiling / 2 * rng()
 
 
 BACKOFF = Backoff()

@@ -6,8 +6,9 @@ and when the first attempt was made), so a replay re-sends the same bytes' conte
 same `id`.
 
 Retries: the first attempt is made as the stream batch is handled; a failure (no answer, a
-timeout, any status but 2xx) goes to the retry queue with a fully jittered exponential delay
-(base * 2^attempt, capped at SQS's 15 minutes), and is tried again from there until
+timeout, any status but 2xx) goes to the retry queue with the service's one backoff
+(shared/retry.py's equal jitter under a ceiling of base * 2^attempt, capped at SQS's 15
+minutes), and is tried again from there until
 `max_age_seconds` after the first attempt; then it goes to the dead-letter queue. A 410 Gone
 is final at once (the receiver says the endpoint is retired). Redirects are not followed (a
 signed event goes only where the subscriber said).
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from shared.retry import Backoff
 from shared.webhooks.signing import HEADER, signature_header
 from shared.webhooks.subscribers import Subscriber, UnsafeUrl, check_resolved
 
@@ -49,9 +51,10 @@ class RetryPolicy:
     max_age_seconds: float = 24 * 3600
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> int:
-        """Full jitter: uniform in [0, min(cap, base * 2^attempt)], at least one second."""
-        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** min(attempt, 20)))
-        return max(1, min(MAX_SQS_DELAY, round(ceiling * rng())))
+        """Whole seconds (SQS's DelaySeconds) after `attempt` failed attempts, at least one:
+        the one backoff with a ceiling of base * 2^attempt."""
+        wait = Backoff(self.base_seconds, self.cap_seconds).delay(attempt + 1, rng)
+        return max(1, min(MAX_SQS_DELAY, round(wait)))
 
 
 @dataclass(frozen=True)

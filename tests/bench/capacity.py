@@ -313,7 +313,7 @@ class Baseline:
         layer = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client)
         config = IdempotencyConfig(expires_after_seconds=3600)
         context = LambdaContext()
-        context._function_name, context._aws_request_id = "baseline", "bench"  # type: ignore[attr-defined]
+        context._function_name, context._aws_request_id = "baseline", "bench"
         context.get_remaining_time_in_millis = lambda: 10_000  # type: ignore[method-assign]
         config.register_lambda_context(context)
 
@@ -549,7 +549,7 @@ def capacity_plan(results: dict[str, Any], stages: dict[str, dict[str, Any]]) ->
     load = []
     for factor in (10, 100, 1000):
         rps = base * factor
-        limits = {
+        ceilings = {
             f"API Gateway stage throttle (prod {prod.get('throttle_rate_limit')} req/s)": float(
                 prod.get("throttle_rate_limit") or math.inf
             ),
@@ -562,7 +562,7 @@ def capacity_plan(results: dict[str, Any], stages: dict[str, dict[str, Any]]) ->
                 TABLE_ON_DEMAND_QUOTA / worst_wru
             ),
         }
-        over = sorted((cap, name) for name, cap in limits.items() if rps > cap)
+        over = sorted((cap, name) for name, cap in ceilings.items() if rps > cap)
         load.append(
             {
                 "factor": factor,
@@ -575,7 +575,7 @@ def capacity_plan(results: dict[str, Any], stages: dict[str, dict[str, Any]]) ->
         "base_requests_per_s": base,
         "hot_keys": hot,
         "limits": [
-            {"limit": name, "saturates_at_requests_per_s": round(cap)} for name, cap in limits.items()
+            {"limit": name, "saturates_at_requests_per_s": round(cap)} for name, cap in ceilings.items()
         ],
         "load": load,
     }

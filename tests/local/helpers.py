@@ -19,7 +19,7 @@ def request(
 ) -> tuple[int, Any, list[tuple[str, str]]]:
     """(status, parsed JSON body or text, header pairs); repeated headers are sent as such."""
     parts = urlsplit(base_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         data = body.encode("utf-8") if isinstance(body, str) else body

@@ -8,6 +8,11 @@ fresh base interpreter (no venv, no site-packages: ``-S -s``, a new environment 
 PYTHONPATH is only the asset and the layer's python/) and answers its recorded success event
 against moto's server, holding the demo data loaded with the project's importer. A module
 from anywhere else (the venv, the repo) fails the test.
+
+The same runs twice: on this interpreter (the venv's Python), and on the Lambda runtime's
+Python (3.13, found as `make synth` finds it: infra/preflight.py) with the asset compiled by
+it and the layer's wheels for it, so a handler that only breaks on the runtime's Python
+fails here. Under CI=true a missing runtime Python fails the run; elsewhere it skips.
 """
 
 from __future__ import annotations
@@ -80,7 +85,9 @@ outside = sorted(
 )
 with open(result_file, "w", encoding="utf-8") as f:
     package = [c for c in compiled if c.startswith((asset, layer))]
-    json.dump({"response": response, "outside": outside, "path": sys.path, "compiled": package}, f)
+    version = "%d.%d" % sys.version_info[:2]
+    found = {"response": response, "outside": outside, "compiled": package, "version": version}
+    json.dump(found, f)
 """
 
 
@@ -185,10 +192,63 @@ def deployed_env(moto_server: str, provider_simulator: Any) -> Iterator[dict[str
     client.delete_table(TableName=table)
 
 
+@pytest.fixture(scope="session")
+def runtime_python() -> str:
+    """The Lambda runtime's Python, or a skip (a failure under CI=true) saying it is missing."""
+    from infra.preflight import LAMBDA_PYTHON, BundlingError, bytecode_interpreter
+
+    try:
+        return bytecode_interpreter()
+    except BundlingError as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the handlers on the Lambda runtime's Python: {missing}")
+        pytest.skip(f"no Python {LAMBDA_PYTHON} on this machine: the handlers' run on it is skipped")
+
+
+@pytest.fixture(scope="session")
+def runtime_package(runtime_python: str) -> tuple[Path, Path]:
+    """(code asset, layer) as deployed, compiled by the runtime's Python, the layer's wheels for
+    that Python on this machine's platform; kept in .build/ per sources and lock."""
+    from infra import bundling
+
+    machine = {"arm64": "aarch64", "amd64": "x86_64"}.get(os.uname().machine, os.uname().machine)
+    digest = hashlib.sha256(bundling.RUNTIME_LOCK.read_bytes())
+    for package in bundling.CODE_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    built = LAYER_CACHE / f"runtime-{bundling.LAMBDA_PYTHON}-{machine}-{digest.hexdigest()[:16]}"
+    if not built.is_dir():
+        staging = LAYER_CACHE / f".building-{uuid.uuid4().hex}"
+        bundling.build_code(str(staging / "asset"), interpreter=runtime_python)
+        bundling.build_layer(str(staging / "layer"), pip_platform=f"manylinux2014_{machine}")
+        try:
+            staging.rename(built)
+        except OSError:  # another worker got there first: same sources, same content
+            shutil.rmtree(staging, ignore_errors=True)
+    return built / "asset", built / "layer" / "python"
+
+
+@pytest.fixture(params=["venv-python", "lambda-runtime-python"])
+def package(request: pytest.FixtureRequest) -> tuple[str, Path, Path, str]:
+    """(interpreter, code asset, layer, its Python version): as staged here, or as the Lambda
+    runtime runs it."""
+    from infra.preflight import LAMBDA_PYTHON
+
+    if request.param == "venv-python":
+        asset, layer = request.getfixturevalue("code_asset"), request.getfixturevalue("host_layer")
+        return base_interpreter(), asset, layer, f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        request.getfixturevalue("runtime_python"),
+        *request.getfixturevalue("runtime_package"),
+        LAMBDA_PYTHON,
+    )
+
+
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_handler_answers_from_the_deployment_package_alone(
-    function: str, code_asset: Path, host_layer: Path, deployed_env: dict[str, str], tmp_path: Path
+    function: str, package: tuple[str, Path, Path, str], deployed_env: dict[str, str], tmp_path: Path
 ) -> None:
+    interpreter, code_asset, host_layer, version = package
     event_file, expected = sample_event(function)
     result_file = tmp_path / "result.json"
     env = {
@@ -200,7 +260,7 @@ def test_handler_answers_from_the_deployment_package_alone(
     before = _files(code_asset, host_layer)
     args = [str(code_asset), str(host_layer), FUNCTIONS[function].handler, str(event_file), str(result_file)]
     run = subprocess.run(
-        [base_interpreter(), "-S", "-s", "-c", RUNNER, *args],
+        [interpreter, "-S", "-s", "-c", RUNNER, *args],
         cwd=tmp_path,  # nothing importable there: `-c` puts the working directory on sys.path
         env=env,
         capture_output=True,
@@ -210,6 +270,7 @@ def test_handler_answers_from_the_deployment_package_alone(
     )
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(result_file.read_text(encoding="utf-8"))
+    assert result["version"] == version
     assert result["outside"] == [], f"imported from outside the package: {result['outside']}"
     # Lambda's file system is read-only: the package must ship every module compiled
     assert result["compiled"] == [], f"compiled from source at import: {result['compiled'][:10]}"

@@ -84,7 +84,7 @@ def test_the_cost_floor_keeps_each_guarantee_at_its_cheapest_price_and_never_exc
     Update at the transactional 2 WRU, and the event at 1 WRU as if a stream consumer wrote it."""
     from tests.bench.capacity import Recording, guarantee_floor, usd_per_million
 
-    consume = [
+    consume: list[tuple[str, dict[str, Any]]] = [
         (
             "BatchGetItem",
             {
@@ -117,7 +117,9 @@ def test_the_cost_floor_keeps_each_guarantee_at_its_cheapest_price_and_never_exc
     assert guarantee_floor(activation) == (5.0, 4.0)
 
     # a transaction left with one write and nothing to check would be a plain write
-    lone = [("TransactWriteItems", {"TransactItems": [{"Update": {"Key": _key("VOUCHER#1", "VOUCHER")}}]})]
+    lone: list[tuple[str, dict[str, Any]]] = [
+        ("TransactWriteItems", {"TransactItems": [{"Update": {"Key": _key("VOUCHER#1", "VOUCHER")}}]})
+    ]
     assert guarantee_floor(lone) == (0.0, 1.0)
     for calls in (consume, activation, lone):
         floor, built = guarantee_floor(calls), Recording(calls=calls).model()

@@ -181,11 +181,12 @@ def test_410_gone_is_final_and_a_2xx_is_delivered() -> None:
     assert len(outcome.dead) == 1 and len(outcome.delivered) == 1 and retry.sent == []
 
 
-def test_full_jitter_stays_within_its_ceiling_and_sqs_limits() -> None:
+def test_the_retry_delay_stays_within_its_ceiling_and_sqs_limits() -> None:
     policy = RetryPolicy(base_seconds=5)
     assert all(policy.delay(n, lambda: 0.0) >= 1 for n in range(30))
     assert all(policy.delay(n, lambda: 1.0) <= 900 for n in range(30))
-    assert policy.delay(3, lambda: 0.5) == 20
+    assert policy.delay(3, lambda: 0.5) == 30  # ceiling 5 s * 2^3 = 40, equal jitter: 20 + 0.5 * 20
+    assert policy.delay(3, lambda: 0.0) == 20  # never under half the ceiling
 
 
 @pytest.mark.parametrize(

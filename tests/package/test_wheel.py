@@ -1,0 +1,49 @@
+"""`pip install .` works: the project builds a wheel (PEP 517, setuptools from the dev lock,
+no download) holding exactly the Lambda code, shared/ and functions/, with its metadata."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_holds_the_lambda_code_and_the_metadata(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = tmp_path.glob("voucher_service-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    code = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert code == {"shared", "functions"}
+    shipped = {n for n in names if n.endswith(".py")}
+    tracked = {p.relative_to(ROOT).as_posix() for package in code for p in (ROOT / package).rglob("*.py")}
+    assert shipped == tracked
+    for field in (
+        "License-Expression: MIT",
+        "Requires-Python: >=3.11",
+        "Classifier: Programming Language :: Python :: 3.13",
+    ):
+        assert field in metadata
+    assert "Requires-Dist: boto3==" in metadata and "pydantic" not in metadata
