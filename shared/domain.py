@@ -245,12 +245,14 @@ class Touchpoint(NamedTuple):
     """A configured Thalamus API client (its code is sent with every call)."""
 
     code: str
+    name: str = ""
 
 
 class Activity(NamedTuple):
     """A Thalamus activity (loyalty programme)."""
 
     code: str
+    name: str = ""
 
 
 class CatalogItem(NamedTuple):
@@ -260,6 +262,7 @@ class CatalogItem(NamedTuple):
     item_code: str
     product_name: str | None = None
     item_type: str | None = None
+    definition_id: str | None = None  # the definition that is this catalog item
 
 
 class VoucherAlias(NamedTuple):
@@ -286,6 +289,8 @@ class App(NamedTuple):
 class Chain(NamedTuple):
     chain_id: int
     uses_third_party_voucher_id: bool = False
+    name: str = ""
+    app_hostnames: tuple[str, ...] = ()  # lower-cased; each also an App of this chain
 
 
 class AdminGrant(NamedTuple):
@@ -293,6 +298,38 @@ class AdminGrant(NamedTuple):
 
     user_id: int
     chain_id: int
+    write: bool = True  # the only access an import grants
+
+
+# Principals: who a session may belong to, as the importer records them (no request reads
+# them: a session carries the claims it needs, and revocable grants are their own items).
+
+
+class ThalamusUser(NamedTuple):
+    user_id: str
+    operator: bool  # may consume; its grants are OperatorGrant items
+
+
+class OperatorGrant(NamedTuple):
+    """A Thalamus operator's grant on (activity, item or "*")."""
+
+    principal_id: str
+    activity_code: str
+    item_code: str
+
+
+class EsConsoleUser(NamedTuple):
+    user_id: str
+
+
+class SpaazaAdmin(NamedTuple):
+    user_id: int
+    chains: tuple[int, ...]  # each also an AdminGrant
+
+
+class PrivilegedClient(NamedTuple):
+    client_id: str
+    chains: tuple[int, ...]
 
 
 class ActivationGuard(NamedTuple):

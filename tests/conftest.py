@@ -346,7 +346,7 @@ def guard_fields(store: Any, serial_: str) -> dict[str, Any] | None:
     """The activation guard a voucher item carries (owner, reference, acquired_at,
     expires_at_ms), or None: what the guard attributes hold, read raw from the table."""
     from shared.store import Keys
-    from shared.store.codec import GUARD_ATTRIBUTES, GUARD_OWNER
+    from shared.store.schema import GUARD_ATTRIBUTES, GUARD_OWNER
 
     item = store.get(Keys.voucher(serial_)) or {}
     if not item.get(GUARD_OWNER):
@@ -357,7 +357,7 @@ def guard_fields(store: Any, serial_: str) -> dict[str, Any] | None:
 def plant_guard(store: Any, serial_: str, owner: str, expires_at_ms: int, reference: str = "") -> None:
     """Put a guard on an existing voucher as another request would have."""
     from shared.store import PK, Keys, serialize
-    from shared.store.codec import GUARD_EXPIRY, GUARD_OWNER
+    from shared.store.schema import GUARD_EXPIRY, GUARD_OWNER
 
     store.client.update_item(
         TableName=store.table,

@@ -9,80 +9,20 @@ transactions that keep each voucher with its aliases and its IMPORTED audit even
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple
 
-from infra.importer.model import (
-    FORMAT,
-    ActivityIn,
-    CardIn,
-    ChainIn,
-    ConsoleUserIn,
-    DefinitionIn,
-    Existing,
-    GrantIn,
-    ImportFile,
-    MemberIn,
-    PrivilegedClientIn,
-    ProviderIn,
-    SpaazaAdminIn,
-    SpaazaCampaignIn,
-    ThalamusCatalogIn,
-    ThalamusUserIn,
-    TouchpointIn,
-    cross_check,
-    parse,
-)
-from shared.domain import (
-    Activation,
-    AuditEvent,
-    Definition,
-    Member,
-    PrincipalKind,
-    ProviderConfig,
-    Session,
-    Status,
-    Voucher,
-    utcnow,
-)
-from shared.runtime import hash_token
-from shared.store import (
-    GSI1,
-    PK,
-    SK,
-    Item,
-    Keys,
-    Table,
-    definition_to_item,
-    deserialize,
-    event_to_item,
-    item_to_definition,
-    item_to_member,
-    key_id,
-    member_to_item,
-    serialize,
-    session_to_item,
-    voucher_to_item,
-)
-from shared.webhooks.subscribers import Subscriber, subscriber_to_item
+from infra.importer.items import ItemGroup, build_groups, catalog_of, decoded, records_of
+from infra.importer.model import Existing, ImportFile, cross_check, parse
+from shared.store import GSI1, PK, SK, Item, Keys, Table, deserialize, key_id, serialize
+from shared.store.schema import DEFINITION, MEMBER, VOUCHER
 
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
-
-
-@dataclass
-class ItemGroup:
-    """Items that must land together (a voucher with its aliases), plus optional event."""
-
-    items: list[Item]
-    event: Item | None = None
 
 
 # The record a group stands for, by the type of its first item, as the import file names it
@@ -179,260 +119,6 @@ class Progress:
         )
 
 
-def new_voucher_key() -> str:
-    """A Spaaza voucher_key for a voucher imported without one: 256 random bits. Never derived
-    from the serial or any other public identifier, so knowing a voucher's serial (it is the
-    Thalamus voucher code and the ES issuance id) tells nobody its key."""
-    return secrets.token_hex(32)
-
-
-def build_groups(
-    f: ImportFile, *, now: datetime | None = None, existing: Existing | None = None
-) -> list[ItemGroup]:
-    """The items of every record in `f`. References resolve to records of `f` or, failing
-    that, to `existing` (what the table already holds); only `f`'s records become items."""
-    now = now or utcnow()
-    groups: list[ItemGroup] = []
-    existing = existing or Existing()
-    known = existing.records
-    chain_hosts = {c.chain_id: c.app_hostnames for c in [*known.chains, *f.chains]}
-    definitions: dict[str, Definition] = {d.definition_id: _definition(d) for d in known.definitions}
-    members: dict[str, Member] = {m.member_id: _member(m) for m in known.members}
-
-    def single(item: Item) -> None:
-        groups.append(ItemGroup([{k: v for k, v in item.items() if v is not None}]))
-
-    for c in f.chains:
-        single(
-            {
-                **Keys.chain(c.chain_id),
-                "type": "chain",
-                "chain_id": c.chain_id,
-                "name": c.name,
-                "uses_third_party_voucher_id": c.uses_third_party_voucher_id,
-                "app_hostnames": [h.lower() for h in c.app_hostnames] or None,
-            }
-        )
-        for host in c.app_hostnames:
-            single({**Keys.app(host), "type": "app", "hostname": host.lower(), "chain_id": c.chain_id})
-    for activity in f.activities:
-        single(
-            {
-                **Keys.activity(activity.activity_code),
-                "type": "activity",
-                "activity_code": activity.activity_code,
-                "name": activity.name,
-            }
-        )
-    for t in f.touchpoints:
-        single({**Keys.touchpoint(t.code), "type": "touchpoint", "code": t.code, "name": t.name})
-    for d in f.definitions:
-        definition = _definition(d)
-        definitions[d.definition_id] = definition
-        single(definition_to_item(definition))
-        if d.thalamus:
-            single(
-                {
-                    **Keys.catalog_item(d.thalamus.activity_code, d.thalamus.item_code),
-                    "type": "catalog_item",
-                    "definition_id": d.definition_id,
-                    "product_name": d.product_name,
-                    "item_type": d.thalamus.item_type,
-                }
-            )
-    for m in f.members:
-        member = _member(m)
-        members[m.member_id] = member
-        aliases = [
-            {**Keys.member_alias(kind, value), "type": "member_alias", "member_id": m.member_id}
-            for kind, value in (
-                ("user_id", m.user_id),
-                ("member_number", m.member_number),
-                ("username", m.username),
-                ("authentication_point_identifier", m.authentication_point_identifier),
-                ("auxiliary_identifier", m.auxiliary_identifier),
-            )
-            if value is not None
-        ]
-        groups.append(ItemGroup([member_to_item(member), *aliases]))
-    thalamus_users = {u.user_id: u for u in [*known.thalamus_users, *f.thalamus_users]}
-    for u in f.thalamus_users:
-        grants = [
-            {**Keys.operator_grant(u.user_id, g.activity_code, g.item_code), "type": "operator_grant"}
-            for g in u.grants
-        ]
-        groups.append(
-            ItemGroup(
-                [
-                    {
-                        **Keys.principal("thalamus_user", u.user_id),
-                        "type": "thalamus_user",
-                        "operator": u.operator,
-                    },
-                    *(grants if u.operator else []),
-                ]
-            )
-        )
-    for cu in f.console_users:
-        single({**Keys.principal("es_console", cu.user_id), "type": "es_console"})
-    admins = {a.user_id: a for a in [*known.spaaza_admins, *f.spaaza_admins]}
-    for admin in f.spaaza_admins:
-        groups.append(
-            ItemGroup(
-                [
-                    {
-                        **Keys.principal("spaaza_admin", admin.user_id),
-                        "type": "spaaza_admin",
-                        "chains": sorted(admin.chains),
-                    },
-                    *(
-                        {
-                            **Keys.spaaza_admin_grant(admin.user_id, c),
-                            "type": "spaaza_admin_grant",
-                            "write": True,
-                        }
-                        for c in sorted(set(admin.chains))
-                    ),
-                ]
-            )
-        )
-    clients = {c.client_id: c for c in [*known.privileged_clients, *f.privileged_clients]}
-    for client in f.privileged_clients:
-        single(
-            {
-                **Keys.principal("spaaza_privileged", client.client_id),
-                "type": "spaaza_privileged",
-                "chains": sorted(client.chains),
-            }
-        )
-    for s in f.sessions:
-        token_hash = s.token_sha256 or hash_token(s.token or "")
-        session = Session(
-            token_hash=token_hash,
-            kind=PrincipalKind(s.kind),
-            principal_id=s.principal,
-            expires_at=s.expires_at,
-            revoked=s.revoked,
-        )
-        if s.kind == "thalamus_user":
-            user = thalamus_users[s.principal]
-            session = _with(
-                session,
-                touchpoint=s.touchpoint,
-                is_operator=user.operator,
-                grants=tuple((g.activity_code, g.item_code) for g in user.grants) if user.operator else (),
-            )
-        elif s.kind in ("es_member", "spaaza_user"):
-            member = members[s.principal]
-            hosts = chain_hosts.get(member.chain_id or 0, [])
-            session = _with(
-                session,
-                member_id=member.member_id,
-                ghost=member.ghost,
-                spaaza_user_id=member.user_id,
-                chain_id=member.chain_id,
-                app_hostname=(s.app_hostname or (hosts[0] if hosts else None) or None),
-            )
-            if session.app_hostname:
-                session = _with(session, app_hostname=session.app_hostname.lower())
-        elif s.kind == "spaaza_admin":
-            session = _with(
-                session,
-                spaaza_user_id=int(s.principal),
-                chains=tuple(sorted(admins[int(s.principal)].chains)),
-            )
-        elif s.kind == "spaaza_privileged":
-            session = _with(session, chains=tuple(sorted(clients[s.principal].chains)))
-        single(session_to_item(session))
-    for v in f.vouchers:
-        definition = definitions[v.definition_id]
-        voucher_key = v.voucher_key or (
-            (existing.voucher_keys.get(v.serial) or new_voucher_key())
-            if definition.campaign_id is not None
-            else None
-        )
-        voucher = Voucher(
-            serial=v.serial,
-            definition_id=v.definition_id,
-            status=v.status,
-            version=1,
-            owner_member_id=v.owner_member_id,
-            expires_at=v.valid_until,
-            issued_at=v.issued_at,
-            locked=v.locked,
-            activity_code=definition.activity_code,
-            item_code=definition.item_code,
-            voucher_key=voucher_key,
-            voucher_id=v.voucher_id,
-            third_party_id=v.third_party_id,
-            chain_id=definition.chain_id,
-            currency_id=v.currency_id,
-            currency_symbol=v.currency_symbol,
-            amount_original=v.amount_original,
-            amount_redeemed=v.amount_redeemed,
-            text=v.text,
-            activation=Activation(
-                activated_at=v.activation.activated_at,
-                provider=v.activation.provider,
-                code_expiry=v.activation.code_expiry,
-                authorization_code=v.activation.authorization_code,
-                previous_status=Status(v.activation.previous_status),
-                reference=v.activation.reference or f"{v.serial}:import",
-            )
-            if v.activation
-            else None,
-        )
-        alias_target: dict[str, Any] = {
-            "serial": v.serial,
-            "definition_id": v.definition_id,
-            "chain_id": definition.chain_id,
-        }
-        voucher_aliases: list[Item] = []
-        if voucher_key:
-            voucher_aliases.append(
-                {**Keys.voucher_alias("voucher_key", voucher_key), "type": "voucher_alias", **alias_target}
-            )
-        if v.voucher_id is not None:
-            voucher_aliases.append(
-                {**Keys.voucher_alias("voucher_id", v.voucher_id), "type": "voucher_alias", **alias_target}
-            )
-        if v.third_party_id is not None:
-            voucher_aliases.append(
-                {
-                    **Keys.voucher_alias("third_party_id", v.third_party_id, definition.chain_id),
-                    "type": "voucher_alias",
-                    **alias_target,
-                }
-            )
-        event = AuditEvent(
-            serial=v.serial,
-            event_type="IMPORTED",
-            channel="import",
-            actor_kind="importer",
-            actor_id="importer",
-            from_status=None,
-            to_status=v.status.value,
-            at=now,
-            request_id="import",
-        )
-        groups.append(
-            ItemGroup(
-                [
-                    voucher_to_item(voucher),
-                    *[{k: x for k, x in a.items() if x is not None} for a in voucher_aliases],
-                ],
-                event=event_to_item(event, hashlib.sha256(v.serial.encode()).hexdigest()[:16]),
-            )
-        )
-    for w in f.webhook_subscribers:  # the secret's name only: the secret goes to Secrets Manager
-        single(
-            subscriber_to_item(
-                Subscriber(w.subscriber_id, w.chain_id, w.url, tuple(w.event_types), w.secret_name, w.enabled)
-            )
-        )
-    return groups
-
-
 def store_webhook_secrets(f: ImportFile, put_secret: Callable[[str, str], None]) -> int:
     """Put each subscriber's `secret` (when the file gives one) into Secrets Manager before
     any table item names it, so a subscriber never exists without its secret."""
@@ -456,40 +142,6 @@ def secrets_manager_putter(client: Any) -> Callable[[str, str], None]:
     return put
 
 
-def _definition(d: DefinitionIn) -> Definition:
-    return Definition(
-        definition_id=d.definition_id,
-        product_name=d.product_name,
-        reward_type=d.reward_type,
-        provider=ProviderConfig(**d.provider.model_dump()) if d.provider else None,
-        activity_code=d.thalamus.activity_code if d.thalamus else None,
-        item_code=d.thalamus.item_code if d.thalamus else None,
-        item_type=d.thalamus.item_type if d.thalamus else None,
-        campaign_id=d.spaaza.campaign_id if d.spaaza else None,
-        campaign_type=d.spaaza.campaign_type if d.spaaza else None,
-        campaign_title=d.spaaza.title if d.spaaza else None,
-        chain_id=d.spaaza.chain_id if d.spaaza else None,
-        allows_end_user_to_claim_voucher=d.spaaza.allows_end_user_to_claim_voucher if d.spaaza else True,
-        business_unit=d.business_unit,
-        voucher_group=d.spaaza.voucher_group if d.spaaza else "basket",
-    )
-
-
-def _member(m: MemberIn) -> Member:
-    return Member(
-        member_id=m.member_id,
-        chain_id=m.chain_id,
-        ghost=m.ghost,
-        user_id=m.user_id,
-        member_number=m.member_number,
-        username=m.username,
-        authentication_point_identifier=m.authentication_point_identifier,
-        auxiliary_identifier=m.auxiliary_identifier,
-        card_type=m.card.type if m.card else None,
-        card_code=m.card.code if m.card else None,
-    )
-
-
 def existing_for(store: Table, f: ImportFile) -> Existing:
     """Fetch (one BatchGetItem, plus one Query per referenced operator for its grants) the
     records `f` refers to without defining them, shaped as import records."""
@@ -504,21 +156,7 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
     clients = {c.client_id for c in f.privileged_clients}
     touchpoints = {t.code for t in f.touchpoints}
 
-    want: dict[str, set[Any]] = {
-        k: set()
-        for k in (
-            "chain",
-            "definition",
-            "member",
-            "activity",
-            "catalog",
-            "touchpoint",
-            "user",
-            "console",
-            "admin",
-            "client",
-        )
-    }
+    want: dict[str, set[Any]] = {}
     want["definition"] = {v.definition_id for v in f.vouchers} - defined_definitions
     want["member"] = {v.owner_member_id for v in f.vouchers if v.owner_member_id} | {
         s.principal for s in f.sessions if s.kind in ("es_member", "spaaza_user")
@@ -561,107 +199,12 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
     keyless = [v.serial for v in f.vouchers if v.voucher_key is None]
     keys += [Keys.voucher(serial) for serial in keyless]
     found = store.hydrate(keys) if keys else {}
-    voucher_keys = {
-        str(item["serial"]): str(item["voucher_key"])
-        for item in found.values()
-        if item.get("type") == "voucher" and item.get("voucher_key")
-    }
-    member_chains = {
-        int(item["chain_id"])
-        for item in found.values()
-        if item.get("type") == "member" and item.get("chain_id")
-    }
-    definition_chains = {
-        int(item["chain_id"])
-        for item in found.values()
-        if item.get("type") == "definition" and item.get("chain_id")
-    }
-    chain_ids = (want["chain"] | member_chains | definition_chains) - defined_chains
-    if chain_ids:
-        found.update(store.hydrate([Keys.chain(c) for c in chain_ids]))
-
-    records = ImportFile.model_construct(format=FORMAT)
-    catalog: set[tuple[str, str]] = set()
-    for item in found.values():
-        kind = item.get("type")
-        if kind == "chain":
-            records.chains.append(
-                ChainIn.model_construct(
-                    chain_id=int(item["chain_id"]),
-                    name=item.get("name", ""),
-                    uses_third_party_voucher_id=bool(item.get("uses_third_party_voucher_id", False)),
-                    app_hostnames=list(item.get("app_hostnames", [])),
-                )
-            )
-        elif kind == "definition":
-            d = item_to_definition(item)
-            records.definitions.append(
-                DefinitionIn.model_construct(
-                    definition_id=d.definition_id,
-                    product_name=d.product_name,
-                    reward_type=d.reward_type,
-                    provider=ProviderIn.model_construct(**d.provider.__dict__) if d.provider else None,
-                    thalamus=ThalamusCatalogIn.model_construct(
-                        activity_code=d.activity_code, item_code=d.item_code, item_type=d.item_type
-                    )
-                    if d.activity_code and d.item_code
-                    else None,
-                    spaaza=SpaazaCampaignIn.model_construct(
-                        campaign_id=d.campaign_id,
-                        chain_id=d.chain_id,
-                        campaign_type=d.campaign_type,
-                        title=d.campaign_title or "",
-                        allows_end_user_to_claim_voucher=d.allows_end_user_to_claim_voucher,
-                        voucher_group=d.voucher_group,
-                    )
-                    if d.campaign_id is not None
-                    else None,
-                    business_unit=d.business_unit,
-                )
-            )
-        elif kind == "member":
-            m = item_to_member(item)
-            records.members.append(
-                MemberIn.model_construct(
-                    **{k: v for k, v in m.__dict__.items() if k not in {"card_type", "card_code"}},
-                    card=CardIn.model_construct(type=m.card_type, code=m.card_code) if m.card_code else None,
-                )
-            )
-        elif kind == "activity":
-            records.activities.append(
-                ActivityIn.model_construct(activity_code=item["activity_code"], name="")
-            )
-        elif kind == "catalog_item":
-            catalog.add((item[PK].split("#", 1)[1], item[SK].split("#", 1)[1]))
-        elif kind == "touchpoint":
-            records.touchpoints.append(TouchpointIn.model_construct(code=item["code"], name=""))
-        elif kind == "thalamus_user":
-            user_id = item[PK].split("#", 2)[2]
-            grants = [
-                GrantIn.model_construct(activity_code=a, item_code=i)
-                for g in store.query_partition(Keys.operator_grant(user_id, "", "")[PK], "GRANT#")
-                for a, i in [g[SK].split("#", 2)[1:]]
-            ]
-            records.thalamus_users.append(
-                ThalamusUserIn.model_construct(
-                    user_id=user_id, operator=bool(item.get("operator")), grants=grants
-                )
-            )
-        elif kind == "es_console":
-            records.console_users.append(ConsoleUserIn.model_construct(user_id=item[PK].split("#", 2)[2]))
-        elif kind == "spaaza_admin":
-            records.spaaza_admins.append(
-                SpaazaAdminIn.model_construct(
-                    user_id=int(item[PK].split("#", 2)[2]), chains=list(item.get("chains", []))
-                )
-            )
-        elif kind == "spaaza_privileged":
-            records.privileged_clients.append(
-                PrivilegedClientIn.model_construct(
-                    client_id=item[PK].split("#", 2)[2], chains=list(item.get("chains", []))
-                )
-            )
-    return Existing(records=records, catalog=catalog, voucher_keys=voucher_keys)
+    voucher_keys = {v.serial: v.voucher_key for v in decoded(found, VOUCHER) if v.voucher_key}
+    chain_ids = want["chain"] | {m.chain_id for m in decoded(found, MEMBER) if m.chain_id}
+    chain_ids |= {d.chain_id for d in decoded(found, DEFINITION) if d.chain_id}
+    if chain_ids - defined_chains:
+        found.update(store.hydrate([Keys.chain(c) for c in chain_ids - defined_chains]))
+    return Existing(records=records_of(store, found), catalog=catalog_of(found), voucher_keys=voucher_keys)
 
 
 def validate_against(store: Table, document: Any) -> tuple[ImportFile | None, list[str], Existing]:
@@ -672,12 +215,6 @@ def validate_against(store: Table, document: Any) -> tuple[ImportFile | None, li
     existing = existing_for(store, parsed)
     problems = cross_check(parsed, existing)
     return (parsed if not problems else None), problems, existing
-
-
-def _with(session: Session, **changes: Any) -> Session:
-    from dataclasses import replace
-
-    return replace(session, **changes)
 
 
 Request = dict[str, Any]  # one element of a TransactWriteItems call

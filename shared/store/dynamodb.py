@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError, HTTPClientError
@@ -49,26 +50,24 @@ from shared.ports import (
 )
 from shared.retry import BACKOFF, Backoff, remaining_seconds
 from shared.store.cache import ImmutableCache
-from shared.store.codec import (
+from shared.store.codec import Item, attributes, decode, deserialize, encode, serialize
+from shared.store.keys import GSI1, PK, SK, TTL, Key, Keys, key_id
+from shared.store.schema import (
+    ANNOUNCED,
+    EVENT,
+    GUARD,
     GUARD_ATTRIBUTES,
     GUARD_EXPIRY,
     GUARD_OWNER,
-    Item,
-    announced_to_item,
-    answer_to_item,
-    decode,
-    deserialize,
+    IDEMPOTENCY,
+    VOUCHER,
+    Announced,
     epoch_ms,
-    event_to_item,
-    guard_to_item,
-    item_to_event,
-    item_to_guard,
-    item_to_voucher,
+    event_item,
+    guard_of,
     key_for,
-    serialize,
-    voucher_to_item,
+    value_of,
 )
-from shared.store.keys import GSI1, PK, SK, TTL, Key, Keys, key_id
 
 THROTTLING_CODES = frozenset(
     {
@@ -271,7 +270,7 @@ class DynamoDBStore(Table):
         values: dict[Ref[Any], Any] = dict(cached)
         for ref in missing:
             item = found.get(key_id(key_for(ref)))
-            value = decode(ref, item) if item is not None else None
+            value = value_of(ref, item) if item is not None else None
             if value is not None:
                 values[ref] = value
                 self.cache.keep(ref, value)
@@ -327,7 +326,7 @@ class DynamoDBStore(Table):
                 raise
 
     def history(self, serial: str) -> list[AuditEvent]:
-        return [item_to_event(i) for i in self.voucher_events(serial)]
+        return [decode(EVENT, i) for i in self.voucher_events(serial)]
 
     def vouchers_of(
         self,
@@ -395,7 +394,7 @@ class DynamoDBStore(Table):
         judged, guard free or expired). A botocore retry of a claim whose answer was lost finds
         its own guard in place: that is success, not a failure."""
         at = claim.voucher_at
-        fields = guard_to_item(claim.guard)
+        fields = attributes(GUARD, claim.guard)
         names = {f"#n{i}": name for i, name in enumerate(fields)}
         values = serialize({f":n{i}": value for i, value in enumerate(fields.values())})
         condition = _merge(_at_version(at.version, at.status), _guard_free(epoch_ms(claim.at)))
@@ -413,8 +412,8 @@ class DynamoDBStore(Table):
             raw = error.response.get("Item")
             item = deserialize(raw) if raw else None
             if item is None or not _at(item, at.version, at.status):
-                raise GuardFailed(at, item_to_voucher(item) if item else None) from None
-            held = item_to_guard(item)
+                raise GuardFailed(at, decode(VOUCHER, item) if item else None) from None
+            held = guard_of(item)
             mine = claim.guard
             if held is not None and (held.owner, held.reference) == (mine.owner, mine.reference):
                 return  # our own claim, applied by an earlier attempt of this very call
@@ -467,7 +466,11 @@ class DynamoDBStore(Table):
             if write.remember is not None:
                 steps.append(
                     self._remember(
-                        write.remember.ref, answer_to_item(write.remember.ref, write.remember.answer), now_ms
+                        write.remember.ref,
+                        encode(
+                            IDEMPOTENCY, write.remember.answer, Keys.idempotency(write.remember.ref.key_hash)
+                        ),
+                        now_ms,
                     )
                 )
             for guard in write.guards:
@@ -487,7 +490,7 @@ class DynamoDBStore(Table):
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": serialize(announced_to_item(guard.serial, guard.reference, at)),
+                    "Item": serialize(encode(ANNOUNCED, Announced(guard.serial, guard.reference, at))),
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": PK},
                 }
@@ -499,7 +502,7 @@ class DynamoDBStore(Table):
         """SET what changed, REMOVE what is gone, only at the version and status read; the
         activation guard's conditions (none in flight, or ours to release) are folded into the
         same condition, and the write clears the guard's attributes."""
-        before, after = voucher_to_item(change.before), voucher_to_item(change.after)
+        before, after = encode(VOUCHER, change.before), encode(VOUCHER, change.after)
         changed = {k: v for k, v in after.items() if k not in KEY_ATTRIBUTES and before.get(k) != v}
         changed["updated_at"] = format_instant(change.event.at)
         parts = [_at_version(change.before.version, change.before.status.value)]
@@ -537,15 +540,13 @@ class DynamoDBStore(Table):
                 }
             },
             change.voucher_at,
-            item_to_voucher,
+            partial(decode, VOUCHER),
         )
 
     def _new_event(self, event: AuditEvent, version: int | None = None) -> _Step:
         """The audit event, with the voucher version its transition left (a webhook's
         `sequence`: receivers order one voucher's events by it, whatever order retries take)."""
-        item = event_to_item(event, uuid.uuid4().hex)
-        if version is not None:
-            item["version"] = version
+        item = event_item(event, uuid.uuid4().hex, version)
         return _Step(
             {
                 "Put": {
@@ -621,15 +622,15 @@ class DynamoDBStore(Table):
 def _voucher_failures(change: StateChange, item: Item | None) -> dict[Guard, Any]:
     """Which of the conditions folded into the voucher update failed, judged on ALL_OLD."""
     if item is None or not _at(item, change.before.version, change.before.status.value):
-        return {change.voucher_at: item_to_voucher(item) if item else None}
-    held = item_to_guard(item)
+        return {change.voucher_at: decode(VOUCHER, item) if item else None}
+    held = guard_of(item)
     failed: dict[Guard, Any] = {}
     for guard in change.guards:
         if isinstance(guard, NoActivationInFlight) and not guard.holds_for(held):
             failed[guard] = held
         elif isinstance(guard, GuardHeld) and (held is None or held.owner != guard.owner):
             failed[guard] = None
-    return failed or {change.voucher_at: item_to_voucher(item)}
+    return failed or {change.voucher_at: decode(VOUCHER, item)}
 
 
 def _at(item: Item, version: int, status: str) -> bool:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain import parse_instant
-from shared.store.codec import deserialize, item_to_voucher
+from shared.store.codec import decode, deserialize, encode
 from shared.store.keys import PK, SK, Keys
+from shared.store.schema import ACTIVATION, CONSUMPTION, VOUCHER
 
 TYPES = {
     "CONSUMED": "voucher.consumed",
@@ -88,37 +89,40 @@ def is_image_of(event: Mapping[str, Any], voucher: Mapping[str, Any] | None) -> 
     return voucher is not None and voucher.get("updated_at") == event.get("at")
 
 
+# What other systems see of a voucher: its table's attributes, named here and checked there at
+# import (a renamed attribute fails loudly, never drops out of the payload). Never the
+# provider's authorization code.
+PUBLIC_VOUCHER = VOUCHER.attrs(
+    "definition_id",
+    "status",
+    "version",
+    "owner_member_id",
+    "valid_until",
+    "issued_at",
+    "activity_code",
+    "item_code",
+    "voucher_id",
+    "third_party_id",
+    "chain_id",
+    "currency_id",
+    "currency_symbol",
+    "amount_original",
+    "amount_redeemed",
+)
+PUBLIC_ACTIVATION = ACTIVATION.attrs("activated_at", "provider", "code_expiry", "reference")
+PUBLIC_CONSUMPTION = CONSUMPTION.attrs("consumed_at", "operator_id", "touchpoint")
+
+
 def public_voucher(item: Mapping[str, Any]) -> dict[str, Any]:
     """The voucher's canonical form for other systems: identities, status, value, and what
-    activation and consumption recorded, never the provider's authorization code."""
-    v = item_to_voucher(item)
-    form: dict[str, Any] = {
-        "serial": v.serial,
-        "es_voucher_id": v.es_voucher_id,
-        "definition_id": v.definition_id,
-        "status": v.status.value,
-        "version": v.version,
-        "owner_member_id": v.owner_member_id,
-        "valid_until": item.get("valid_until"),
-        "issued_at": item.get("issued_at"),
-        "activity_code": v.activity_code,
-        "item_code": v.item_code,
-        "voucher_id": v.voucher_id,
-        "third_party_id": v.third_party_id,
-        "chain_id": v.chain_id,
-        "currency_id": v.currency_id,
-        "currency_symbol": v.currency_symbol,
-        "amount_original": v.amount_original,
-        "amount_redeemed": v.amount_redeemed,
-    }
-    activation = item.get("activation")
-    if activation:
-        form["activation"] = {
-            k: activation.get(k) for k in ("activated_at", "provider", "code_expiry", "reference")
-        }
-    consumption = item.get("consumption")
-    if consumption:
-        form["consumption"] = {k: consumption.get(k) for k in ("consumed_at", "operator_id", "touchpoint")}
+    activation and consumption recorded, as the voucher's table writes them."""
+    v = decode(VOUCHER, item)
+    stored = encode(VOUCHER, v)
+    form: dict[str, Any] = {"serial": v.serial, "es_voucher_id": v.es_voucher_id}
+    form.update((name, stored.get(name)) for name in PUBLIC_VOUCHER)
+    for name, public in (("activation", PUBLIC_ACTIVATION), ("consumption", PUBLIC_CONSUMPTION)):
+        if name in stored:
+            form[name] = {k: stored[name][k] for k in public}
     return {k: value for k, value in form.items() if value is not None}
 
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.store import PK, Table, key_id
+from shared.store import PK, Table, decode, key_id
 from shared.store.keys import Keys
 from shared.webhooks.delivery import Delivery
 from shared.webhooks.events import pending_events, webhook_event
-from shared.webhooks.subscribers import Subscriber, item_to_subscriber
+from shared.webhooks.subscribers import SUBSCRIBER, Subscriber
 
 SUBSCRIBER_CACHE_SECONDS = 60.0
 
@@ -36,7 +36,7 @@ class SubscriberDirectory:
         if kept is not None and now - kept[0] < self.ttl:
             return kept[1]
         pk = Keys.subscriber(chain_id, "")[PK]
-        found = [item_to_subscriber(i) for i in self.table.query_partition(pk, Keys.subscriber_prefix())]
+        found = [decode(SUBSCRIBER, i) for i in self.table.query_partition(pk, Keys.subscriber_prefix())]
         self._kept[chain_id] = (now, found)
         return found
 

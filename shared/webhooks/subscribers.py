@@ -14,14 +14,23 @@ to the address it checked (no gap for a name that rebinds).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from shared.store.codec import F, ItemType, Kind
 from shared.store.keys import Keys
+from shared.store.schema import BOOL, INT
 from shared.webhooks.target import UnsafeUrl, normalise, resolve
 
-__all__ = ["ALL", "SECRET_NAME", "SUBSCRIBER_ID", "Subscriber", "UnsafeUrl", "check_resolved", "check_url"]
+__all__ = [
+    "ALL",
+    "SECRET_NAME",
+    "SUBSCRIBER",
+    "SUBSCRIBER_ID",
+    "Subscriber",
+    "UnsafeUrl",
+    "check_resolved",
+    "check_url",
+]
 
 SECRET_NAME = re.compile(r"^voucher/[a-z0-9-]+/webhooks/[A-Za-z0-9/_+=.@-]{1,200}$")
 SUBSCRIBER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -41,28 +50,18 @@ class Subscriber:
         return self.enabled and (ALL in self.event_types or event_type in self.event_types)
 
 
-def subscriber_to_item(s: Subscriber) -> dict[str, Any]:
-    return {
-        **Keys.subscriber(s.chain_id, s.subscriber_id),
-        "type": "webhook_subscriber",
-        "subscriber_id": s.subscriber_id,
-        "chain_id": s.chain_id,
-        "url": s.url,
-        "event_types": list(s.event_types),
-        "secret_name": s.secret_name,
-        "enabled": s.enabled,
-    }
-
-
-def item_to_subscriber(item: Mapping[str, Any]) -> Subscriber:
-    return Subscriber(
-        subscriber_id=item["subscriber_id"],
-        chain_id=int(item["chain_id"]),
-        url=item["url"],
-        event_types=tuple(item.get("event_types") or (ALL,)),
-        secret_name=item["secret_name"],
-        enabled=bool(item.get("enabled", True)),
-    )
+# the subscriber's item (its field table, read by shared/store/codec.py like every other)
+SUBSCRIBER = ItemType(
+    Subscriber,
+    "webhook_subscriber",
+    F("subscriber_id"),
+    F("chain_id", INT),
+    F("url"),
+    F("event_types", Kind(list, tuple), default=(ALL,)),
+    F("secret_name"),
+    F("enabled", BOOL, default=True),
+    key=lambda s: Keys.subscriber(s.chain_id, s.subscriber_id),
+)
 
 
 def check_url(url: str, *, allow_private: bool) -> str:

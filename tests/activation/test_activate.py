@@ -298,13 +298,14 @@ def test_definition_without_usable_provider_is_422(env: ActivationEnv, n: int) -
 
 def _heal_definition(env: ActivationEnv, definition_id: str) -> None:
     """Point a failing definition at the healthy product code."""
-    from shared.store import Keys, definition_to_item, item_to_definition, serialize
+    from shared.store import Keys, decode, encode, serialize
+    from shared.store.schema import DEFINITION
 
     item = env.store.get(Keys.definition(definition_id))
-    definition = item_to_definition(item)
+    definition = decode(DEFINITION, item)
     assert definition.provider is not None
     healthy = type(definition.provider)(name="KESSELTRONICS", product_code="CW-BASIC", timeout_seconds=2.0)
-    fixed = definition_to_item(type(definition)(**{**definition.__dict__, "provider": healthy}))
+    fixed = encode(DEFINITION, type(definition)(**{**definition.__dict__, "provider": healthy}))
     env.store.client.put_item(TableName=env.store.table, Item=serialize(fixed))
 
 

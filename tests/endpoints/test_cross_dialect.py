@@ -28,7 +28,8 @@ from shared.domain import (
     decide_unclaim,
     utcnow,
 )
-from shared.store import DynamoDBStore, Keys, item_to_voucher, serialize, voucher_to_item
+from shared.store import DynamoDBStore, Keys, decode, encode, serialize
+from shared.store.schema import VOUCHER
 from tests.conftest import call, race, serial
 
 ANNA = {"Thalamus-Token": "demo-thalamus-operator-anna", "Thalamus-Touchpoint": "BACKOFFICE"}
@@ -65,7 +66,7 @@ def new_voucher(store: DynamoDBStore, status: Status, locked: bool) -> tuple[str
         "definition_id": "carwash",
         "chain_id": 1,
     }
-    for item in (voucher_to_item(voucher), alias):
+    for item in (encode(VOUCHER, voucher), alias):
         store.client.put_item(TableName=store.table, Item=serialize(item))
     return voucher.serial, n
 
@@ -73,7 +74,7 @@ def new_voucher(store: DynamoDBStore, status: Status, locked: bool) -> tuple[str
 def stored(store: DynamoDBStore, serial_: str) -> Voucher:
     item = store.get(Keys.voucher(serial_))
     assert item is not None
-    return item_to_voucher(item)
+    return decode(VOUCHER, item)
 
 
 def transitions(store: DynamoDBStore, serial_: str) -> list[dict[str, Any]]:

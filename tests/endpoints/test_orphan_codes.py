@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from shared.store import DynamoDBStore, Keys, item_to_voucher
+from shared.store import DynamoDBStore, Keys, decode
+from shared.store.schema import VOUCHER
 from tests.conftest import guard_fields, race, serial
 from tests.endpoints.test_cross_dialect import do
 
@@ -44,7 +45,7 @@ def _reset(store: DynamoDBStore, original: dict[str, Any], n: int) -> None:
 def _check_codes(
     store: DynamoDBStore, simulator: Any, n: int
 ) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
-    voucher = item_to_voucher(store.get(Keys.voucher(serial(n))))  # type: ignore[arg-type]
+    voucher = decode(VOUCHER, store.get(Keys.voucher(serial(n))))  # type: ignore[arg-type]
     events = store.voucher_events(serial(n))
     unused = {
         e["details"]["reference"]: e["details"]["authorization_code"]

@@ -38,16 +38,9 @@ from shared.ports import (
     VoucherRef,
     Write,
 )
-from shared.store.codec import (
-    decode_item,
-    deserialize,
-    epoch_ms,
-    item_to_voucher,
-    key_for,
-    serialize,
-    voucher_to_item,
-)
+from shared.store.codec import decode, deserialize, encode, serialize
 from shared.store.keys import key_id
+from shared.store.schema import EVENT, READS_BY_TAG, VOUCHER, epoch_ms, guard_of, key_for
 
 
 @dataclass
@@ -64,17 +57,15 @@ class InMemoryStore:
     @classmethod
     def from_items(cls, items: Iterable[Mapping[str, Any]]) -> InMemoryStore:
         """Seed from table items (e.g. the importer's groups): each decoded as its Ref reads it."""
-        from shared.store.codec import REF_TYPES, item_to_event, item_to_guard
-
         store = cls()
         for item in items:
             kind = str(item.get("type"))
             if kind == "event":
-                event = item_to_event(item)
+                event = decode(EVENT, item)
                 store.events.setdefault(event.serial, []).append(event)
-            elif kind in REF_TYPES:
-                store.records[key_id(item)] = decode_item(item)
-                guard = item_to_guard(item) if kind == "voucher" else None
+            elif kind in READS_BY_TAG:
+                store.records[key_id(item)] = READS_BY_TAG[kind](item)
+                guard = guard_of(item) if kind == "voucher" else None
                 if guard is not None:
                     store.guards[guard.serial] = guard
         return store
@@ -220,7 +211,7 @@ class InMemoryStore:
 
 def _stored(voucher: Voucher) -> Voucher:
     """The voucher as the table hands it back (millisecond instants, normalised numbers)."""
-    return item_to_voucher(deserialize(serialize(voucher_to_item(voucher))))
+    return decode(VOUCHER, deserialize(serialize(encode(VOUCHER, voucher))))
 
 
 def _stored_answer(answer: IdempotentAnswer) -> IdempotentAnswer:

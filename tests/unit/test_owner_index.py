@@ -21,14 +21,8 @@ import pytest
 from infra.importer.backfill import DERIVED, backfill, backfill_item
 from shared.domain import Definition, Status, Voucher
 from shared.ports import ORDER_MS_BOUND, Owned, Position
-from shared.store import (
-    GSI1,
-    DynamoDBStore,
-    Keys,
-    definition_to_item,
-    serialize,
-    voucher_to_item,
-)
+from shared.store import GSI1, DynamoDBStore, Keys, encode, serialize
+from shared.store.schema import DEFINITION, VOUCHER
 from shared.table_schema import create_table
 from shared.usecases.listing import page_of
 from tests.conftest import engine_client
@@ -62,7 +56,7 @@ def _vouchers() -> list[Voucher]:
 
 VOUCHERS = _vouchers()
 DEFINITIONS = [Definition(f"d{n}", f"product {n}", "VOUCHER") for n in range(3)]
-ITEMS = [voucher_to_item(v) for v in VOUCHERS] + [definition_to_item(d) for d in DEFINITIONS]
+ITEMS = [encode(VOUCHER, v) for v in VOUCHERS] + [encode(DEFINITION, d) for d in DEFINITIONS]
 OWNED = sorted(
     (Owned(v.serial, v.definition_id, v.issued_at) for v in VOUCHERS if v.owner_member_id == MEMBER),
     key=Position.of,
@@ -123,13 +117,13 @@ def test_the_sort_key_orders_as_the_list_does() -> None:
 
 def test_a_voucher_item_carries_its_ordered_owner_entry() -> None:
     dated = Voucher("s-a", "d0", Status.AVAILABLE, 1, owner_member_id=MEMBER, issued_at=T0)
-    item = voucher_to_item(dated)
+    item = encode(VOUCHER, dated)
     assert item[GSI1.partition_key] == f"MEMBER#{MEMBER}"
     # 2026-03-01T12:00Z is 1772366400000 ms: 10**15 - that, in 16 digits
     assert item[GSI1.sort_key] == "0#0998227633600000#s-a"
-    undated = voucher_to_item(Voucher("s-b", "d0", Status.AVAILABLE, 1, owner_member_id=MEMBER))
+    undated = encode(VOUCHER, Voucher("s-b", "d0", Status.AVAILABLE, 1, owner_member_id=MEMBER))
     assert undated[GSI1.sort_key] == "1#1000000000000000#s-b"
-    unissued = voucher_to_item(Voucher("s-x", "d0", Status.UNASSIGNED, 1))
+    unissued = encode(VOUCHER, Voucher("s-x", "d0", Status.UNASSIGNED, 1))
     assert GSI1.partition_key not in unissued and GSI1.sort_key not in unissued
 
 
@@ -238,7 +232,7 @@ def test_a_filtered_page_in_a_window_examines_only_its_candidates(listed: Any) -
 def _old_keyed(client: Any, name: str) -> None:
     """The table as the previous version wrote it: gsi1sk = VOUCHER#<serial>."""
     for v in VOUCHERS:
-        item = voucher_to_item(v)
+        item = encode(VOUCHER, v)
         item[GSI1.sort_key] = f"VOUCHER#{v.serial}"
         client.put_item(TableName=name, Item=serialize({**item, "updated_at": "2026-01-01T00:00:00.000Z"}))
 
@@ -254,7 +248,7 @@ def test_backfill_brings_an_old_table_to_the_list_order_and_touches_nothing_else
     create_table(client, name)
     _old_keyed(client, name)
     for d in DEFINITIONS:
-        client.put_item(TableName=name, Item=serialize(definition_to_item(d)))
+        client.put_item(TableName=name, Item=serialize(encode(DEFINITION, d)))
     store = DynamoDBStore(client, name)
     before = {i["pk"]["S"]: i for i in client.scan(TableName=name, ConsistentRead=True)["Items"]}
 
@@ -293,9 +287,9 @@ def test_backfill_leaves_an_item_that_changed_under_it() -> None:
             assert {"S": f"VOUCHER#{VOUCHERS[0].serial}"} in kwargs["ExpressionAttributeValues"].values()
             raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
 
-    item = {**voucher_to_item(VOUCHERS[0]), GSI1.sort_key: f"VOUCHER#{VOUCHERS[0].serial}"}
+    item = {**encode(VOUCHER, VOUCHERS[0]), GSI1.sort_key: f"VOUCHER#{VOUCHERS[0].serial}"}
     assert backfill_item(Refusing(), "t", owner_index, item) == "moved"
-    assert backfill_item(Refusing(), "t", owner_index, voucher_to_item(VOUCHERS[0])) == "current"
+    assert backfill_item(Refusing(), "t", owner_index, encode(VOUCHER, VOUCHERS[0])) == "current"
 
 
 def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStore) -> None:

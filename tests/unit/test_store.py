@@ -31,7 +31,8 @@ from shared.ports import (
     VoucherRef,
     WriteConflict,
 )
-from shared.store import DynamoDBStore, Keys, item_to_voucher, serialize, voucher_to_item
+from shared.store import DynamoDBStore, Keys, decode, encode, serialize
+from shared.store.schema import VOUCHER
 from shared.table_schema import TABLE
 from tests.conftest import guard_fields, serial
 
@@ -200,7 +201,7 @@ def _cancel(stub: Stubber, reasons: list[dict[str, Any]]) -> None:
 
 
 def _change() -> StateChange:
-    before = item_to_voucher(_VOUCHER)
+    before = decode(VOUCHER, _VOUCHER)
     return StateChange(
         before,
         replace(before, status=Status.AVAILABLE, version=3),
@@ -276,9 +277,9 @@ def test_table_is_built_from_the_shared_schema(store: DynamoDBStore) -> None:
 
 def test_voucher_item_round_trip_and_owner_index(demo: DynamoDBStore) -> None:
     found = demo.hydrate([Keys.voucher(serial(11))])
-    voucher = item_to_voucher(next(iter(found.values())))
+    voucher = decode(VOUCHER, next(iter(found.values())))
     assert voucher.voucher_id == 40577 and voucher.status is Status.CLAIMED
-    item = voucher_to_item(voucher)
+    item = encode(VOUCHER, voucher)
     assert item["gsi1pk"] == "MEMBER#alice"
     assert "expires_at" not in item  # the TTL attribute must never be set on a voucher
     owned = {o.serial for o in DynamoDBStore(demo.client, demo.table).vouchers_of("bob")}
