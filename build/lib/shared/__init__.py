@@ -1,0 +1,1 @@
+"""Code the three voucher Lambdas share: domain rules, data access, vendor dialects."""

@@ -1,0 +1,1 @@
+"""Use cases: hydrate -> authorize -> decide (domain) -> commit (store), with retries."""

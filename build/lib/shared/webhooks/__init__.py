@@ -1,0 +1,1 @@
+"""Signed webhooks from the table's change stream (docs/webhooks.md)."""
