@@ -27,7 +27,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server, select_address_family
 from werkzeug.wsgi import get_content_length
@@ -36,6 +36,8 @@ from infra.local_stack import apigw, swagger
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from infra.local_stack.server import LocalStack
 
 MAX_BODY_BYTES = 1024 * 1024  # API Gateway allows 10 MB; the local stack refuses above 1 MiB
 
@@ -49,19 +51,6 @@ JSON = "application/json"
 TARGET_KEY = "local_stack.target"
 HEADERS_KEY = "local_stack.headers"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
-
-
-class Stack(Protocol):
-    """What the app needs from LocalStack (infra.local_stack.server)."""
-
-    demo: bool
-
-    def index(self) -> dict[str, Any]: ...
-    def health(self) -> dict[str, Any]: ...
-    def openapi_document(self) -> dict[str, Any]: ...
-    def access(self, method: str, path: str, status: int, millis: float) -> None: ...
-    def report_crash(self, function_name: str, details: str) -> None: ...
-    def report_server_error(self, details: str) -> None: ...
 
 
 CONNECTION_TIMEOUT_SECONDS = 5.0
@@ -87,7 +76,7 @@ class LocalApp:
     """The WSGI app: local pages (/, /_health, /openapi.json, /docs and its assets) on GET and
     HEAD, every other request through infra/functions.py to the real handler."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -100,9 +89,11 @@ class LocalApp:
         except _Reject as reject:
             status, headers, body = _json(reject.status, reject.payload, [("Connection", "close")])
         except Exception:  # a fault of the stack itself: logged, never shown to the client
-            self.stack.report_server_error(traceback.format_exc())
+            self.stack.log(
+                f"local stack: request failed (answered 500):\n{traceback.format_exc()}", error=True
+            )
             status, headers, body = _json(500, BAD_GATEWAY)
-        self.stack.access(method, raw_path, status, (time.perf_counter() - started) * 1000)
+        self.stack.log(f"{method} {raw_path} -> {status} ({(time.perf_counter() - started) * 1000:.0f} ms)")
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {_phrase(status)}", headers)
         return [] if method == "HEAD" else [body]
@@ -123,7 +114,10 @@ class LocalApp:
             response = apigw.invoke(route.function, event)
             status, response_headers, response_body = proxy_response(response)
         except Exception:
-            self.stack.report_crash(route.function, traceback.format_exc())
+            crash = traceback.format_exc()
+            self.stack.log(
+                f"{route.function}: handler failed (API Gateway answers 502):\n{crash}", error=True
+            )
             return _json(502, BAD_GATEWAY, [("x-amzn-RequestId", request_id)])
         return status, [*response_headers, ("x-amzn-RequestId", request_id)], response_body
 
@@ -295,7 +289,7 @@ class RequestHandler(WSGIRequestHandler):
         app = self.server.app
         if isinstance(app, LocalApp):
             path = str(getattr(self, "path", "") or "-").partition("?")[0]
-            app.stack.access(self.command or "-", path if len(path) <= 200 else "-", code, 0.0)
+            app.stack.log(f"{self.command or '-'} {path if len(path) <= 200 else '-'} -> {code} (0 ms)")
 
     def _discard_pending_input(self) -> None:
         """Read what the client already sent (the rest of an oversized head) before the
