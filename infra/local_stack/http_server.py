@@ -1,19 +1,10 @@
-"""The local stack's HTTP front end: werkzeug's threaded WSGI server and a small WSGI app that
-turns each request into the API Gateway REST proxy event for the real handler
-(infra.local_stack.apigw) and the handler's proxy response back into HTTP.
-
-werkzeug serves the connections (one thread per connection, one request per connection) and
-parses requests with the standard library's http.server, which it builds on. On top of that
-the request handler here is stricter about the request head, and every answer the server
-itself produces is a small JSON body, like API Gateway's own errors:
-
-- a CR or NUL inside a header line, or an obsolete folded header line: 400. The standard
-  library's header parser treats a bare CR as a line end, so `Token: a\\rX-Evil: 1` would
-  otherwise reach the handler as two headers.
-- a request line or header line over 64 KiB, or over 100 headers: 414/431 (the standard
-  library's limits), answered in JSON instead of its HTML error page.
-- a malformed chunked body (not hex, negative, no terminator): 400 at once; werkzeug's
-  de-chunker refuses it instead of reading on.
+"""The local stack's HTTP front end: werkzeug's threaded WSGI server (one thread and one request
+per connection; it parses requests with the standard library's http.server) and a WSGI app that
+turns each request into the API Gateway REST proxy event for the real handler (apigw.py) and the
+handler's proxy response back into HTTP. Whatever the server answers by itself is a small JSON
+body, like API Gateway's own errors, and closes the connection; the request handler is stricter
+than the standard library about the request head. docs/local-stack.md lists every malformed
+request and its answer.
 """
 
 from __future__ import annotations
@@ -182,7 +173,11 @@ def proxy_response(response: Any) -> Response:
         (n, v) for n, v in headers if n.lower() not in {"content-length", "connection", "transfer-encoding"}
     ]
     for name, value in headers:
-        if not _TOKEN.match(name) or any(c in value for c in "\r\n\x00") or not _latin1(value):
+        if (
+            not _TOKEN.match(name)
+            or any(c in value for c in "\r\n\x00")
+            or max(map(ord, value), default=0) > 255
+        ):
             raise ValueError(f"Lambda proxy response header cannot be sent: {name!r}")
     body = response.get("body")
     if body is None:
@@ -192,14 +187,6 @@ def proxy_response(response: Any) -> Response:
     else:
         data = str(body).encode("utf-8")
     return status, headers, data
-
-
-def _latin1(value: str) -> bool:
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _PHRASES = {414: "URI Too Long"}  # the RFC 9110 name; Python 3.11 says "Request-URI Too Long"
@@ -214,12 +201,11 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-# --------------------------------------------------------------------------- the server
-
-
 class _RecordingReader:
     """Reads from the connection like rfile does while keeping each line as received, so the
-    request handler can check the header lines the standard library parser has joined."""
+    request handler can check the header lines the standard library parser has joined: it
+    reads a bare CR as a line end, so `Token: a\\rX-Evil: 1` would reach the handler as two
+    headers."""
 
     def __init__(self, rfile: Any) -> None:
         self._rfile = rfile
