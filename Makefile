@@ -31,7 +31,7 @@ help:
 	@echo "  make openapi        regenerate openapi.json from the code"
 	@echo "  make openapi-check  fail if the committed openapi.json drifts from the code"
 	@echo "  make bench          the benchmark: round trips, cost, cold start, warm latency, HTTP load, import (docs/performance.md)"
-	@echo "  make replay         replay events/*.json through the handlers in-process"
+	@echo "  make replay         send every events/*/*.json over HTTP to a local stack, check its manifest status"
 	@echo "  make fuzz           longer property/fuzz runs and fault schedule than the suite (FUZZ_EXAMPLES=500, FAULT_SCHEDULE_REQUESTS=400)"
 	@echo "  make load           load an import file into a table: ARGS=\"file.json --table T\" (docs/import-format.md)"
 	@echo "  make lock           regenerate requirements/*.txt (hashed locks) from pyproject.toml with uv"
@@ -112,8 +112,8 @@ pr: test  # test runs every gate
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(ARGS)
 
-replay: $(STAMP)
-	$(BIN)/python -m infra.local_stack.replay $(ARGS)
+replay: $(STAMP)  # the stored events through the local stack: a run of their test file
+	$(BIN)/python -m pytest -p no:xdist -q tests/local/test_events_over_http.py $(ARGS)
 
 # ... and the fault suite's seeded random schedule, longer (tests/faults: FAULT_SCHEDULE_REQUESTS
 # requests with random faults, FAULT_SCHEDULE_SEED to replay one).

@@ -1,19 +1,10 @@
-"""The local stack's HTTP front end: werkzeug's threaded WSGI server and a small WSGI app that
-turns each request into the API Gateway REST proxy event for the real handler
-(infra.local_stack.apigw) and the handler's proxy response back into HTTP.
-
-werkzeug serves the connections (one thread per connection, one request per connection) and
-parses requests with the standard library's http.server, which it builds on. On top of that
-the request handler here is stricter about the request head, and every answer the server
-itself produces is a small JSON body, like API Gateway's own errors:
-
-- a CR or NUL inside a header line, or an obsolete folded header line: 400. The standard
-  library's header parser treats a bare CR as a line end, so `Token: a\\rX-Evil: 1` would
-  otherwise reach the handler as two headers.
-- a request line or header line over 64 KiB, or over 100 headers: 414/431 (the standard
-  library's limits), answered in JSON instead of its HTML error page.
-- a malformed chunked body (not hex, negative, no terminator): 400 at once; werkzeug's
-  de-chunker refuses it instead of reading on.
+"""The local stack's HTTP front end: werkzeug's threaded WSGI server (one thread and one request
+per connection; it parses requests with the standard library's http.server) and a WSGI app that
+turns each request into the API Gateway REST proxy event for the real handler (apigw.py) and the
+handler's proxy response back into HTTP. Whatever the server answers by itself is a small JSON
+body, like API Gateway's own errors, and closes the connection; the request handler is stricter
+than the standard library about the request head. docs/local-stack.md lists every malformed
+request and its answer.
 """
 
 from __future__ import annotations
@@ -27,7 +18,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server, select_address_family
 from werkzeug.wsgi import get_content_length
@@ -36,6 +27,8 @@ from infra.local_stack import apigw, swagger
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from infra.local_stack.server import LocalStack
 
 MAX_BODY_BYTES = 1024 * 1024  # API Gateway allows 10 MB; the local stack refuses above 1 MiB
 
@@ -49,19 +42,6 @@ JSON = "application/json"
 TARGET_KEY = "local_stack.target"
 HEADERS_KEY = "local_stack.headers"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
-
-
-class Stack(Protocol):
-    """What the app needs from LocalStack (infra.local_stack.server)."""
-
-    demo: bool
-
-    def index(self) -> dict[str, Any]: ...
-    def health(self) -> dict[str, Any]: ...
-    def openapi_document(self) -> dict[str, Any]: ...
-    def access(self, method: str, path: str, status: int, millis: float) -> None: ...
-    def report_crash(self, function_name: str, details: str) -> None: ...
-    def report_server_error(self, details: str) -> None: ...
 
 
 CONNECTION_TIMEOUT_SECONDS = 5.0
@@ -87,7 +67,7 @@ class LocalApp:
     """The WSGI app: local pages (/, /_health, /openapi.json, /docs and its assets) on GET and
     HEAD, every other request through infra/functions.py to the real handler."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -100,9 +80,11 @@ class LocalApp:
         except _Reject as reject:
             status, headers, body = _json(reject.status, reject.payload, [("Connection", "close")])
         except Exception:  # a fault of the stack itself: logged, never shown to the client
-            self.stack.report_server_error(traceback.format_exc())
+            self.stack.log(
+                f"local stack: request failed (answered 500):\n{traceback.format_exc()}", error=True
+            )
             status, headers, body = _json(500, BAD_GATEWAY)
-        self.stack.access(method, raw_path, status, (time.perf_counter() - started) * 1000)
+        self.stack.log(f"{method} {raw_path} -> {status} ({(time.perf_counter() - started) * 1000:.0f} ms)")
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {_phrase(status)}", headers)
         return [] if method == "HEAD" else [body]
@@ -123,7 +105,10 @@ class LocalApp:
             response = apigw.invoke(route.function, event)
             status, response_headers, response_body = proxy_response(response)
         except Exception:
-            self.stack.report_crash(route.function, traceback.format_exc())
+            crash = traceback.format_exc()
+            self.stack.log(
+                f"{route.function}: handler failed (API Gateway answers 502):\n{crash}", error=True
+            )
             return _json(502, BAD_GATEWAY, [("x-amzn-RequestId", request_id)])
         return status, [*response_headers, ("x-amzn-RequestId", request_id)], response_body
 
@@ -188,7 +173,11 @@ def proxy_response(response: Any) -> Response:
         (n, v) for n, v in headers if n.lower() not in {"content-length", "connection", "transfer-encoding"}
     ]
     for name, value in headers:
-        if not _TOKEN.match(name) or any(c in value for c in "\r\n\x00") or not _latin1(value):
+        if (
+            not _TOKEN.match(name)
+            or any(c in value for c in "\r\n\x00")
+            or max(map(ord, value), default=0) > 255
+        ):
             raise ValueError(f"Lambda proxy response header cannot be sent: {name!r}")
     body = response.get("body")
     if body is None:
@@ -198,14 +187,6 @@ def proxy_response(response: Any) -> Response:
     else:
         data = str(body).encode("utf-8")
     return status, headers, data
-
-
-def _latin1(value: str) -> bool:
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _PHRASES = {414: "URI Too Long"}  # the RFC 9110 name; Python 3.11 says "Request-URI Too Long"
@@ -220,12 +201,11 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-# --------------------------------------------------------------------------- the server
-
-
 class _RecordingReader:
     """Reads from the connection like rfile does while keeping each line as received, so the
-    request handler can check the header lines the standard library parser has joined."""
+    request handler can check the header lines the standard library parser has joined: it
+    reads a bare CR as a line end, so `Token: a\\rX-Evil: 1` would reach the handler as two
+    headers."""
 
     def __init__(self, rfile: Any) -> None:
         self._rfile = rfile
@@ -295,7 +275,7 @@ class RequestHandler(WSGIRequestHandler):
         app = self.server.app
         if isinstance(app, LocalApp):
             path = str(getattr(self, "path", "") or "-").partition("?")[0]
-            app.stack.access(self.command or "-", path if len(path) <= 200 else "-", code, 0.0)
+            app.stack.log(f"{self.command or '-'} {path if len(path) <= 200 else '-'} -> {code} (0 ms)")
 
     def _discard_pending_input(self) -> None:
         """Read what the client already sent (the rest of an oversized head) before the

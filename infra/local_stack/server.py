@@ -1,14 +1,13 @@
-"""The local stack in one object: moto's DynamoDB + Secrets Manager server, the demo data
-loaded through the real importer, the provider simulator, and werkzeug's threaded HTTP server
-with a WSGI app that turns each request into the API Gateway REST proxy event for the real
-handler (infra.local_stack.http_server; routes come only from infra/functions.py, through
-infra.local_stack.apigw).
+"""The local stack in one object: moto's server (Secrets Manager, the webhook queues, DynamoDB
+unless DynamoDB Local runs), the demo data loaded through the real importer, the provider
+simulator, the webhook relay, and werkzeug's threaded HTTP server whose WSGI app turns each
+request into the API Gateway REST proxy event for the real handler (http_server.py, routes
+only from infra/functions.py through apigw.py).
 
     stack = LocalStack(port=0).start()   # free port; stack.url, stack.simulator, stack.store
-    ...
     stack.stop()                          # restores the environment it changed
 
-`python -m infra.local_stack` is the command-line front end (docs/local-stack.md).
+`python -m infra.local_stack` is the command-line front end (__main__.py, docs/local-stack.md).
 """
 
 from __future__ import annotations
@@ -22,10 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer
-
-from infra.functions import FUNCTIONS
-from infra.local_stack.http_server import MAX_BODY_BYTES as MAX_BODY_BYTES  # the stack's limit
+from infra.functions import FUNCTIONS, ROUTES
 from infra.local_stack.http_server import LocalApp, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +32,7 @@ DEFAULT_REGION = "eu-west-1"
 SECRET_NAME = "voucher/local/provider-credentials"  # noqa: S105 - a name, not a secret
 SIMULATOR_API_KEY = "local-simulator-key"
 PROVIDER_NAME = "KESSELTRONICS"
+ENGINES = ("auto", "dynamodb-local", "moto")
 
 
 class DataError(Exception):
@@ -46,12 +43,9 @@ class DataError(Exception):
         self.problems = list(problems)
 
 
-ENGINES = ("auto", "dynamodb-local", "moto")
-
-
 def choose_engine(requested: str) -> str:
-    """The DynamoDB engine a stack starts: DynamoDB Local when asked for or (auto) when Java 17+
-    and the npm package are there, else moto."""
+    """DynamoDB Local when asked for or (auto) when Java 17+ and the npm package are there,
+    else moto."""
     from infra.local_stack.dynamodb_local import DynamoDBLocalError, find_install, java_ok
 
     if requested not in ENGINES:
@@ -85,7 +79,7 @@ def read_import_files(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
     """Check every file's fields before starting anything; DataError lists every problem
     with its file and path. References between records are checked at load time, against
     the file and what the table already holds (e.g. the demo data)."""
-    from infra.importer.model import parse as validate
+    from infra.importer.model import parse
 
     parsed_files: list[tuple[str, Any]] = []
     problems: list[str] = []
@@ -95,195 +89,32 @@ def read_import_files(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
         except (OSError, ValueError) as error:
             problems.append(f"{path}: cannot read JSON: {error}")
             continue
-        parsed, file_problems = validate(document)
-        if file_problems:
-            problems += [f"{path}: {problem}" for problem in file_problems]
-        else:
+        parsed, file_problems = parse(document)
+        problems += [f"{path}: {problem}" for problem in file_problems]
+        if not file_problems:
             parsed_files.append((str(path), parsed))
     if problems:
         raise DataError(problems)
     return parsed_files
 
 
-# --------------------------------------------------------------------------- samples
-
-
-@dataclass(frozen=True)
-class SampleRequest:
-    """One request per endpoint that works against freshly loaded demo data."""
-
-    function: str
-    method: str
-    path: str
-    headers: tuple[tuple[str, str], ...] = ()
-    body: str | None = None
-    note: str = ""
-
-    def curl(self, base_url: str) -> str:
-        parts = ["curl", "-i", "-X", self.method, f"'{base_url}{self.path}'"]
-        for name, value in self.headers:
-            parts += ["-H", f"'{name}: {value}'"]
-        if self.body is not None:
-            parts += ["--data", f"'{self.body}'"]
-        return " ".join(parts)
-
-
-def _serial(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
-
-
-SAMPLES: tuple[SampleRequest, ...] = (
-    SampleRequest(
-        "consume_voucher",
-        "PUT",
-        f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{_serial(1)}",
-        (("Thalamus-Token", "demo-thalamus-operator-anna"), ("Thalamus-Touchpoint", "BACKOFFICE")),
-        note="Thalamus: operator anna consumes demo voucher 1 (again: 400 InvalidState)",
-    ),
-    SampleRequest(
-        "activate_voucher",
-        "POST",
-        f"/client/users/corr-123/voucher/carwash::{_serial(2)}/activate",
-        (("Authorization", "Bearer demo-es-member-alice"),),
-        note="ES Loyalty: member alice activates demo voucher 2 through the provider simulator",
-    ),
-    SampleRequest(
-        "unclaim_voucher",
-        "PUT",
-        "/unclaim-voucher",
-        (
-            ("X-Spaaza-Session-User-Id", "900"),
-            ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1"),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ),
-        body="voucher_id=40577&user_id=1001&chain_id=1",
-        note="Spaaza: chain-1 admin unclaims voucher 40577 of user 1001",
-    ),
-    SampleRequest(
-        "view_voucher",
-        "GET",
-        f"/api/v4/operator/activity/MILES/item/CARWASH/voucher/{_serial(1)}",
-        (("Thalamus-Token", "demo-thalamus-operator-anna"), ("Thalamus-Touchpoint", "BACKOFFICE")),
-        note="Thalamus: operator anna views demo voucher 1 (CONSUMED once the sample above ran)",
-    ),
-    SampleRequest(
-        "list_issuances",
-        "GET",
-        "/client/users/corr-123/issuances?rewardType=PRODUCT_AUTHORIZATION_CODE&activatable=true",
-        (("Authorization", "Bearer demo-es-member-alice"),),
-        note="ES Loyalty: member alice lists the PAC vouchers she can activate now",
-    ),
-    SampleRequest(
-        "console_issuances",
-        "GET",
-        "/console/members/alice/issuances?maxResults=5",
-        (("Authorization", "Bearer demo-es-console-csr"),),
-        note="ES console: CSR csr-1 lists alice's issuances (never a live code)",
-    ),
-    SampleRequest(
-        "console_issuance",
-        "GET",
-        f"/console/members/alice/issuances/carwash::{_serial(1)}",
-        (("Authorization", "Bearer demo-es-console-csr"),),
-        note="ES console: CSR csr-1 views voucher 1 of alice with its history from every channel",
-    ),
-    SampleRequest(
-        "claim_voucher",
-        "POST",
-        "/claim-voucher",
-        (
-            ("X-Spaaza-Session-User-Id", "900"),
-            ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1"),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ),
-        body="voucher_id=40577&user_id=1001&chain_id=1",
-        note="Spaaza: the admin claims voucher 40577 back for user 1001 (after the unclaim above)",
-    ),
-    SampleRequest(
-        "get_user_vouchers",
-        "GET",
-        "/get-user-vouchers?chain_id=1&member_number=M-1001",
-        (("X-Spaaza-Session-User-Id", "900"), ("X-Spaaza-Session-Key", "demo-spaaza-admin-chain1")),
-        note="Spaaza: the chain-1 admin lists the vouchers of member M-1001",
-    ),
-)
-
-
-def sample_curls(base_url: str) -> list[str]:
-    return [sample.curl(base_url) for sample in SAMPLES]
-
-
-def demo_tokens(path: str | Path = DEMO_FILE) -> list[tuple[str, str, str]]:
-    """(kind, principal, token) of every session in the demo file that carries a plain token."""
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [
-        (str(s["kind"]), str(s["principal"]), str(s["token"]))
-        for s in document.get("sessions", [])
-        if s.get("token")
-    ]
-
-
-def banner(
-    url: str,
-    *,
-    dynamodb_endpoint: str,
-    simulator_url: str | None,
-    table_name: str,
-    engine_name: str = "",
-    demo: bool = True,
-    log_file: str | None = None,
-    moto_url: str | None = None,
-    receiver: str | None = None,
-) -> str:
-    """The startup text: every port the stack binds, demo tokens and one sample curl per
-    endpoint."""
-    lines = [
-        f"Voucher service local stack: {url}",
-        f"  DynamoDB endpoint : {dynamodb_endpoint} (table {table_name})",
-        *([f"  DynamoDB engine   : {engine_name}"] if engine_name else []),
-        f"  Provider simulator: {simulator_url}   (--provider-port)",
-        *([f"  moto server       : {moto_url}   (--moto-port; Secrets Manager, SQS)"] if moto_url else []),
-        *([f"  Webhook receiver  : {receiver}   (the demo subscriber's URL)"] if receiver else []),
-        f"  OpenAPI           : {url}/openapi.json   Swagger UI: {url}/docs   health: {url}/_health",
-    ]
-    if log_file:
-        lines.append(f"  Handler logs/EMF  : {log_file}")
-    if demo:
-        lines += ["", "Demo tokens (kind, principal, token):"]
-        tokens = demo_tokens()
-        kind_width = max((len(kind) for kind, _, _ in tokens), default=0)
-        principal_width = max((len(principal) for _, principal, _ in tokens), default=0)
-        lines += [
-            f"  {kind:<{kind_width}}  {principal:<{principal_width}}  {token}"
-            for kind, principal, token in tokens
-        ]
-        lines += ["", "Try (against fresh demo data):"]
-        for sample in SAMPLES:
-            lines += [f"  # {sample.note}", f"  {sample.curl(url)}"]
-    lines += ["", "Ctrl-C stops everything."]
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- the stack
-
-
 @dataclass
 class LocalStack:
-    """moto + demo data + provider simulator + HTTP front end, all in this process."""
+    """moto + demo data + provider simulator + webhook relay + HTTP front end, in this process."""
 
     port: int = 0
     host: str = "127.0.0.1"
     data_files: Sequence[str | Path] = ()
     demo: bool = True
     provider_port: int = 0
-    moto_port: int = 0  # moto's server: Secrets Manager, the webhook queues, DynamoDB when it is the engine
+    moto_port: int = 0
     table_name: str = DEFAULT_TABLE
     verbose: bool = False
     access_log: Callable[[str], None] | None = None
     error_log: Callable[[str], None] | None = None
-    # "auto": Amazon's DynamoDB Local when Java 17+ is on PATH (and npm ci installed it), else
-    # moto; "dynamodb-local" / "moto" force one. An AWS_ENDPOINT_URL_DYNAMODB in the environment,
-    # or `dynamodb_endpoint_url`, names an engine someone else runs instead.
+    # "auto": DynamoDB Local when Java 17+ is on PATH (and npm ci installed it), else moto;
+    # "dynamodb-local" / "moto" force one. AWS_ENDPOINT_URL_DYNAMODB in the environment, or
+    # `dynamodb_endpoint_url`, names an engine someone else runs instead.
     engine: str = "auto"
     dynamodb_endpoint_url: str | None = None
     persist_dir: str | Path | None = None  # DynamoDB Local keeps its data here across runs
@@ -294,8 +125,7 @@ class LocalStack:
     webhook_retry_base_seconds: float = 1.0
     webhook_max_age_seconds: float = 3600.0
     event_log: Callable[[str], None] | None = None
-    # Loading: a line per step and, on long files, the importer's progress (about every 2 s)
-    progress: Callable[[str], None] | None = None
+    progress: Callable[[str], None] | None = None  # a line per file loaded, and long loads' progress
 
     simulator: Any = field(default=None, init=False)
     engine_name: str = field(default="", init=False)  # what the banner and /_health report
@@ -308,11 +138,9 @@ class LocalStack:
     receiver: Any = field(default=None, init=False)  # the demo subscriber's receiver
     _moto: Any = field(default=None, init=False, repr=False)
     _dynamodb_local: Any = field(default=None, init=False, repr=False)
-    _http: BaseWSGIServer | None = field(default=None, init=False, repr=False)
+    _http: Any = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
-
-    # ---------------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
@@ -328,9 +156,15 @@ class LocalStack:
     def _setenv(self, name: str, value: str, *, only_if_absent: bool = False) -> None:
         if only_if_absent and os.environ.get(name):
             return
-        if name not in self._saved_env:
-            self._saved_env[name] = os.environ.get(name)
+        self._saved_env.setdefault(name, os.environ.get(name))
         os.environ[name] = value
+
+    def _client(self, service: str, endpoint: str) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            service, region_name=os.environ["AWS_REGION"], endpoint_url=endpoint
+        )
 
     def start(self) -> LocalStack:
         files = ([DEMO_FILE] if self.demo else []) + [Path(p) for p in self.data_files]
@@ -343,10 +177,10 @@ class LocalStack:
         return self
 
     def _start(self, parsed_files: list[tuple[str, Any]]) -> None:
-        import boto3
         from moto.server import ThreadedMotoServer
 
         from infra.local_stack import moto_guard
+        from infra.local_stack.provider_simulator import ProviderSimulator
         from shared.store import DynamoDBStore
         from shared.table_schema import create_table
 
@@ -355,15 +189,14 @@ class LocalStack:
             ("AWS_SECRET_ACCESS_KEY", "local"),
             ("AWS_DEFAULT_REGION", DEFAULT_REGION),
             ("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION),
+            ("POWERTOOLS_METRICS_NAMESPACE", "VoucherService"),
+            ("POWERTOOLS_LOG_LEVEL", "WARNING"),
         ):
             self._setenv(name, value, only_if_absent=True)
         self._setenv("TABLE_NAME", self.table_name)
         self._setenv("PROVIDER_SECRET_NAME", SECRET_NAME)
-        self._setenv("POWERTOOLS_METRICS_NAMESPACE", "VoucherService", only_if_absent=True)
         if self.verbose:
             self._setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        else:
-            self._setenv("POWERTOOLS_LOG_LEVEL", "WARNING", only_if_absent=True)
 
         user_dynamodb = self.dynamodb_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
         # botocore derives the variable from the service id "Secrets Manager":
@@ -372,8 +205,6 @@ class LocalStack:
             "AWS_ENDPOINT_URL_SECRETSMANAGER"
         )
         engine = None if user_dynamodb else choose_engine(self.engine)
-        # moto's server, always: Secrets Manager (unless an endpoint is given), the webhook
-        # queues (SQS), and DynamoDB when it is the engine.
         moto_guard.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
@@ -390,18 +221,18 @@ class LocalStack:
             kept = f"data kept in {db_path}" if db_path else "in memory: nothing is kept after it stops"
             self.engine_name = f"Amazon DynamoDB Local ({kept})"
         else:
-            self.dynamodb_endpoint = str(self.moto_url)
+            self.dynamodb_endpoint = self.moto_url
             why = "forced" if self.engine == "moto" else "no Java 17+ on PATH for DynamoDB Local"
             self.engine_name = f"moto ({why}; in memory)"
-        self._setenv("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint)
-        self.secrets_endpoint = user_secrets or str(self.moto_url)
-        self._setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets_endpoint)
-        self._setenv("AWS_ENDPOINT_URL_SECRETSMANAGER", self.secrets_endpoint)
+        self.secrets_endpoint = user_secrets or self.moto_url
+        for name, value in (
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_endpoint),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets_endpoint),
+            ("AWS_ENDPOINT_URL_SECRETSMANAGER", self.secrets_endpoint),
+        ):
+            self._setenv(name, value)
 
-        region = os.environ["AWS_REGION"]
-        dynamodb = boto3.session.Session().client(
-            "dynamodb", region_name=region, endpoint_url=self.dynamodb_endpoint
-        )
+        dynamodb = self._client("dynamodb", self.dynamodb_endpoint)
         exists = self.table_name in dynamodb.list_tables().get("TableNames", [])
         if exists and engine == "moto":
             # moto keeps its state per process: a table left by an earlier stack in this
@@ -418,16 +249,18 @@ class LocalStack:
         for path, parsed in parsed_files:
             self._load(path, parsed)
 
-        from infra.local_stack.provider_simulator import ProviderSimulator
-
         self.simulator = ProviderSimulator(
             api_key=SIMULATOR_API_KEY, host="127.0.0.1", port=self.provider_port
         )
         self.simulator.start()
-        self._put_secret(region)
+        secrets = self._client("secretsmanager", self.secrets_endpoint)
+        value = json.dumps({PROVIDER_NAME: {"api_key": SIMULATOR_API_KEY, "endpoint": self.simulator_url}})
+        try:
+            secrets.create_secret(Name=SECRET_NAME, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=value)
         if self.webhooks:
-            self._start_webhooks(region)
-
+            self._start_webhooks()
         reset_handler_state()  # the handlers create their clients lazily, from the variables above
         if self.relay is not None:
             self.relay.start()
@@ -435,52 +268,29 @@ class LocalStack:
         self._thread = threading.Thread(target=self._http.serve_forever, name="local-stack-http", daemon=True)
         self._thread.start()
 
-    def _start_webhooks(self, region: str) -> None:
+    def _start_webhooks(self) -> None:
+        from infra.local_stack.webhook_receiver import Receiver, demo_subscriber
         from infra.local_stack.webhooks import WebhookRelay
 
         self.relay = WebhookRelay(
             dynamodb_endpoint=self.dynamodb_endpoint,
             sqs_endpoint=str(self.moto_url),
-            region=region,
+            region=os.environ["AWS_REGION"],
             table_name=self.table_name,
             retry_base_seconds=self.webhook_retry_base_seconds,
             max_age_seconds=self.webhook_max_age_seconds,
         ).prepare()
         for name, value in self.relay.environment().items():
             self._setenv(name, value)
-        if self.demo:
-            self._start_demo_receiver()
-
-    def _start_demo_receiver(self) -> None:
-        from urllib.parse import urlsplit
-
-        from infra.local_stack.webhook_receiver import Receiver, demo_subscriber
-
+        if not self.demo:
+            return
         subscriber = demo_subscriber(DEMO_FILE)
-        parts = urlsplit(subscriber["url"])
         try:
-            self.receiver = Receiver(
-                secret=subscriber["secret"],
-                host=parts.hostname or "127.0.0.1",
-                port=parts.port or 80,
-                path=parts.path,
-                printer=self.event_log,
+            self.receiver = Receiver.at(
+                subscriber["url"], subscriber["secret"], printer=self.event_log
             ).start()
         except OSError as error:  # the port is taken (another stack, a receiver of your own)
-            if self.error_log is not None:
-                self.error_log(f"demo webhook receiver not started on {subscriber['url']}: {error}")
-
-    def _put_secret(self, region: str) -> None:
-        import boto3
-
-        secrets = boto3.session.Session().client(
-            "secretsmanager", region_name=region, endpoint_url=self.secrets_endpoint
-        )
-        value = json.dumps({PROVIDER_NAME: {"api_key": SIMULATOR_API_KEY, "endpoint": self.simulator_url}})
-        try:
-            secrets.create_secret(Name=SECRET_NAME, SecretString=value)
-        except secrets.exceptions.ResourceExistsException:
-            secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=value)
+            self.log(f"demo webhook receiver not started on {subscriber['url']}: {error}", error=True)
 
     def _load(self, path: str, parsed: Any) -> Any:
         """Load one file. Files given with --data may refer to records already loaded (the
@@ -488,41 +298,30 @@ class LocalStack:
         there, so a file can redefine demo records (chain 1, member alice...). In a table that
         existed before, a conflicting file is refused, naming the records it would change."""
         from infra.importer import load
-        from infra.importer.loader import existing_for
+        from infra.importer.loader import existing_for, secrets_manager_putter
         from infra.importer.model import cross_check
 
         existing = existing_for(self.store, parsed)
         problems = cross_check(parsed, existing)
         if problems:
             raise DataError([f"{path}: {problem}" for problem in problems])
-        user_file = Path(path).resolve() != DEMO_FILE.resolve()
-        replace = user_file and self.owns_table
+        replace = self.owns_table and Path(path).resolve() != DEMO_FILE.resolve()
         say = self.progress
         report = load(
             self.store,
             parsed,
             replace=replace,
             existing=existing,
-            put_secret=self._secret_putter(),
+            put_secret=secrets_manager_putter(self._client("secretsmanager", self.secrets_endpoint)),
             progress=(lambda line: say(f"{path}: {line}")) if say is not None else None,
             # DynamoDB Local takes concurrent transactions; moto's server serializes them anyway
-            workers=4 if self.engine_name.startswith("Amazon DynamoDB Local") else 1,
+            workers=4 if self._dynamodb_local is not None else 1,
         )
         if say is not None:
             say(f"{path}: loaded: {report.summary()}")
         if report.conflicts and not replace:
             raise DataError([f"{path}: conflict with the table: {c}" for c in report.conflicts[:50]])
         return report
-
-    def _secret_putter(self) -> Any:
-        import boto3
-
-        from infra.importer.loader import secrets_manager_putter
-
-        client = boto3.session.Session().client(
-            "secretsmanager", region_name=os.environ["AWS_REGION"], endpoint_url=self.secrets_endpoint
-        )
-        return secrets_manager_putter(client)
 
     def load_document(self, document: dict[str, Any], name: str = "<document>") -> Any:
         """Validate and load an import document into the running stack's table."""
@@ -540,18 +339,11 @@ class LocalStack:
             self._http.server_close()
             if self._thread is not None:
                 self._thread.join(timeout=5)
-        if self.relay is not None:
-            self.relay.stop()
-        if self.receiver is not None:
-            self.receiver.stop()
-        self.relay = self.receiver = None
-        if self.simulator is not None:
-            self.simulator.stop()
-        if self._moto is not None:
-            self._moto.stop()
-        if self._dynamodb_local is not None:
-            self._dynamodb_local.stop()
-        self._http = self._thread = self._moto = self._dynamodb_local = self.simulator = None
+        for server in (self.relay, self.receiver, self.simulator, self._moto, self._dynamodb_local):
+            if server is not None:
+                server.stop()
+        self._http = self._thread = self.relay = self.receiver = None
+        self.simulator = self._moto = self._dynamodb_local = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -566,26 +358,17 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ---------------------------------------------------------------- served resources
+    # ---------------------------------------------------------------- served by http_server
 
-    def access(self, method: str, path: str, status: int, millis: float) -> None:
-        if self.access_log is not None:
-            self.access_log(f"{method} {path} -> {status} ({millis:.0f} ms)")
-
-    def report_crash(self, function_name: str, details: str) -> None:
-        if self.error_log is None:
-            return
-        self.error_log(f"{function_name}: handler failed (API Gateway answers 502):\n{details}")
-
-    def report_server_error(self, details: str) -> None:
-        if self.error_log is not None:
-            self.error_log(f"local stack: request failed (answered 500):\n{details}")
+    def log(self, line: str, *, error: bool = False) -> None:
+        """An access-log line, or (error) a failure on stderr: never headers, queries or bodies."""
+        sink = self.error_log if error else self.access_log
+        if sink is not None:
+            sink(line)
 
     def index(self) -> dict[str, Any]:
         """`GET /`: the local stack's own pages and every API route (API Gateway answers 403
         here; a browser pointed at the stack deserves a map instead)."""
-        from infra.functions import ROUTES
-
         return {
             "service": "voucher service (local stack)",
             "docs": f"{self.url}/docs",
@@ -595,15 +378,11 @@ class LocalStack:
         }
 
     def health(self) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "table": self.table_name,
-            # which engine, never its or the simulator's address: the page is for a browser
-            "engine": "dynamodb-local"
-            if self._dynamodb_local is not None
-            else ("moto" if self.moto_url == self.dynamodb_endpoint else "external"),
-            "functions": sorted(FUNCTIONS),
-        }
+        # which engine, never its or the simulator's address: the page is for a browser
+        engine = "moto" if self.moto_url == self.dynamodb_endpoint else "external"
+        if self._dynamodb_local is not None:
+            engine = "dynamodb-local"
+        return {"status": "ok", "table": self.table_name, "engine": engine, "functions": sorted(FUNCTIONS)}
 
     def openapi_document(self) -> dict[str, Any]:
         """The committed openapi.json with `servers` pointing at this stack."""
@@ -615,22 +394,3 @@ class LocalStack:
             document = build()
         document["servers"] = [{"url": self.url, "description": "local stack"}]
         return document
-
-    def banner(self, log_file: str | None = None) -> str:
-        receiver = None
-        if self.demo:
-            from infra.local_stack.webhook_receiver import demo_subscriber
-
-            url = demo_subscriber(DEMO_FILE)["url"]
-            receiver = url if self.receiver is not None else f"not started ({url} is taken)"
-        return banner(
-            self.url,
-            dynamodb_endpoint=self.dynamodb_endpoint,
-            simulator_url=self.simulator_url,
-            table_name=self.table_name,
-            engine_name=self.engine_name,
-            demo=self.demo,
-            log_file=log_file,
-            moto_url=self.moto_url,
-            receiver=receiver,
-        )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.webhooks.signing import HEADER, TOLERANCE_SECONDS, SignatureError, verify
 
@@ -42,6 +43,12 @@ class Receiver:
     _ids: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+
+    @classmethod
+    def at(cls, url: str, secret: str, printer: Callable[[str], None] | None = None) -> Receiver:
+        """A receiver for the subscriber URL `url` (its host, port and path)."""
+        parts = urlsplit(url)
+        return cls(secret, parts.hostname or "127.0.0.1", parts.port or 80, parts.path, printer=printer)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,8 @@ delivery be retried within seconds; private addresses are allowed (receivers on 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import threading
 import time
@@ -93,9 +95,9 @@ class WebhookRelay:
         description = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]
         return [s["ShardId"] for s in description.get("Shards", [])]
 
-    def _iterator(self, shard: str, kind: str) -> str | None:
+    def _iterator(self, shard: str, kind: str, **position: str) -> str | None:
         answer = self._streams.get_shard_iterator(
-            StreamArn=self._stream_arn, ShardId=shard, ShardIteratorType=kind
+            StreamArn=self._stream_arn, ShardId=shard, ShardIteratorType=kind, **position
         )
         return answer.get("ShardIterator")
 
@@ -133,12 +135,10 @@ class WebhookRelay:
                     failures = self._failures.get(shard, 0) + 1
                     if failures < MAX_BATCH_ATTEMPTS:
                         self._failures[shard] = failures
-                        self._iterators[shard] = self._streams.get_shard_iterator(
-                            StreamArn=self._stream_arn,
-                            ShardId=shard,
-                            ShardIteratorType="AT_SEQUENCE_NUMBER",
-                            SequenceNumber=records[0]["dynamodb"]["SequenceNumber"],
-                        ).get("ShardIterator")
+                        first = records[0]["dynamodb"]["SequenceNumber"]
+                        self._iterators[shard] = self._iterator(
+                            shard, "AT_SEQUENCE_NUMBER", SequenceNumber=first
+                        )
                         raise
                     log.error(
                         "webhook relay parks a stream batch", extra={"shard": shard, "records": len(records)}
@@ -203,22 +203,15 @@ def ensure_stream(client: Any, table_name: str) -> str:
     return str(table["LatestStreamArn"])
 
 
-_HANDLER: dict[str, Any] = {}
+@functools.cache
+def _delivery_handler() -> Any:
+    """The delivery function's real handler, imported once, its metric flushes serialized."""
+    module_name, _, attribute = DELIVERY.handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    serialize_flushes(module.metrics)
+    return getattr(module, attribute)
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    if "handler" not in _HANDLER:
-        import importlib
-
-        module_name, _, attribute = DELIVERY.handler.rpartition(".")
-        module = importlib.import_module(module_name)
-        serialize_flushes(module.metrics)
-        _HANDLER["handler"] = getattr(module, attribute)
     context = LambdaContext(function_name=DELIVERY.construct_id, timeout_seconds=DELIVERY.timeout_seconds)
-    return dict(_HANDLER["handler"](event, context) or {})
-
-
-def reset_delivery_state() -> None:
-    from functions.deliver_webhooks import handler
-
-    handler.reset()
+    return dict(_delivery_handler()(event, context) or {})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.local_stack.__main__ import banner
 from infra.local_stack.server import DataError, LocalStack
 from tests.local.helpers import request
 
@@ -136,7 +137,7 @@ def test_engines_auto_forced_and_without_java(monkeypatch: pytest.MonkeyPatch, d
         choose_engine("dynamodb-local")
     stack = LocalStack(port=0, table_name="vouchers-no-java", demo=False).start()
     try:
-        assert stack.engine_name.startswith("moto (no Java 17+") and "moto" in stack.banner()
+        assert stack.engine_name.startswith("moto (no Java 17+") and "moto" in banner(stack)
     finally:
         stack.stop()
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local_stack.server import LocalStack, sample_curls
+from infra.local_stack.__main__ import sample_curls
+from infra.local_stack.server import LocalStack
 
 pytestmark = pytest.mark.http
 

@@ -1,10 +1,11 @@
-"""Every sample event (success and error rows, of every function) sent as a real HTTP request
-to the local stack, against freshly reset demo data, must get its manifest status, and the
-recorded response where the manifest keeps one (the OpenAPI document's success examples).
+"""Every stored event (events/<function>/<case>.json: success and every error row), sent as a
+real HTTP request to the local stack against freshly reset demo data, must get the status
+its folder's manifest.json expects, and the recorded response where the manifest keeps one
+(the OpenAPI document's success examples). `make replay` runs this file.
 
-`make replay` and tests/local/test_replay.py invoke the handlers with the stored event
-itself; this test goes the other way round, through the HTTP server, so the HTTP -> API
-Gateway event translation is covered for every documented case too."""
+The handler must also see the stored event exactly as it sees the request built from it
+(`ApiRequest.from_event`, request id and source address aside), so the file given to
+`sam local invoke` is the request this test sent, and every manifest entry has its file."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ from urllib.parse import urlencode
 import pytest
 
 from infra.importer import build_groups, validate
+from infra.local_stack import apigw
 from infra.local_stack.server import LocalStack
+from shared.runtime import ApiRequest
 from shared.store import serialize
 from shared.table_schema import create_table
 from tests.local.helpers import request
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted(p for p in (ROOT / "events").glob("*/*.json") if p.name != "manifest.json")
-SKIP_HEADERS = {"host", "content-length"}
+SKIP_HEADERS = {"host", "content-length"}  # set by the HTTP client from the connection and body
 
 
 def manifest_entry(path: Path) -> dict[str, Any]:
@@ -103,13 +106,44 @@ def test_every_function_has_events() -> None:
     assert {p.parent.name for p in EVENTS} == set(FUNCTIONS)
 
 
+def test_every_manifest_entry_has_its_event_file() -> None:
+    for manifest in sorted((ROOT / "events").glob("*/manifest.json")):
+        entries = json.loads(manifest.read_text(encoding="utf-8"))
+        missing = [name for name in entries if not (manifest.parent / name).is_file()]
+        assert not missing, f"{manifest}: entries without a file: {missing}"
+
+
+def as_handler_sees(event: dict[str, Any]) -> dict[str, Any]:
+    """What a handler reads of an event, without what differs per delivery."""
+    seen = vars(ApiRequest.from_event(event)).copy()
+    for name in ("request_id", "source_ip"):
+        seen.pop(name)
+    seen["headers"] = {k: v for k, v in seen["headers"].items() if k not in SKIP_HEADERS}
+    seen["raw_headers"] = {k: v for k, v in seen["raw_headers"].items() if k not in SKIP_HEADERS}
+    return seen
+
+
 @pytest.mark.http
 @pytest.mark.parametrize("path", EVENTS, ids=[f"{p.parent.name}/{p.stem}" for p in EVENTS])
-def test_event_over_http_gets_its_manifest_status(stack: LocalStack, path: Path) -> None:
+def test_event_over_http_gets_its_manifest_status(
+    stack: LocalStack, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert apigw.function_for_event(stored) == path.parent.name, "stored under another function"
+    built: list[dict[str, Any]] = []
+    original = apigw.invoke
+
+    def spy(function_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        built.append(event)
+        return original(function_name, event)
+
+    monkeypatch.setattr(apigw, "invoke", spy)
     reset_demo_data(stack, history=path.parent.name == "console_issuance")
-    method, target, headers, body = as_http(json.loads(path.read_text(encoding="utf-8")))
+    method, target, headers, body = as_http(stored)
     status, payload, _ = request(stack.url, method, target, headers=headers, body=body)
     entry = manifest_entry(path)
     assert status == entry["status"], payload
     if "response" in entry:  # an OpenAPI success example (infra.openapi_models.answered)
         assert steady(payload) == steady(entry["response"])
+    (event,) = built
+    assert as_handler_sees(event) == as_handler_sees(stored)

@@ -136,7 +136,7 @@ def test_a_malformed_chunked_body_is_a_prompt_json_400(stack: LocalStack, chunks
 
 
 def test_a_chunked_body_over_the_limit_is_a_json_413(stack: LocalStack) -> None:
-    from infra.local_stack.server import MAX_BODY_BYTES
+    from infra.local_stack.http_server import MAX_BODY_BYTES
 
     size = MAX_BODY_BYTES + 1
     chunked = f"{size:x}\r\n".encode() + b"x" * size + b"\r\n0\r\n\r\n"

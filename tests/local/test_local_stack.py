@@ -17,14 +17,9 @@ import pytest
 
 from infra.functions import FUNCTIONS, ROUTES
 from infra.local_stack import apigw
-from infra.local_stack.server import (
-    MAX_BODY_BYTES,
-    SAMPLES,
-    LocalStack,
-    banner,
-    demo_tokens,
-    sample_curls,
-)
+from infra.local_stack.__main__ import SAMPLES, banner, demo_tokens, sample_curls
+from infra.local_stack.http_server import MAX_BODY_BYTES
+from infra.local_stack.server import LocalStack
 from tests.conftest import ROOT, demo_document
 from tests.local.helpers import request
 
@@ -322,7 +317,9 @@ def test_eight_concurrent_consumes_through_http_have_one_winner(stack: LocalStac
 # --------------------------------------------------------------------------- samples and banner
 
 
-def test_banner_lists_endpoints_tokens_and_a_curl_per_function() -> None:
+def test_banner_lists_endpoints_tokens_and_a_curl_per_function(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = "http://127.0.0.1:3000"
     curls = sample_curls(url)
     assert len(curls) == len(FUNCTIONS)
@@ -338,29 +335,21 @@ def test_banner_lists_endpoints_tokens_and_a_curl_per_function() -> None:
     assert "-H 'X-Spaaza-Session-Key: demo-spaaza-admin-chain1'" in unclaim
     assert "--data 'voucher_id=40577&user_id=1001&chain_id=1'" in unclaim
 
-    text = banner(
-        url,
-        dynamodb_endpoint="http://127.0.0.1:4566",
-        simulator_url="http://127.0.0.1:4010",
-        table_name="vouchers-local",
-    )
-    assert url in text and "http://127.0.0.1:4566" in text
-    ports = banner(
-        url,
-        dynamodb_endpoint="http://127.0.0.1:4566",
-        simulator_url="http://127.0.0.1:4010",
-        table_name="vouchers-local",
-        moto_url="http://127.0.0.1:4104",
-        receiver="not started (http://127.0.0.1:9300/webhooks is taken)",
-    )
-    assert "moto server       : http://127.0.0.1:4104" in ports
-    assert "Webhook receiver  : not started (http://127.0.0.1:9300/webhooks is taken)" in ports
-    for curl in curls:
+    text = banner(stack, log_file="local.log")
+    assert text.startswith(f"Voucher service local stack: {stack.url}\n")
+    assert text.endswith("\nCtrl-C stops everything.")
+    assert f"  DynamoDB endpoint : {stack.dynamodb_endpoint} (table vouchers-local-test)" in text
+    assert f"  Provider simulator: {stack.simulator_url}" in text
+    assert f"  moto server       : {stack.moto_url}   (--moto-port; Secrets Manager, SQS)" in text
+    assert "  Handler logs/EMF  : local.log" in text
+    for curl in sample_curls(stack.url):
         assert curl in text
     tokens = demo_tokens()
     assert ("thalamus_user", "op-anna", "demo-thalamus-operator-anna") in tokens
     for _kind, _principal, token in tokens:
         assert token in text
+    monkeypatch.setattr(stack, "receiver", None)  # its port was taken (another stack)
+    assert "Webhook receiver  : not started (http://127.0.0.1:9300/webhooks is taken)" in banner(stack)
 
 
 def test_every_sample_is_routed_to_its_function() -> None:
