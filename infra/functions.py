@@ -24,7 +24,9 @@ class FunctionSpec:
     index_actions: tuple[str, ...] = ()  # on its secondary indexes ("<table arn>/index/*")
     reads_provider_secret: bool = False
     timeout_seconds: int = 10
-    memory_mb: int = 512
+    # 256 MB: the smallest size at which a warm request's CPU stays under 100 ms (make bench,
+    # "memory" row); a wait (DynamoDB, the provider) costs in proportion to memory
+    memory_mb: int = 256
 
     @property
     def construct_id(self) -> str:
@@ -170,7 +172,7 @@ DELIVERY = FunctionSpec(
     # BatchGetItem: a voucher whose image the stream batch lacked; Query: a chain's subscribers
     dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query"),
     timeout_seconds=60,
-    memory_mb=256,
+    memory_mb=128,  # its time is spent waiting on receivers (make bench)
 )
 
 # Not behind API Gateway either: an EventBridge schedule invokes it (infra/stacks/api_stack.py).
@@ -184,7 +186,7 @@ SETTLEMENT = FunctionSpec(
     dynamodb_actions=("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"),
     reads_provider_secret=True,
     timeout_seconds=120,
-    memory_mb=256,
+    memory_mb=128,  # its time is spent waiting on receivers (make bench)
 )
 SETTLE_EVERY_MINUTES = 5
 

@@ -9,6 +9,7 @@ and each function role gets exactly ``spec.dynamodb_actions`` on the table and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -25,6 +26,7 @@ from constructs import Construct
 
 from infra import bundling
 from infra.functions import DELIVERY, FUNCTIONS, ROUTES, SETTLE_EVERY_MINUTES, SETTLEMENT, FunctionSpec
+from infra.stacks import observability, telemetry
 from infra.stacks.config import StageConfig
 from infra.stacks.monitoring import Monitoring
 from infra.stacks.nag import acknowledge, cfn_resource
@@ -190,8 +192,14 @@ class ApiStack(cdk.Stack):
             layers=[self.layer],
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
-            tracing=lambda_.Tracing.ACTIVE,
+            # API Gateway's sampling rule decides; the stream and the schedule carry no decision
+            tracing=lambda_.Tracing.PASS_THROUGH,
             log_group=log_group,
+            logging_format=lambda_.LoggingFormat[observability.LOG_FORMAT],
+            application_log_level_v2=lambda_.ApplicationLogLevel[
+                observability.application_log_level(config.log_level)
+            ],
+            system_log_level_v2=lambda_.SystemLogLevel[observability.SYSTEM_LOG_LEVEL],
             role=role,
             environment=environment,
         )
@@ -219,7 +227,7 @@ class ApiStack(cdk.Stack):
         acknowledge(
             policy,
             "IAM5",
-            "X-Ray PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) support no "
+            "X-Ray PutTraceSegments/PutTelemetryRecords (added by Tracing.PASS_THROUGH) support no "
             "resource-level permissions; '*' is the only valid resource for them.",
             applies_to="Resource::*",
         )
@@ -271,20 +279,12 @@ class ApiStack(cdk.Stack):
                 throttling_rate_limit=config.throttle_rate_limit,
                 throttling_burst_limit=config.throttle_burst_limit,
                 tracing_enabled=True,
-                metrics_enabled=True,
-                logging_level=apigateway.MethodLoggingLevel.INFO,
+                metrics_enabled=observability.DETAILED_METRICS,
+                logging_level=telemetry.method_logging_level(),
                 data_trace_enabled=False,  # bodies carry voucher codes: keep them out of logs
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
+                access_log_format=apigateway.AccessLogFormat.custom(
+                    json.dumps(observability.ACCESS_LOG_FIELDS, separators=(",", ":"))
                 ),
             ),
         )
@@ -320,6 +320,8 @@ class ApiStack(cdk.Stack):
                 applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AmazonAPIGatewayPushToCloudWatchLogs",
             )
+        telemetry.execution_log_group(self, api, config)
+        telemetry.sampling_rule(self, api, config)
         return api
 
     def _web_acl(self) -> wafv2.CfnWebACL:

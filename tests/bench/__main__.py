@@ -13,6 +13,8 @@ Rows (docs/performance.md says how each is measured):
   5. The local HTTP stack under a bounded concurrent load on loopback, on each engine.
   6. A capacity plan: hot keys, limits as request rates, 10x/100x/1,000x.
   7. Importing 50,000 vouchers with the importer on DynamoDB Local: time and peak memory.
+  8. The whole bill of a request beside the cookbook style's, and each stage's fixed monthly cost
+     (tests/bench/bill.py).
 Goals (printed, never asserted): cold start <= 1.2x, handler overhead <= 1.2x, $ per success
 <= the baseline's, round trips within budget.
 """
@@ -74,6 +76,8 @@ BUDGETS = {
 PROVIDER_BUDGETS = {"first activation": 1, "first activation, warm container": 1, "idempotent replay": 0}
 SECRET_NAME = "voucher/bench/provider-credentials"
 
+from tests.bench import bill  # noqa: E402 - after the environment above
+
 
 def serial(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
@@ -83,8 +87,8 @@ def bench_document(extra: int) -> dict[str, Any]:
     """The demo data plus `extra` fresh vouchers per endpoint for repeated successes."""
     doc = json.loads((ROOT / "infra" / "local_stack" / "demo.json").read_text(encoding="utf-8"))
     doc["webhook_subscribers"] = []  # request costs only; delivery lag is measured on its own
+    base = {"valid_until": "2099-12-31T23:59:59Z", "owner_member_id": "alice", "amount_original": 20}
     for i in range(extra):
-        base = {"valid_until": "2099-12-31T23:59:59Z", "owner_member_id": "alice", "amount_original": 20}
         doc["vouchers"].append(
             {**base, "serial": serial(100000 + i), "definition_id": "carwash", "status": "AVAILABLE"}
         )
@@ -109,6 +113,23 @@ def bench_document(extra: int) -> dict[str, Any]:
             doc["vouchers"].append(
                 {**base, "serial": serial(offset + i), "definition_id": definition, "status": status}
             )
+    from tests.bench.bill import BILL_OFFSETS, BILL_SAMPLES, COOKBOOK_OFFSETS
+
+    kinds = {
+        "consume": ("carwash", "AVAILABLE"),
+        "activate": ("carwash", "CLAIMED"),
+        "unclaim": ("coffee", "CLAIMED"),
+    }
+    kinds |= {"first_activation": kinds["activate"], "claim": kinds["unclaim"]}
+    for kind, offset in [*BILL_OFFSETS.items(), *COOKBOOK_OFFSETS.items()]:
+        if kind == "replay":
+            continue  # the first activations' vouchers again
+        definition, status = kinds[kind]
+        doc["vouchers"] += [
+            {**base, "serial": serial(offset + i), "definition_id": definition, "status": status}
+            | ({"voucher_id": offset + i} if definition == "coffee" else {})
+            for i in range(BILL_SAMPLES)
+        ]
     return doc
 
 
@@ -1133,6 +1154,7 @@ def report(results: dict[str, Any]) -> str:
                 ],
             )
         )
+    out += bill.report(results, table)
     if "cold_start" in results:
         out.append(
             "\nCold start: a fresh bare interpreter, only the deployment package on its path (code asset + "
@@ -1334,7 +1356,10 @@ def main(argv: list[str] | None = None) -> int:
         from tests.bench.capacity import capacity_plan
 
         stages = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["stages"]
-        saved["capacity_plan"] = capacity_plan(saved, stages)
+        if "http_load" in saved:
+            saved["capacity_plan"] = capacity_plan(saved, stages)
+        if "bill_measured" in saved:
+            bill.compute(saved, stages)
         Path(args.report).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
         print(report(saved))
         return 0
@@ -1363,6 +1388,19 @@ def main(argv: list[str] | None = None) -> int:
                 if engine == "dynamodb_local":
                     results["round_trips"] = round_trips(env)
                     results["largest_item_bytes"] = largest_item_bytes(env.store.client, env.store.table)
+                    page = next(
+                        r for f, c, r, _ in read_requests() if c == "first page" and f == "list_issuances"
+                    )
+                    requests = bill.cases(
+                        consume_request,
+                        activate_request,
+                        unclaim_request,
+                        claim_request,
+                        page,
+                        bill.BILL_SAMPLES,
+                    )
+                    results["bill_measured"] = bill.measure(env, requests, results["round_trips"])
+                    results["bill_cookbook"] = bill.measure_cookbook(env, requests, results["bill_measured"])
                 results[f"warm_latency_{engine}"] = warm_latency(env, iterations)
                 if engine == "dynamodb_local":
                     results["where_time_goes"] = where_time_goes(env, iterations)
@@ -1402,10 +1440,11 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in ("dynamodb-local", "moto")
             ]
 
+    stages = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["stages"]
+    bill.compute(results, stages)
     if "http_load" in results:
         from tests.bench.capacity import capacity_plan
 
-        stages = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["stages"]
         results["capacity_plan"] = capacity_plan(results, stages)
     print(report(results))
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

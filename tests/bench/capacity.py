@@ -304,12 +304,16 @@ class Baseline:
 
         self.client, self.table, self.simulator = client, table, simulator
         idempotency_table = table + "-idempotency"
-        client.create_table(
-            TableName=idempotency_table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
+        try:
+            client.create_table(
+                TableName=idempotency_table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+        except ClientError as error:  # a second instance (the whole bill's) shares the table
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
         layer = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client)
         config = IdempotencyConfig(expires_after_seconds=3600)
         context = LambdaContext()

@@ -30,11 +30,11 @@ SPECS = pytest.mark.parametrize("spec", ALL_SPECS.values(), ids=ALL_SPECS.keys()
 # DynamoDB actions that may target the table's indexes ("<table arn>/index/*").
 INDEX_ACTIONS = {"dynamodb:Query", "dynamodb:Scan"}
 XRAY_GRANTS = {("xray:PutTelemetryRecords", '"*"'), ("xray:PutTraceSegments", '"*"')}
+# What an access log line must carry to tie it to a request and say how it ended; `caller` and
+# `user` are always "-" here (every method authenticates in its function), so they are left out.
 ACCESS_LOG_FIELDS = (
     "requestId",
     "ip",
-    "caller",
-    "user",
     "requestTime",
     "httpMethod",
     "resourcePath",
@@ -300,7 +300,18 @@ def test_function_configuration(synth, spec):
                 spec,
                 Runtime="python3.13",
                 Architectures=["arm64"],
-                TracingConfig=Match.exact({"Mode": "Active"}),
+                # API Gateway's sampling rule decides; the function passes the decision through
+                TracingConfig=Match.exact({"Mode": "PassThrough"}),
+                # Lambda's advanced logging controls: JSON, the stage's level (never above INFO:
+                # EMF lines have no level and count as INFO), the platform's lines from WARN up
+                LoggingConfig=Match.object_equals(
+                    {
+                        "LogFormat": "JSON",
+                        "ApplicationLogLevel": "DEBUG",
+                        "SystemLogLevel": "WARN",
+                        "LogGroup": {"Ref": _function_log_group(synth.api, spec)},
+                    }
+                ),
                 Timeout=spec.timeout_seconds,
                 MemorySize=spec.memory_mb,
                 Layers=[Match.any_value()],
@@ -389,9 +400,15 @@ def test_api_stage_settings(synth):
     synth.api.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": "voucher-api-dev"})
     synth.api.resource_count_is("AWS::ApiGateway::Account", 1)  # account-level CloudWatch role
 
-    # The access log group is the one log group no function logs to.
+    # The access log group is the one log group no function logs to, apart from the
+    # execution log group (test_every_log_group_the_stack_causes_expires).
     function_log_groups = {_function_log_group(synth.api, spec) for spec in ALL_SPECS.values()}
-    (access_log_group,) = set(synth.api.find_resources("AWS::Logs::LogGroup")) - function_log_groups
+    execution = synth.api.find_resources(
+        "AWS::Logs::LogGroup", {"Properties": {"LogGroupName": Match.any_value()}}
+    )
+    (access_log_group,) = (
+        set(synth.api.find_resources("AWS::Logs::LogGroup")) - function_log_groups - set(execution)
+    )
 
     synth.api.resource_count_is("AWS::ApiGateway::Stage", 1)
     synth.api.has_resource_properties(
@@ -401,8 +418,8 @@ def test_api_stage_settings(synth):
             "TracingEnabled": True,
             "MethodSettings": [
                 {
-                    "LoggingLevel": "INFO",
-                    "MetricsEnabled": True,
+                    "LoggingLevel": "ERROR",  # execution logs: errors only
+                    "MetricsEnabled": False,  # per-method series: the alarms read the API's
                     "DataTraceEnabled": False,
                     "ThrottlingRateLimit": 50,
                     "ThrottlingBurstLimit": 100,
@@ -410,7 +427,7 @@ def test_api_stage_settings(synth):
             ],
             "AccessLogSetting": {
                 "Format": Match.serialized_json(
-                    Match.object_like({field: Match.any_value() for field in ACCESS_LOG_FIELDS})
+                    Match.object_equals({field: Match.any_value() for field in ACCESS_LOG_FIELDS})
                 ),
                 # The group's ARN without the trailing ":*" of its Arn attribute, as API Gateway
                 # stores it (@aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
@@ -432,6 +449,66 @@ def test_api_stage_settings(synth):
             },
         },
     )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_log_group_the_stack_causes_expires(synth, synth_prod, stage):
+    """Every group has the stage's retention, API Gateway's execution log group included: named
+    as API Gateway names it and created before the stage, so API Gateway never creates its own
+    (which would never expire)."""
+    chosen = synth if stage == "dev" else synth_prod
+    days = 14 if stage == "dev" else 90
+    groups = chosen.api.find_resources("AWS::Logs::LogGroup")
+    assert groups and all(g["Properties"]["RetentionInDays"] == days for g in groups.values())
+    for template in chosen.templates.values():  # nothing else makes a group (a LogRetention, a bare name)
+        assert not template.find_resources("Custom::LogRetention")
+    api_id = chosen.api.get_resource_id("AWS::ApiGateway::RestApi")
+    (execution,) = [
+        name
+        for name, group in groups.items()
+        if group["Properties"].get("LogGroupName")
+        == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, f"/{stage}"]]}
+    ]
+    (stage_resource,) = chosen.api.find_resources("AWS::ApiGateway::Stage").values()
+    assert execution in stage_resource["DependsOn"]
+
+
+def test_a_sampling_rule_decides_which_requests_are_traced(synth):
+    from infra.stacks import observability
+
+    synth.api.resource_count_is("AWS::XRay::SamplingRule", 1)
+    synth.api.has_resource_properties(
+        "AWS::XRay::SamplingRule",
+        {
+            "SamplingRule": {
+                "RuleName": "voucher-api-dev",
+                "ServiceName": "voucher-api-dev/dev",  # API Gateway's name for the stage's segments
+                "ServiceType": "AWS::ApiGateway::Stage",
+                "FixedRate": observability.XRAY_FIXED_RATE,
+                "ReservoirSize": observability.XRAY_RESERVOIR_PER_SECOND,
+                "Priority": Match.any_value(),
+                "Version": 1,
+            }
+        },
+    )
+    assert 0 < observability.XRAY_FIXED_RATE <= 0.05  # never above the default rule's rate
+    synth.api.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": True})
+
+
+def test_the_bench_prices_the_alarms_the_stack_has(synth, synth_prod):
+    """tests/bench/bill.py counts the metrics the alarms read from infra/functions.py: the same
+    count as the templates' (a math alarm reads each of its metrics)."""
+    from tests.bench import bill
+
+    for chosen in (synth, synth_prod):
+        alarms = chosen.api.find_resources("AWS::CloudWatch::Alarm").values()
+        metrics = sum(
+            len([q for q in a["Properties"]["Metrics"] if "MetricStat" in q])
+            if "Metrics" in a["Properties"]
+            else 1
+            for a in alarms
+        )
+        assert metrics == bill.alarm_metrics()
 
 
 def test_waf_only_where_enabled(synth, synth_prod):
