@@ -421,18 +421,18 @@ def decide_consume(voucher: Voucher, now: datetime) -> Transition:
 
 
 @dataclass(frozen=True)
-class Replay:
-    """An activation still live: answer with it, call nobody, write nothing."""
+class LiveActivation:
+    """The voucher's activation is still live: answer with it, call nobody, write nothing."""
 
     activation: Activation
 
 
-def decide_activate(voucher: Voucher, now: datetime) -> Transition | Replay:
+def decide_activate(voucher: Voucher, now: datetime) -> Transition | LiveActivation:
     """PAC activation (ES): AVAILABLE/CLAIMED (or ACTIVATED with an expired code) -> ACTIVATED."""
     state = effective_status(voucher, now)
     if state is Effective.ACTIVATED:
         assert voucher.activation is not None
-        return Replay(voucher.activation)
+        return LiveActivation(voucher.activation)
     if state is Effective.REDEEMED:
         raise VoucherRedeemed("voucher already redeemed")
     if state is Effective.INVALIDATED:
