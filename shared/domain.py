@@ -509,7 +509,7 @@ class AuditEvent:
     """One audit entry, written in the same transaction as the state change it records."""
 
     serial: str
-    event_type: str  # CONSUMED, ACTIVATED, UNCLAIMED, IMPORTED
+    event_type: str  # CONSUMED, ACTIVATED, ACTIVATION_CODE_UNUSED, UNCLAIMED, CLAIMED, IMPORTED, REPLACED
     channel: str  # thalamus, es_loyalty, spaaza, import
     actor_kind: str
     actor_id: str

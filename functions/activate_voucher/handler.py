@@ -2,7 +2,8 @@
 
 ES Loyalty "Activate Voucher": parse (dialect) -> activate (use case, provider adapter)
 -> respond. Thin on purpose: Logger + Metrics only (no Tracer, no event resolver, no
-pydantic), and the provider's credentials are fetched lazily on the first provider call.
+pydantic). The provider's credentials are loaded only once a request is judged to need the
+provider, before the guard is claimed (`ProviderAdapter.prepare`).
 """
 
 from __future__ import annotations
