@@ -458,18 +458,18 @@ def decide_consume(voucher: Voucher, now: datetime) -> Transition:
 
 
 @dataclass(frozen=True)
-class Replay:
-    """An activation still live: answer with it, call nobody, write nothing."""
+class LiveActivation:
+    """The voucher's activation is still live: answer with it, call nobody, write nothing."""
 
     activation: Activation
 
 
-def decide_activate(voucher: Voucher, now: datetime) -> Transition | Replay:
+def decide_activate(voucher: Voucher, now: datetime) -> Transition | LiveActivation:
     """PAC activation (ES): AVAILABLE/CLAIMED (or ACTIVATED with an expired code) -> ACTIVATED."""
     state = effective_status(voucher, now)
     if state is Effective.ACTIVATED:
         assert voucher.activation is not None
-        return Replay(voucher.activation)
+        return LiveActivation(voucher.activation)
     if state is Effective.REDEEMED:
         raise VoucherRedeemed("voucher already redeemed")
     if state is Effective.INVALIDATED:
@@ -546,7 +546,7 @@ class AuditEvent:
     """One audit entry, written in the same transaction as the state change it records."""
 
     serial: str
-    event_type: str  # CONSUMED, ACTIVATED, UNCLAIMED, IMPORTED
+    event_type: str  # CONSUMED, ACTIVATED, ACTIVATION_CODE_UNUSED, UNCLAIMED, CLAIMED, IMPORTED, REPLACED
     channel: str  # thalamus, es_loyalty, spaaza, import
     actor_kind: str
     actor_id: str

@@ -4,13 +4,17 @@ and in memory) that honour exactly these semantics.
 
 Reads.   A use case names what it needs as `Ref`s and gets one `Snapshot` back: domain
          objects (never items), all read consistently in one round trip (one BatchGetItem).
-Writes.  A `StateChange` is one voucher transition with its audit event and the guards the
-         decision relied on; it commits atomically (one TransactWriteItems) or not at all.
+Writes.  A `StateChange` is one voucher transition with its audit event and the conditions
+         the decision relied on; it commits atomically (one TransactWriteItems) or not at all.
          A `GuardClaim` takes a voucher's activation guard, again only if the voucher is
          still at the version that was judged.
-Failure. A guard that no longer holds comes back as `GuardFailed(guard, current)`: the
-         guard object itself (never a role string) and, where there is one, the current
-         value of what it guarded, so the use case can re-judge without another read.
+Failure. A condition that no longer holds comes back as `ConditionFailed(condition,
+         current)`: the condition object itself (never a role string) and, where there is
+         one, the current value of what it was on, so the use case can re-judge without
+         another read.
+
+"Guard" means one thing here: the voucher's activation guard (`ActivationGuard`, `GuardRef`,
+`GuardClaim`, `GuardHeld`). Every other precondition of a write is a condition.
 """
 
 from __future__ import annotations
@@ -190,7 +194,7 @@ class AdminGrantRef(Ref[AdminGrant]):
 
 
 class OperatorGrantRef(Ref[bool]):
-    """A Thalamus operator's grant on (activity, item or "*"); only ever guarded, never read."""
+    """A Thalamus operator's grant on (activity, item or "*"); only ever checked (GrantHeld), never read."""
 
     principal_id: str
     activity_code: str
@@ -310,7 +314,7 @@ class Position(NamedTuple):
 MAX_TOKEN = 512  # characters of a page token
 
 
-# --------------------------------------------------------------------------- guards
+# --------------------------------------------------------------------------- conditions
 
 
 class VoucherAt(_Value):
@@ -349,12 +353,15 @@ class GrantHeld(_Value):
         self._set(grant=grant)
 
 
-class NoActivationInFlight(_Value):
-    """No request holds the voucher's activation guard: nothing may change a voucher while
-    its provider code is being issued. `left` is the expired guard the decision saw (an
-    activation whose provider outcome is unknown left it, with its reference) or None: the
-    write holds only while the guard is exactly as seen, clears it, and announces its
-    reference unused in the same transaction (`StateChange.announcements`)."""
+class NoLiveActivation(_Value):
+    """No request holds the voucher's activation guard: nothing may change a voucher, and
+    nobody may claim its guard, while its provider code is being issued.
+
+    On a `StateChange`, `left` is the expired guard the decision saw (an activation whose
+    provider outcome is unknown left it, with its reference) or None: the write holds only
+    while the guard is exactly as seen, clears it, and announces its reference unused in the
+    same transaction (`StateChange.announcements`). A `GuardClaim` holds it while the guard
+    is absent or expired, and fails on it (`left` None) with the live guard as `current`."""
 
     serial: str
     left: ActivationGuard | None
@@ -366,16 +373,6 @@ class NoActivationInFlight(_Value):
     def holds_for(self, held: ActivationGuard | None) -> bool:
         """The guard the voucher carries now is the one the decision saw (by its owner)."""
         return (held and held.owner) == (self.left and self.left.owner)
-
-
-class GuardFree(_Value):
-    """The activation guard is free (absent or expired) so this request may take it."""
-
-    serial: str
-    __slots__ = ("serial",)
-
-    def __init__(self, serial: str) -> None:
-        self._set(serial=serial)
 
 
 class GuardHeld(_Value):
@@ -412,16 +409,7 @@ class Unannounced(_Value):
         self._set(serial=serial, reference=reference)
 
 
-Guard = (
-    VoucherAt
-    | SessionLive
-    | GrantHeld
-    | NoActivationInFlight
-    | GuardFree
-    | GuardHeld
-    | KeyUnused
-    | Unannounced
-)
+Condition = VoucherAt | SessionLive | GrantHeld | NoLiveActivation | GuardHeld | KeyUnused | Unannounced
 
 
 @dataclass(frozen=True)
@@ -441,12 +429,12 @@ class Remembered:
 class StateChange:
     """One voucher transition, all or nothing: the voucher as read (`before`) becomes `after`
     only if it is still at `before`'s version and status, together with its audit event and
-    only while every guard holds."""
+    only while every condition holds."""
 
     before: Voucher
     after: Voucher
     event: AuditEvent
-    guards: tuple[SessionLive | GrantHeld | NoActivationInFlight | GuardHeld, ...] = ()
+    conditions: tuple[SessionLive | GrantHeld | NoLiveActivation | GuardHeld, ...] = ()
     remember: Remembered | None = None  # the answer kept under the request's Idempotency-Key
 
     def __post_init__(self) -> None:
@@ -470,15 +458,16 @@ class StateChange:
         """The events this transition writes beside its own: a provider reference left by an
         activation that never committed, which the voucher now leaves behind for good."""
         return tuple(
-            code_left_unused(g.left, self.event)
-            for g in self.guards
-            if isinstance(g, NoActivationInFlight) and g.left is not None
+            code_left_unused(c.left, self.event)
+            for c in self.conditions
+            if isinstance(c, NoLiveActivation) and c.left is not None
         )
 
 
 @dataclass(frozen=True)
 class GuardClaim:
-    """Take `guard` for its voucher, only while the voucher is still at `voucher_at`."""
+    """Take `guard` for its voucher, only while the voucher is still at `voucher_at` and no
+    activation is live on it (`NoLiveActivation`)."""
 
     guard: ActivationGuard
     voucher_at: VoucherAt
@@ -525,14 +514,14 @@ class WriteConflict(Exception):
     """Another transaction was in flight on the same records; nothing was written."""
 
 
-class GuardFailed(Exception):
-    """A guard of the write no longer held; nothing was written. `current` is the guarded
-    record as it is now where the store can tell (the voucher for VoucherAt, the guard for
-    GuardFree / NoActivationInFlight), else None."""
+class ConditionFailed(Exception):
+    """A condition of the write no longer held; nothing was written. `current` is the record
+    it was on as it is now where the store can tell (the voucher for VoucherAt, the
+    activation guard for NoLiveActivation), else None."""
 
-    def __init__(self, guard: Guard, current: Any = None) -> None:
-        super().__init__(type(guard).__name__)
-        self.guard = guard
+    def __init__(self, condition: Condition, current: Any = None) -> None:
+        super().__init__(type(condition).__name__)
+        self.condition = condition
         self.current = current
 
 
@@ -547,7 +536,7 @@ class VoucherStore(Protocol):
         ...
 
     def commit(self, write: Write) -> None:
-        """Apply the write atomically or raise GuardFailed / WriteConflict /
+        """Apply the write atomically or raise ConditionFailed / WriteConflict /
         StoreUnavailable having written nothing."""
         ...
 

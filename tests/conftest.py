@@ -102,11 +102,13 @@ def demo(store: Any) -> Any:
     tests/unit/test_importer.py tests the importer itself)."""
     if not _DEMO_ITEMS:
         load_document(store, demo_document())
-        pages = store.client.get_paginator("scan").paginate(TableName=store.table, ConsistentRead=True)
+        pages = store.client.get_paginator("scan").paginate(TableName=store.table_name, ConsistentRead=True)
         _DEMO_ITEMS.extend(item for page in pages for item in page["Items"])
         return store
     for start in range(0, len(_DEMO_ITEMS), 25):
-        request = {store.table: [{"PutRequest": {"Item": item}} for item in _DEMO_ITEMS[start : start + 25]]}
+        request = {
+            store.table_name: [{"PutRequest": {"Item": item}} for item in _DEMO_ITEMS[start : start + 25]]
+        }
         while request:
             request = store.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
     return store
@@ -237,7 +239,7 @@ def server_activation_env(
 
     simulator = ProviderSimulator(api_key="race-simulator-key")
     simulator.start()
-    name = f"voucher/race/{server_store.table}"
+    name = f"voucher/race/{server_store.table_name}"
     boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_server).create_secret(
         Name=name,
         SecretString=json.dumps({"KESSELTRONICS": {"api_key": simulator.api_key, "endpoint": simulator.url}}),
@@ -360,7 +362,7 @@ def plant_guard(store: Any, serial_: str, owner: str, expires_at_ms: int, refere
     from shared.store.schema import GUARD_EXPIRY, GUARD_OWNER
 
     store.client.update_item(
-        TableName=store.table,
+        TableName=store.table_name,
         Key=serialize(Keys.voucher(serial_)),
         UpdateExpression="SET #o = :o, #e = :e, #r = :r",
         ConditionExpression="attribute_exists(#pk)",

@@ -2,7 +2,8 @@
 
 ES Loyalty "Activate Voucher": parse (dialect) -> activate (use case, provider adapter)
 -> respond. Thin on purpose: Logger + Metrics only (no Tracer, no event resolver, no
-pydantic), and the provider's credentials are fetched lazily on the first provider call.
+pydantic). The provider's credentials are loaded only once a request is judged to need the
+provider, before the guard is claimed (`ProviderAdapter.prepare`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from shared.dialects import es_loyalty
 from shared.domain import utcnow
 from shared.providers import ProviderFailure, ProviderSetupError, adapter_for
 from shared.runtime import RUNTIME
-from shared.usecases.activate import activate_voucher
+from shared.usecases.activation import activate_voucher
 
 logger, metrics = endpoint.observability(__name__)
 CLOCK = utcnow  # module attribute so tests can move time forward (guard expiry)
@@ -33,9 +34,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with endpoint.Answer(es_loyalty, logger, metrics) as answer:
         request = answer.read(event, context)
         command = es_loyalty.parse_command(request)
-        voucher_id = request.path_params["voucher_id"]
+        es_voucher_id = request.path_params["voucher_id"]  # {definitionId}::{issuanceUuid}, as sent
         idempotency = endpoint.idempotency_for(
-            request, lambda result, _now: es_loyalty.success_response(result, voucher_id)
+            request, lambda result, _now: es_loyalty.success_response(result, es_voucher_id)
         )
         logger.set_correlation_id(command.correlation_id)
         logger.append_keys(voucher_serial=command.serial)
@@ -64,5 +65,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "voucher activation answered",
             extra={"idempotent": result.idempotent, "provider": result.activation.provider},
         )
-        answer.ok(endpoint.respond(idempotency, lambda: es_loyalty.success_response(result, voucher_id)))
+        answer.ok(endpoint.respond(idempotency, lambda: es_loyalty.success_response(result, es_voucher_id)))
     return answer.response

@@ -12,7 +12,7 @@ from shared import endpoint
 from shared.dialects import spaaza
 from shared.domain import utcnow
 from shared.runtime import RUNTIME
-from shared.usecases.claim import claim_voucher
+from shared.usecases.spaaza_move import claim_voucher
 
 logger, metrics = endpoint.observability(__name__)
 

@@ -30,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = answer.read(event, context)
         token = es_issuances.parse_token(request)
         member_id = es_issuances.parse_member_id(request)
-        definition_id, serial = es_loyalty.parse_voucher_id(request)
+        definition_id, serial = es_loyalty.parse_es_voucher_id(request)
         store = RUNTIME.store()
         result = console_issuance(store, hash_token(token), member_id, definition_id, serial, on_viewer=_csr)
         logger.info("console view", extra={"member_id": member_id, "voucher_serial": serial})

@@ -11,7 +11,7 @@ from shared import endpoint
 from shared.dialects import thalamus
 from shared.domain import utcnow
 from shared.runtime import RUNTIME
-from shared.usecases.consume import consume_voucher
+from shared.usecases.thalamus import consume_voucher
 
 logger, metrics = endpoint.observability(__name__)
 

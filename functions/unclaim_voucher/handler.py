@@ -11,7 +11,7 @@ from shared import endpoint
 from shared.dialects import spaaza
 from shared.domain import utcnow
 from shared.runtime import RUNTIME
-from shared.usecases.unclaim import unclaim_voucher
+from shared.usecases.spaaza_move import unclaim_voucher
 
 logger, metrics = endpoint.observability(__name__)
 

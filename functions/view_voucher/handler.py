@@ -12,7 +12,7 @@ from shared import endpoint
 from shared.dialects import thalamus
 from shared.domain import utcnow
 from shared.runtime import RUNTIME
-from shared.usecases.view import view_voucher
+from shared.usecases.thalamus import view_voucher
 
 logger, metrics = endpoint.observability(__name__)
 

@@ -198,12 +198,12 @@ def existing_for(store: Table, f: ImportFile) -> Existing:
     )
     keyless = [v.serial for v in f.vouchers if v.voucher_key is None]
     keys += [Keys.voucher(serial) for serial in keyless]
-    found = store.hydrate(keys) if keys else {}
+    found = store.batch_get(keys) if keys else {}
     voucher_keys = {v.serial: v.voucher_key for v in decoded(found, VOUCHER) if v.voucher_key}
     chain_ids = want["chain"] | {m.chain_id for m in decoded(found, MEMBER) if m.chain_id}
     chain_ids |= {d.chain_id for d in decoded(found, DEFINITION) if d.chain_id}
     if chain_ids - defined_chains:
-        found.update(store.hydrate([Keys.chain(c) for c in chain_ids - defined_chains]))
+        found.update(store.batch_get([Keys.chain(c) for c in chain_ids - defined_chains]))
     return Existing(records=records_of(store, found), catalog=catalog_of(found), voucher_keys=voucher_keys)
 
 
@@ -220,7 +220,7 @@ def validate_against(store: Table, document: Any) -> tuple[ImportFile | None, li
 Request = dict[str, Any]  # one element of a TransactWriteItems call
 
 
-class Write(NamedTuple):
+class ItemWrite(NamedTuple):
     """One planned put, kept as the plain item until its transaction is sent (serialized
     requests for a whole file would triple the importer's memory): `new` ones must not exist
     yet; a replaced voucher is conditioned on the version that was read."""
@@ -269,25 +269,25 @@ def _comparable(item: Item) -> Item:
     return {k: v for k, v in deserialize(serialize(item)).items() if k not in DERIVED}
 
 
-def plan(
+def plan_load(
     store: Table, groups: list[ItemGroup], *, replace: bool = False
-) -> tuple[list[list[Write]], LoadReport]:
+) -> tuple[list[list[ItemWrite]], LoadReport]:
     """Compare every item with the table: identical items are skipped, new ones are created
     (`attribute_not_exists`), differing ones are conflicts — written only with `replace`, a
     voucher then only at the version read, bumped, with a REPLACED event (real from-status).
     Returns one write list per group (a voucher with its aliases and event stays together)."""
     report = LoadReport()
-    existing = store.hydrate([{PK: i[PK], SK: i[SK]} for g in groups for i in g.items])
-    writes: list[list[Write]] = []
+    existing = store.batch_get([{PK: i[PK], SK: i[SK]} for g in groups for i in g.items])
+    writes: list[list[ItemWrite]] = []
     for group in groups:
-        requests: list[Write] = []
+        requests: list[ItemWrite] = []
         event = dict(group.event) if group.event else None
         voucher_written = False
         outcomes: set[str] = set()
         for item in group.items:
             current = existing.get(key_id({PK: item[PK], SK: item[SK]}))
             if current is None:
-                requests.append(Write(item))
+                requests.append(ItemWrite(item))
                 report.created += 1
                 outcomes.add("created")
                 voucher_written |= item.get("type") == "voucher"
@@ -302,15 +302,15 @@ def plan(
                 if item.get("type") == "voucher":
                     version = int(current.get("version", 0))
                     bumped = {**item, "version": version + 1}
-                    requests.append(Write(bumped, new=False, expected_version=version))
+                    requests.append(ItemWrite(bumped, new=False, expected_version=version))
                     voucher_written = True
                     if event is not None:
                         event.update(event_type="REPLACED", from_status=current.get("status"))
                 else:
-                    requests.append(Write(item, new=False))
+                    requests.append(ItemWrite(item, new=False))
                 report.replaced += 1
         if event is not None and voucher_written:
-            requests.append(Write(event))
+            requests.append(ItemWrite(event))
         # a record is what its most consequential item says (a voucher whose alias conflicts
         # is a conflict; one with a new alias and an unchanged voucher item was created)
         report.count(
@@ -343,14 +343,14 @@ def load(
     if progress is not None:
         total = sum(len(g.items) for g in groups)
         progress(f"checking {total} items ({len(groups)} records) against the table")
-    writes, report = plan(store, groups, replace=replace)
+    writes, report = plan_load(store, groups, replace=replace)
     if (report.conflicts and not replace) or dry_run:
         return report
     if any(w.secret is not None for w in f.webhook_subscribers):
         if put_secret is None:
             raise ValueError("the file gives webhook secrets but no secret store is configured")
         store_webhook_secrets(f, put_secret)
-    batches: list[list[Write]] = [[]]
+    batches: list[list[ItemWrite]] = [[]]
     for requests in writes:  # transactions of at most 100 items, never splitting a group
         if len(batches[-1]) + len(requests) > TRANSACTION_ITEMS:
             batches.append([])
@@ -366,8 +366,8 @@ def load(
         tracker.start()
     lock = threading.Lock()
 
-    def commit(batch: list[Write]) -> None:
-        store.transact([w.request(store.table) for w in batch])
+    def commit(batch: list[ItemWrite]) -> None:
+        store.transact([w.request(store.table_name) for w in batch])
         if tracker is not None:
             with lock:
                 tracker.done(sum(1 for r in batch if _is_voucher(r)), len(batch))
@@ -393,5 +393,5 @@ def load(
     return report
 
 
-def _is_voucher(write: Write) -> bool:
+def _is_voucher(write: ItemWrite) -> bool:
     return write.item.get("type") == "voucher"

@@ -36,7 +36,7 @@ from shared.domain import (
 from shared.endpoint import WireError
 from shared.providers import ProviderBadResponse, ProviderNotConfigured, ProviderTimeout
 from shared.runtime import ApiRequest, hash_token, json_response
-from shared.usecases.activation_code import ActivateResult
+from shared.usecases.activation import ActivateResult
 from shared.usecases.es_rules import ActivateCommand
 
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -209,7 +209,7 @@ def parse_token(request: ApiRequest) -> str:
     return token
 
 
-def parse_voucher_id(request: ApiRequest) -> tuple[str, str]:
+def parse_es_voucher_id(request: ApiRequest) -> tuple[str, str]:
     """(definitionId, issuance uuid lower-cased) from `{definitionId}::{issuanceUuid}`."""
     value = request.path_params.get("voucher_id", "")
     match = VOUCHER_ID.fullmatch(value)
@@ -223,7 +223,7 @@ def parse_command(request: ApiRequest) -> ActivateCommand:
     token, voucher id."""
     correlation_id = parse_correlation_id(request)
     token = parse_token(request)
-    definition_id, serial = parse_voucher_id(request)
+    definition_id, serial = parse_es_voucher_id(request)
     return ActivateCommand(correlation_id, definition_id, serial, hash_token(token), request.request_id)
 
 
@@ -243,11 +243,11 @@ def internal_error(request: ApiRequest | None = None) -> EsError:
 # --------------------------------------------------------------------------- success
 
 
-def success_response(result: ActivateResult, voucher_id: str) -> dict[str, Any]:
+def success_response(result: ActivateResult, es_voucher_id: str) -> dict[str, Any]:
     activation = result.activation
     body: dict[str, Any] = {
         "authorizationCode": activation.authorization_code,
-        "voucherId": voucher_id,
+        "voucherId": es_voucher_id,
         "status": "ACTIVATED",
         "provider": activation.provider,
         "productName": result.product_name,

@@ -46,7 +46,7 @@ from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
 from shared.usecases.listing import Listed, Position
 from shared.usecases.spaaza_move import Moved
-from shared.usecases.spaaza_request import Caller, VoucherRequest
+from shared.usecases.spaaza_rules import Caller, VoucherRequest
 from shared.usecases.spaaza_vouchers import UserVouchers, UserVouchersRequest
 
 DEFAULT_API_VERSION = (1, 6, 3)  # what Spaaza's own Postman collection sends

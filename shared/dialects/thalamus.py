@@ -31,7 +31,7 @@ from shared.domain import (
 )
 from shared.endpoint import WireError
 from shared.runtime import ApiRequest, hash_token, json_response
-from shared.usecases.thalamus_rules import CatalogVoucher, OperatorCommand
+from shared.usecases.thalamus import CatalogVoucher, OperatorCommand
 
 PARAMETER_FIELDS = ("parameter1", "parameter2", "parameter3")
 # the headers that change what a consume asks (an Idempotency-Key's fingerprint; the token

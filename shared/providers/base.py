@@ -34,7 +34,7 @@ class ProviderAdapter(Protocol):
 
     def prepare(self) -> None:
         """Load credentials (a Secrets Manager call when the cache is cold). Called before
-        the activation marker is taken, so that slow set-up never eats into the marker's
+        the activation guard is claimed, so that slow set-up never eats into the guard's
         hold time, which only has to cover the provider call itself."""
         ...
 

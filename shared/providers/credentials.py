@@ -3,7 +3,9 @@
 The secret named by the function's settings (PROVIDER_SECRET_NAME) holds one entry per provider:
     {"KESSELTRONICS": {"api_key": "...", "endpoint": "https://..."}}
 Fetched through Powertools parameters (cached for 5 minutes per container) and imported
-lazily: requests that never reach a provider (replays, every error) do not pay the import.
+lazily: a request answered before it needs the provider (a live activation answered again,
+a refusal of its judgement) does not pay the import; one refused after `prepare()` (a guard
+another request holds, a lost claim) does.
 """
 
 from __future__ import annotations

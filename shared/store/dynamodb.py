@@ -3,10 +3,11 @@ reads CancellationReasons.
 
   * a read is one consistent BatchGetItem of every key the refs name (UnprocessedKeys are
     retried with the shared backoff, so a read never silently drops a record);
-  * a write is one TransactWriteItems: the voucher update conditioned on the version and
-    status read, its audit event (a put that must be new), and one condition per guard;
-  * a cancelled transaction is mapped back, by position, to the guard that failed, with the
-    guarded record's current value when DynamoDB returned it (ALL_OLD).
+  * a state change is one TransactWriteItems: the voucher update conditioned on the version
+    and status read, its audit event (a put that must be new), and one request per other
+    condition; a guard claim is one conditional UpdateItem, a lone event one PutItem;
+  * a cancelled transaction is mapped back, by position, to the condition that failed, with
+    the current value of the record it was on when DynamoDB returned it (ALL_OLD).
 
 `Table` is the raw item-level access the importer, the local stack, the bench and tests
 use; `DynamoDBStore` adds the port on top.
@@ -26,14 +27,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.domain import AuditEvent, format_instant, parse_instant
 from shared.ports import (
+    Condition,
+    ConditionFailed,
     GrantHeld,
-    Guard,
     GuardClaim,
-    GuardFailed,
-    GuardFree,
     GuardHeld,
     KeyUnused,
-    NoActivationInFlight,
+    NoLiveActivation,
     OutcomeUnknown,
     Owned,
     Position,
@@ -124,14 +124,14 @@ class Table:
         remaining: Callable[[], float] = remaining_seconds,
     ) -> None:
         self.client = client
-        self.table = table_name
+        self.table_name = table_name
         self._sleep = sleep
         self._max_batch_attempts = max_batch_attempts
         self._max_call_attempts = max_call_attempts
         self._backoff = backoff
         self._remaining = remaining
 
-    def hydrate(self, keys: Iterable[Key]) -> dict[tuple[str, str], Item]:
+    def batch_get(self, keys: Iterable[Key]) -> dict[tuple[str, str], Item]:
         """Every named item in as few BatchGetItem round trips as DynamoDB allows (one, for up
         to 100 keys), strongly consistent. Missing items are absent from the result."""
         unique: dict[tuple[str, str], Key] = {}
@@ -141,11 +141,11 @@ class Table:
         pending = [serialize(k) for k in unique.values()]
         while pending:
             chunk, pending = pending[:100], pending[100:]
-            request: dict[str, Any] = {self.table: {"Keys": chunk, "ConsistentRead": True}}
+            request: dict[str, Any] = {self.table_name: {"Keys": chunk, "ConsistentRead": True}}
             attempt = 0
             while request:
                 response = self._call("batch_get_item", RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table, []):
+                for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = deserialize(raw)
                     found[key_id(item)] = item
                 request = response.get("UnprocessedKeys") or {}
@@ -157,7 +157,7 @@ class Table:
         return found
 
     def get(self, key: Key) -> Item | None:
-        response = self._call("get_item", TableName=self.table, Key=serialize(key), ConsistentRead=True)
+        response = self._call("get_item", TableName=self.table_name, Key=serialize(key), ConsistentRead=True)
         raw = response.get("Item")
         return deserialize(raw) if raw else None
 
@@ -201,7 +201,7 @@ class Table:
         """Every item the Query matches, or its first `limit` (then DynamoDB reads no more,
         unless a 1 MB page ended first)."""
         items: list[Item] = []
-        kwargs["TableName"] = self.table
+        kwargs["TableName"] = self.table_name
         while True:
             if limit is not None:
                 kwargs["Limit"] = limit - len(items)
@@ -242,12 +242,12 @@ class Table:
 
 
 class _Step(NamedTuple):
-    """One request of a transaction and the guards its condition stands for (the voucher
-    update's condition also stands for the guards folded into it)."""
+    """One request of a transaction and the condition it stands for (the voucher update's
+    condition also stands for the conditions folded into it)."""
 
     request: dict[str, Any]
-    guard: Guard | None = None  # None: a new audit event (its put's condition: the id is new)
-    current: Callable[[Item], Any] | None = None  # decodes ALL_OLD into the guarded record
+    condition: Condition | None = None  # None: a new audit event (its put's condition: the id is new)
+    current: Callable[[Item], Any] | None = None  # decodes ALL_OLD into the record it was on
 
 
 class DynamoDBStore(Table):
@@ -266,7 +266,7 @@ class DynamoDBStore(Table):
     def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
         wanted = list(dict.fromkeys(refs))
         cached, missing = self.cache.split(wanted)
-        found = self.hydrate(key_for(ref) for ref in missing)
+        found = self.batch_get(key_for(ref) for ref in missing)
         values: dict[Ref[Any], Any] = dict(cached)
         for ref in missing:
             item = found.get(key_id(key_for(ref)))
@@ -287,7 +287,7 @@ class DynamoDBStore(Table):
         try:
             self.transact([s.request for s in steps])
         except TransactionCancelled as cancelled:
-            if any(i < len(steps) and steps[i].guard is None for i in cancelled.failed):
+            if any(i < len(steps) and steps[i].condition is None for i in cancelled.failed):
                 # The event this very write puts (its id is new to this write) already exists:
                 # an attempt whose answer was lost committed it, with everything else in the
                 # transaction. The token makes DynamoDB answer that attempt's success itself
@@ -299,7 +299,7 @@ class DynamoDBStore(Table):
         try:
             self._call(
                 "update_item",
-                TableName=self.table,
+                TableName=self.table_name,
                 Key=serialize(Keys.voucher(guard.serial)),
                 UpdateExpression="REMOVE " + ", ".join(f"#g{i}" for i in range(len(GUARD_ATTRIBUTES))),
                 **_merge(_owned_by(guard.owner), _guard_names()),
@@ -312,7 +312,7 @@ class DynamoDBStore(Table):
         try:
             self._call(
                 "update_item",
-                TableName=self.table,
+                TableName=self.table_name,
                 Key=serialize(Keys.voucher(guard.serial)),
                 UpdateExpression="SET #gexp = :expired",
                 **_merge(
@@ -401,7 +401,7 @@ class DynamoDBStore(Table):
         try:
             self._call(
                 "update_item",
-                TableName=self.table,
+                TableName=self.table_name,
                 Key=serialize(Keys.voucher(at.serial)),
                 UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in names),
                 **_merge(condition, {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}),
@@ -412,12 +412,12 @@ class DynamoDBStore(Table):
             raw = error.response.get("Item")
             item = deserialize(raw) if raw else None
             if item is None or not _at(item, at.version, at.status):
-                raise GuardFailed(at, decode(VOUCHER, item) if item else None) from None
+                raise ConditionFailed(at, decode(VOUCHER, item) if item else None) from None
             held = guard_of(item)
             mine = claim.guard
             if held is not None and (held.owner, held.reference) == (mine.owner, mine.reference):
                 return  # our own claim, applied by an earlier attempt of this very call
-            raise GuardFailed(GuardFree(at.serial), held) from None
+            raise ConditionFailed(NoLiveActivation(at.serial), held) from None
 
     def _put_alone(self, put: dict[str, Any]) -> None:
         try:
@@ -427,32 +427,32 @@ class DynamoDBStore(Table):
                 raise
             # only an attempt of this very call can have written an event with this new id
 
-    def _failure(self, write: Write, steps: list[_Step], cancelled: TransactionCancelled) -> GuardFailed:
-        """The failure the port's order names first (the voucher, then each guard in the order
-        the write lists them), from every request DynamoDB reported as failed."""
-        failed: dict[Guard, Any] = {}
+    def _failure(self, write: Write, steps: list[_Step], cancelled: TransactionCancelled) -> ConditionFailed:
+        """The failure the port's order names first (the voucher, then each condition in the
+        order the write lists them), from every request DynamoDB reported as failed."""
+        failed: dict[Condition, Any] = {}
         for index, item in cancelled.failed.items():
             step = steps[index] if index < len(steps) else None
-            if step is None or step.guard is None:
-                raise RuntimeError(f"unguarded request {index} failed its condition")
-            if isinstance(step.guard, VoucherAt) and isinstance(write, StateChange):
+            if step is None or step.condition is None:
+                raise RuntimeError(f"request {index}, which stands for no condition, failed")
+            if isinstance(step.condition, VoucherAt) and isinstance(write, StateChange):
                 failed.update(_voucher_failures(write, item))
-            elif isinstance(write, Record) and isinstance(step.guard, GuardHeld):
-                failed[step.guard] = None
+            elif isinstance(write, Record) and isinstance(step.condition, GuardHeld):
+                failed[step.condition] = None
             else:
-                failed[step.guard] = step.current(item) if step.current and item else None
-        order: list[Guard] = []
+                failed[step.condition] = step.current(item) if step.current and item else None
+        order: list[Condition] = []
         if isinstance(write, StateChange):
-            order = [write.voucher_at, *write.guards]
+            order = [write.voucher_at, *write.conditions]
             if write.remember is not None:
                 order.append(KeyUnused(write.remember.ref))
         elif isinstance(write, Record):
-            order = [g for g in (write.release, write.once) if g is not None]
-        for guard in order:
-            if guard in failed:
-                return GuardFailed(guard, failed[guard])
-        guard, current = next(iter(failed.items()))
-        return GuardFailed(guard, current)
+            order = [c for c in (write.release, write.once) if c is not None]
+        for condition in order:
+            if condition in failed:
+                return ConditionFailed(condition, failed[condition])
+        condition, current = next(iter(failed.items()))
+        return ConditionFailed(condition, current)
 
     def _steps(self, write: StateChange | Record) -> list[_Step]:
         now_ms = epoch_ms(write.at)
@@ -473,9 +473,9 @@ class DynamoDBStore(Table):
                         now_ms,
                     )
                 )
-            for guard in write.guards:
-                if isinstance(guard, SessionLive | GrantHeld):
-                    steps.append(self._check(guard, now_ms))
+            for condition in write.conditions:
+                if isinstance(condition, SessionLive | GrantHeld):
+                    steps.append(self._check(condition, now_ms))
             return steps
         steps = [self._new_event(write.event)]
         if write.release is not None:
@@ -484,33 +484,35 @@ class DynamoDBStore(Table):
             steps.append(self._first(write.once, write.at))
         return steps
 
-    def _first(self, guard: Unannounced, at: datetime) -> _Step:
+    def _first(self, unannounced: Unannounced, at: datetime) -> _Step:
         """The marker that a reference was announced: only the first announcement writes."""
         return _Step(
             {
                 "Put": {
-                    "TableName": self.table,
-                    "Item": serialize(encode(ANNOUNCED, Announced(guard.serial, guard.reference, at))),
+                    "TableName": self.table_name,
+                    "Item": serialize(
+                        encode(ANNOUNCED, Announced(unannounced.serial, unannounced.reference, at))
+                    ),
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": PK},
                 }
             },
-            guard,
+            unannounced,
         )
 
     def _update(self, change: StateChange, now_ms: int) -> _Step:
         """SET what changed, REMOVE what is gone, only at the version and status read; the
-        activation guard's conditions (none in flight, or ours to release) are folded into the
-        same condition, and the write clears the guard's attributes."""
+        activation guard's conditions (none live, or ours to release) are folded into the same
+        condition expression, and the write clears the guard's attributes."""
         before, after = encode(VOUCHER, change.before), encode(VOUCHER, change.after)
         changed = {k: v for k, v in after.items() if k not in KEY_ATTRIBUTES and before.get(k) != v}
         changed["updated_at"] = format_instant(change.event.at)
         parts = [_at_version(change.before.version, change.before.status.value)]
-        for guard in change.guards:
-            if isinstance(guard, NoActivationInFlight):
-                parts.append(_guard_as_seen(guard))
-            elif isinstance(guard, GuardHeld):
-                parts.append(_owned_by(guard.owner))
+        for c in change.conditions:
+            if isinstance(c, NoLiveActivation):
+                parts.append(_guard_as_seen(c))
+            elif isinstance(c, GuardHeld):
+                parts.append(_owned_by(c.owner))
         condition = _merge(*parts)
         names = dict(condition["ExpressionAttributeNames"])
         values = dict(condition["ExpressionAttributeValues"])
@@ -521,7 +523,7 @@ class DynamoDBStore(Table):
             sets.append(f"#s{i} = :s{i}")
         expression = "SET " + ", ".join(sets)
         gone = [k for k in before if k not in after]
-        if any(isinstance(g, NoActivationInFlight | GuardHeld) for g in change.guards):
+        if any(isinstance(c, NoLiveActivation | GuardHeld) for c in change.conditions):
             gone += list(GUARD_ATTRIBUTES)  # an expired guard, or the one this write releases
         if gone:
             for i, name in enumerate(gone):
@@ -530,7 +532,7 @@ class DynamoDBStore(Table):
         return _Step(
             {
                 "Update": {
-                    "TableName": self.table,
+                    "TableName": self.table_name,
                     "Key": serialize(Keys.voucher(change.before.serial)),
                     "UpdateExpression": expression,
                     "ConditionExpression": condition["ConditionExpression"],
@@ -550,7 +552,7 @@ class DynamoDBStore(Table):
         return _Step(
             {
                 "Put": {
-                    "TableName": self.table,
+                    "TableName": self.table_name,
                     "Item": serialize(item),
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": PK},
@@ -564,7 +566,7 @@ class DynamoDBStore(Table):
         return _Step(
             {
                 "Put": {
-                    "TableName": self.table,
+                    "TableName": self.table_name,
                     "Item": serialize(item),
                     "ConditionExpression": "attribute_not_exists(#pk) OR #ttl < :now",
                     "ExpressionAttributeNames": {"#pk": PK, "#ttl": TTL},
@@ -580,7 +582,7 @@ class DynamoDBStore(Table):
         return _Step(
             {
                 "Update": {
-                    "TableName": self.table,
+                    "TableName": self.table_name,
                     "Key": serialize(Keys.voucher(guard.serial)),
                     "UpdateExpression": "REMOVE " + ", ".join(f"#g{i}" for i in range(len(GUARD_ATTRIBUTES))),
                     **condition,
@@ -589,14 +591,14 @@ class DynamoDBStore(Table):
             guard,
         )
 
-    def _check(self, guard: SessionLive | GrantHeld, now_ms: int) -> _Step:
+    def _check(self, condition: SessionLive | GrantHeld, now_ms: int) -> _Step:
         """A revocable credential, re-checked inside the transaction (2 RRU each)."""
-        if isinstance(guard, SessionLive):
+        if isinstance(condition, SessionLive):
             return _Step(
                 {
                     "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": serialize(Keys.session(guard.token_hash)),
+                        "TableName": self.table_name,
+                        "Key": serialize(Keys.session(condition.token_hash)),
                         "ConditionExpression": (
                             "#ttl > :now AND (attribute_not_exists(#revoked) OR #revoked = :f)"
                         ),
@@ -604,32 +606,32 @@ class DynamoDBStore(Table):
                         "ExpressionAttributeValues": serialize({":now": now_ms // 1000, ":f": False}),
                     }
                 },
-                guard,
+                condition,
             )
         return _Step(
             {
                 "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": serialize(key_for(guard.grant)),
+                    "TableName": self.table_name,
+                    "Key": serialize(key_for(condition.grant)),
                     "ConditionExpression": "attribute_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": PK},
                 }
             },
-            guard,
+            condition,
         )
 
 
-def _voucher_failures(change: StateChange, item: Item | None) -> dict[Guard, Any]:
+def _voucher_failures(change: StateChange, item: Item | None) -> dict[Condition, Any]:
     """Which of the conditions folded into the voucher update failed, judged on ALL_OLD."""
     if item is None or not _at(item, change.before.version, change.before.status.value):
         return {change.voucher_at: decode(VOUCHER, item) if item else None}
     held = guard_of(item)
-    failed: dict[Guard, Any] = {}
-    for guard in change.guards:
-        if isinstance(guard, NoActivationInFlight) and not guard.holds_for(held):
-            failed[guard] = held
-        elif isinstance(guard, GuardHeld) and (held is None or held.owner != guard.owner):
-            failed[guard] = None
+    failed: dict[Condition, Any] = {}
+    for condition in change.conditions:
+        if isinstance(condition, NoLiveActivation) and not condition.holds_for(held):
+            failed[condition] = held
+        elif isinstance(condition, GuardHeld) and (held is None or held.owner != condition.owner):
+            failed[condition] = None
     return failed or {change.voucher_at: decode(VOUCHER, item)}
 
 
@@ -678,11 +680,11 @@ def _guard_free(now_ms: int) -> dict[str, Any]:
     }
 
 
-def _guard_as_seen(guard: NoActivationInFlight) -> dict[str, Any]:
+def _guard_as_seen(condition: NoLiveActivation) -> dict[str, Any]:
     """The voucher's activation guard is exactly as the decision saw it: none, or the same
     expired one (a guard's expiry only moves earlier while its owner stays: expire_guard), so
     the announcement the write carries names the reference the item really held."""
-    if guard.left is None:
+    if condition.left is None:
         return {
             "ConditionExpression": "attribute_not_exists(#gowner)",
             "ExpressionAttributeNames": {"#gowner": GUARD_OWNER},
@@ -691,7 +693,7 @@ def _guard_as_seen(guard: NoActivationInFlight) -> dict[str, Any]:
     return {
         "ConditionExpression": "#gowner = :gseen",
         "ExpressionAttributeNames": {"#gowner": GUARD_OWNER},
-        "ExpressionAttributeValues": serialize({":gseen": guard.left.owner}),
+        "ExpressionAttributeValues": serialize({":gseen": condition.left.owner}),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 

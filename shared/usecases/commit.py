@@ -2,8 +2,8 @@
 
     plan -> commit -> answer
       a plan with no write (a replay) is answered at once;
-      on a failed guard: the use case's `refused` maps it to a domain error (raising), to an
-                         answer, or to None: plan again on a fresh read;
+      on a failed condition: the use case's `refused` maps it to a domain error (raising),
+                         to an answer, or to None: plan again on a fresh read;
       on a write conflict: back off and plan again;
       while another request's activation is in flight: wait for its outcome, polling,
                          bounded by the policy's wait, then answer the retryable error.
@@ -22,10 +22,9 @@ from typing import Generic, TypeVar
 
 from shared.domain import ActivationInProgress, Contention, DomainError, NotFound, Voucher
 from shared.ports import (
-    GuardFailed,
-    GuardFree,
+    ConditionFailed,
     GuardRef,
-    NoActivationInFlight,
+    NoLiveActivation,
     Snapshot,
     StateChange,
     VoucherAt,
@@ -50,12 +49,12 @@ class Plan(Generic[R]):
 def run(
     store: VoucherStore,
     plan: Callable[[], Plan[R]],
-    refused: Callable[[GuardFailed, Plan[R]], R | None],
+    refused: Callable[[ConditionFailed, Plan[R]], R | None],
     policy: CommitPolicy,
 ) -> R:
     """Plan and commit until committed, answered, or refused. `plan` reads and decides afresh
     each time (raising ActivationInProgress while another request holds the voucher's
-    activation guard); `refused` receives the failed guard and the plan it failed."""
+    activation guard); `refused` receives the failure and the plan whose write it failed."""
     deadline: float | None = None  # set when this request first has to wait
     decisions = waits = 0
     while True:
@@ -69,7 +68,7 @@ def run(
             if decided.write is not None:
                 store.commit(decided.write)
             return decided.answer
-        except GuardFailed as failure:
+        except ConditionFailed as failure:
             if isinstance(decided.write, StateChange) and decided.write.remember is not None:
                 # A request with an Idempotency-Key that lost its write: plan again, which reads
                 # the key first, so a repeat that won is replayed rather than judged.
@@ -79,7 +78,7 @@ def run(
             answer = refused(failure, decided)
             if answer is not None:
                 return answer
-            if isinstance(failure.guard, NoActivationInFlight | GuardFree):
+            if isinstance(failure.condition, NoLiveActivation):
                 waits += 1
                 deadline = _wait(policy, deadline, waits)
                 continue
@@ -102,28 +101,28 @@ def _wait(policy: CommitPolicy, deadline: float | None, waits: int) -> float:
     return deadline
 
 
-def refuse_while_activating(snapshot: Snapshot, voucher: Voucher, now: datetime) -> NoActivationInFlight:
+def refuse_while_activating(snapshot: Snapshot, voucher: Voucher, now: datetime) -> NoLiveActivation:
     """Consume, claim and unclaim wait for an activation in flight (the commit loop polls).
-    Otherwise the guard their write carries: the voucher's activation guard exactly as read
-    (none, or an expired one whose reference the write announces unused)."""
+    Otherwise the condition their write carries: the voucher's activation guard exactly as
+    read (none, or an expired one whose reference the write announces unused)."""
     guard = snapshot[GuardRef(voucher.serial)]
     if guard is not None and guard.is_held(now):
         raise ActivationInProgress("the voucher is being activated")
-    return NoActivationInFlight(voucher.serial, guard)
+    return NoLiveActivation(voucher.serial, guard)
 
 
-def rejudge(failure: GuardFailed, decide: Callable[[Voucher], object], *, what: str) -> None:
+def rejudge(failure: ConditionFailed, decide: Callable[[Voucher], object], *, what: str) -> None:
     """A voucher that changed under a decision: answer as if this request had come second
     (decide() raises that answer's domain error), or plan again when the new state still
     allows it."""
-    if isinstance(failure.guard, VoucherAt):
+    if isinstance(failure.condition, VoucherAt):
         if failure.current is None:
             raise NotFound("voucher not found", what=what) from failure
         decide(failure.current)
 
 
-def refuse_with(failure: GuardFailed, errors: dict[type, Callable[[], DomainError]]) -> None:
-    """Raise the domain error this use case maps the failed guard's type to, if any."""
-    factory = errors.get(type(failure.guard))
+def refuse_with(failure: ConditionFailed, errors: dict[type, Callable[[], DomainError]]) -> None:
+    """Raise the domain error this use case maps the failed condition's type to, if any."""
+    factory = errors.get(type(failure.condition))
     if factory is not None:
         raise factory() from failure

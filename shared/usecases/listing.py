@@ -6,8 +6,8 @@
              immutable fields, so a page position stays valid while states change; the index
              is sorted in it, so a page reads the entries it examines (plus one, to know
              whether more remain), whatever the member holds
-    hydrate  the page's candidates and their definitions in one consistent BatchGetItem
-    filter   on the hydrated state only, so a list never shows a stale status; an issue-date
+    read     the page's candidates and their definitions in one consistent BatchGetItem
+    filter   on the state read only, so a list never shows a stale status; an issue-date
              window is a key condition of the index read instead
 
 A page costs what it examines (page_of); it may hold fewer than `limit` matches while `after`

@@ -6,7 +6,7 @@ voucher it names (`<serial>:v<version>`, shared.domain.activation_reference):
 
     pending    the voucher's activation guard holds this reference: the activation may still
                commit, or a retry at that version carry it; the transition that moves the
-               voucher on without it announces it (shared/usecases/activation_code.py)  skip
+               voucher on without it announces it (shared/usecases/activation.py)       skip
     carried    a committed activation recorded it (the voucher's activation, or an
                ACTIVATED event of its history)                                           skip
     announced  an ACTIVATION_CODE_UNUSED event names it (its marker exists)              void
@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.domain import AuditEvent, utcnow
-from shared.ports import AnnouncedRef, GuardFailed, GuardRef, Record, Unannounced, VoucherRef, VoucherStore
+from shared.ports import (
+    AnnouncedRef,
+    ConditionFailed,
+    GuardRef,
+    Record,
+    Unannounced,
+    VoucherRef,
+    VoucherStore,
+)
 from shared.providers import ProviderAdapter
 
 CHANNEL = "reconciliation"
@@ -115,7 +123,7 @@ def _settle_batch(
             try:
                 store.commit(Record(event, once=Unannounced(serial, reference)))
                 settled.announced.append(reference)
-            except GuardFailed:  # announced meanwhile (a transition or another run): so be it
+            except ConditionFailed:  # announced meanwhile (a transition or another run): so be it
                 pass
             unused.append(reference)
     for reference in [*unused, *(r for r in settled.unknown if r in references)]:

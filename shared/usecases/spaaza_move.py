@@ -1,5 +1,7 @@
-"""What Spaaza's unclaim and claim share: one resolution (shared/usecases/spaaza_target.py),
-one judgement order, one commit. They differ only in the domain rule that decides the move.
+"""Spaaza "unclaim-voucher" (a claimed voucher goes back to AVAILABLE, "generated") and its
+inverse "claim-voucher" (a generated voucher becomes CLAIMED). They share one resolution
+(shared/usecases/spaaza_target.py), one judgement order and one commit, and differ only in
+the domain rule that decides the move.
 
 Three round trips on success: the two reads of the resolution and one commit (the voucher at
 the version read, its UNCLAIMED / CLAIMED event, the session still live, the admin's chain
@@ -21,12 +23,15 @@ from shared.domain import (
     Transition,
     Unauthenticated,
     Voucher,
+    decide_claim,
+    decide_unclaim,
+    utcnow,
 )
-from shared.ports import GrantHeld, GuardFailed, SessionLive, StateChange, VoucherStore
+from shared.ports import ConditionFailed, GrantHeld, SessionLive, StateChange, VoucherStore
 from shared.retry import CommitPolicy
 from shared.usecases.commit import Plan, refuse_while_activating, refuse_with, rejudge, run
 from shared.usecases.idempotency import Idempotency, kept_for
-from shared.usecases.spaaza_request import AuthMode, VoucherRequest
+from shared.usecases.spaaza_rules import AuthMode, VoucherRequest
 from shared.usecases.spaaza_target import Target, resolve
 
 CHANNEL = "spaaza"
@@ -49,7 +54,29 @@ class Moved:
         return self.target.member
 
 
-def move_voucher(
+def unclaim_voucher(
+    store: VoucherStore,
+    request: VoucherRequest,
+    *,
+    policy: CommitPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    idempotency: Idempotency | None = None,
+) -> Moved:
+    return _move(store, request, decide_unclaim, "UNCLAIMED", policy, clock, idempotency)
+
+
+def claim_voucher(
+    store: VoucherStore,
+    request: VoucherRequest,
+    *,
+    policy: CommitPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    idempotency: Idempotency | None = None,
+) -> Moved:
+    return _move(store, request, decide_claim, "CLAIMED", policy, clock, idempotency)
+
+
+def _move(
     store: VoucherStore,
     request: VoucherRequest,
     rule: Rule,
@@ -71,7 +98,7 @@ def move_voucher(
         # an expired activation goes with the move (its record stays in the history)
         after = decide(voucher, target, now).apply(voucher, activation=None)
         held = (GrantHeld(target.grant),) if target.grant is not None else ()
-        guards = (SessionLive(target.session.token_hash), *held, idle)
+        conditions = (SessionLive(target.session.token_hash), *held, idle)
         event = AuditEvent(
             serial=voucher.serial,
             event_type=event_type,
@@ -92,9 +119,9 @@ def move_voucher(
             },
         )
         moved = Moved(after, target)
-        return Plan(StateChange(voucher, after, event, guards, keep(moved)), moved)
+        return Plan(StateChange(voucher, after, event, conditions, keep(moved)), moved)
 
-    def refused(failure: GuardFailed, planned: Plan[Moved]) -> Moved | None:
+    def refused(failure: ConditionFailed, planned: Plan[Moved]) -> Moved | None:
         refuse_with(
             failure,
             {

@@ -1,11 +1,16 @@
-"""The judgement of a Spaaza request, in the documented order (docs/authorization.md):
+"""A Spaaza request as its dialect read it (the caller's credentials, the chain, the end user
+and the voucher it names), and its judgement in the documented order (docs/authorization.md):
 authentication, the acting chain, the end user, the voucher. Pure functions of what the
 phased reads of shared/usecases/spaaza_target.py found; an identifier naming something the
 caller may not see reads exactly as one naming nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from shared.domain import (
     Definition,
@@ -30,7 +35,34 @@ from shared.ports import (
     VoucherAliasRef,
     VoucherRef,
 )
-from shared.usecases.spaaza_request import AuthMode, Caller, VoucherRequest
+
+
+class AuthMode(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    PRIVILEGED = "privileged"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The credentials a request presents, as the dialect read them."""
+
+    token_hash: str
+    privileged: bool  # a privileged-client credential, not a user/admin session
+    user_id: int | None = None  # the user id a session credential claims
+    app_hostname: str | None = None  # the app the request names, lower-cased
+    app_unreadable: bool = False  # an app was named, but not as a hostname
+
+
+@dataclass(frozen=True)
+class VoucherRequest:
+    caller: Caller
+    request_id: str
+    chain_id: int | None = None
+    end_user: Mapping[str, int | str] = field(default_factory=dict)  # by identifier kind
+    voucher: Mapping[str, int | str] = field(default_factory=dict)  # voucher_key/voucher_id/third_party_id
+    admin_must_name_chain: bool = True  # API >= 1.5.3
+    audit: Mapping[str, Any] = field(default_factory=dict)  # recorded with the audit event
 
 
 def authenticate(session: Session | None, caller: Caller, now: datetime) -> tuple[Session, AuthMode]:

@@ -47,8 +47,9 @@ from shared.ports import (
     VoucherRef,
     VoucherStore,
 )
-from shared.usecases.spaaza_request import AuthMode, VoucherRequest
 from shared.usecases.spaaza_rules import (
+    AuthMode,
+    VoucherRequest,
     acting_chain,
     admin_chain,
     authenticate,

@@ -23,8 +23,7 @@ from typing import Any
 from shared.domain import Definition, Member, ParameterRequired, Voucher, utcnow
 from shared.ports import AdminGrantRef, AppRef, MemberAliasRef, MemberRef, Ref, SessionRef, VoucherStore
 from shared.usecases.listing import Page, Position, page_of
-from shared.usecases.spaaza_request import AuthMode, VoucherRequest
-from shared.usecases.spaaza_rules import acting_chain, authenticate, end_user
+from shared.usecases.spaaza_rules import AuthMode, VoucherRequest, acting_chain, authenticate, end_user
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def deliveries_for(
 ) -> Published:
     pending = pending_events(records)
     unpaired = [p.voucher_key for p in pending if p.voucher is None]
-    read = table.hydrate(unpaired) if unpaired else {}
+    read = table.batch_get(unpaired) if unpaired else {}
     deliveries: list[Delivery] = []
     without_chain = missing = 0
     for p in pending:

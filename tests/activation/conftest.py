@@ -72,7 +72,7 @@ def definition_of(n: int) -> str:
     raise KeyError(n)
 
 
-def voucher_id(n: int, definition: str | None = None) -> str:
+def es_voucher_id(n: int, definition: str | None = None) -> str:
     return f"{definition or definition_of(n)}::{serial(n)}"
 
 
@@ -84,7 +84,7 @@ def activate(
     headers: dict[str, str] | None = None,
     body: str | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
-    vid = voucher_id(voucher) if isinstance(voucher, int) else voucher
+    vid = es_voucher_id(voucher) if isinstance(voucher, int) else voucher
     sent = dict(headers or {})
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
@@ -150,22 +150,23 @@ class ActivationEnv:
 
         return self.store.get(Keys.voucher(serial(n)))
 
-    def lock_item(self, n: int) -> dict[str, Any] | None:
+    def guard_item(self, n: int) -> dict[str, Any] | None:
+        """The voucher's activation guard attributes, held or expired, or None."""
         return guard_fields(self.store, serial(n))
 
-    def marker_in_progress(self, n: int) -> dict[str, Any] | None:
+    def guard_held(self, n: int) -> dict[str, Any] | None:
         """The activation guard, if a request still holds it (the commit releases it)."""
         import time
 
-        lock = self.lock_item(n)
-        held = lock is not None and int(lock.get("expires_at_ms", 0)) > time.time() * 1000
-        return lock if held else None
+        guard = self.guard_item(n)
+        held = guard is not None and int(guard.get("expires_at_ms", 0)) > time.time() * 1000
+        return guard if held else None
 
     def left_reference(self, n: int) -> str | None:
         """The reference of a guard an activation left behind, expired: the provider may have
         issued a code for it (a retry gets it; the next transition announces it unused)."""
-        lock = self.lock_item(n)
-        return None if lock is None or self.marker_in_progress(n) else str(lock.get("reference"))
+        guard = self.guard_item(n)
+        return None if guard is None or self.guard_held(n) else str(guard.get("reference"))
 
     def activated_events(self, n: int) -> list[dict[str, Any]]:
         return [e for e in self.store.voucher_events(serial(n)) if e["event_type"] == "ACTIVATED"]
@@ -185,7 +186,7 @@ def load_extended(store: Any) -> None:
     from a raw snapshot of the table (the importer costs ~1 s per load on these machines)."""
     from shared.store import Keys, serialize
 
-    client, table = store.client, store.table
+    client, table = store.client, store.table_name
     if not _SNAPSHOT:
         load_document(store, extended_document())
         acme = store.get(Keys.definition("carwash-acme"))

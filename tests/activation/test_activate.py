@@ -18,7 +18,7 @@ from tests.activation.conftest import (
     ActivationEnv,
     DynamoCalls,
     activate,
-    voucher_id,
+    es_voucher_id,
 )
 from tests.conftest import plant_guard, serial
 
@@ -51,7 +51,7 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
         status, body, headers = activate(1, correlation="sess-42.a:b_c-d")
     assert status == 200, body
     assert set(body) == SUCCESS_FIELDS  # no "idempotent" on a first activation
-    assert body["voucherId"] == voucher_id(1)
+    assert body["voucherId"] == es_voucher_id(1)
     assert body["status"] == "ACTIVATED"
     assert body["provider"] == "KESSELTRONICS"
     assert body["productName"] == "Car Wash"
@@ -59,7 +59,7 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
     assert body["activatedAt"].endswith("Z") and body["codeExpiry"].endswith("Z")
     assert parse_instant(body["codeExpiry"]) > parse_instant(body["activatedAt"])
     assert headers["Cache-Control"] == "no-store"
-    # 3 round trips: hydrate, the guard claim (one conditional UpdateItem of the voucher), the commit
+    # 3 round trips: the read, the guard claim (one conditional UpdateItem of the voucher), the commit
     assert dynamo.operations == ["BatchGetItem", "UpdateItem", "TransactWriteItems"]
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (1, 1)
@@ -83,7 +83,7 @@ def test_first_activation_calls_provider_once_and_commits_state_and_event(env: A
     assert event["actor_id"] == "alice"
     assert (event["from_status"], event["to_status"]) == ("AVAILABLE", "ACTIVATED")
     assert event["details"] == {"provider": "KESSELTRONICS", "reference": reference}
-    assert env.marker_in_progress(1) is None  # marker released in the same transaction
+    assert env.guard_held(1) is None  # the guard released in the same transaction
 
 
 def test_replay_returns_same_code_with_one_read_no_provider_call_no_write(env: ActivationEnv) -> None:
@@ -255,10 +255,10 @@ def test_correlation_id_of_128_characters_is_accepted(env: ActivationEnv) -> Non
     "given",
     [
         f"carwash::{serial(999)}",  # no such voucher
-        voucher_id(8),  # bob's voucher
+        es_voucher_id(8),  # bob's voucher
         f"coffee::{serial(1)}",  # alice's voucher, wrong definition
-        voucher_id(9),  # UNASSIGNED: nobody's
-        voucher_id(18),  # carol's (another chain)
+        es_voucher_id(9),  # UNASSIGNED: nobody's
+        es_voucher_id(18),  # carol's (another chain)
     ],
 )
 def test_voucher_not_under_this_account_is_404(env: ActivationEnv, given: str) -> None:
@@ -289,7 +289,7 @@ def test_unavailable_is_judged_before_type(env: ActivationEnv) -> None:
 @pytest.mark.parametrize("n", [10, UNKNOWN_PROVIDER])
 def test_definition_without_usable_provider_is_422(env: ActivationEnv, n: int) -> None:
     assert_error(activate(n), 422, "PROVIDER_NOT_CONFIGURED", "corr-test-1")
-    assert env.marker_in_progress(n) is None
+    assert env.guard_held(n) is None
     assert env.sim.calls == 0
 
 
@@ -306,7 +306,7 @@ def _heal_definition(env: ActivationEnv, definition_id: str) -> None:
     assert definition.provider is not None
     healthy = type(definition.provider)(name="KESSELTRONICS", product_code="CW-BASIC", timeout_seconds=2.0)
     fixed = encode(DEFINITION, type(definition)(**{**definition.__dict__, "provider": healthy}))
-    env.store.client.put_item(TableName=env.store.table, Item=serialize(fixed))
+    env.store.client.put_item(TableName=env.store.table_name, Item=serialize(fixed))
 
 
 @pytest.mark.parametrize(
@@ -325,7 +325,7 @@ def test_provider_failure_changes_nothing_and_a_retry_can_succeed(
     assert_error(activate(n), status, code, "corr-test-1")
     assert without_guard(env.voucher_item(n)) == before
     assert env.activated_events(n) == []
-    assert env.marker_in_progress(n) is None  # ended: an immediate retry is not kept waiting
+    assert env.guard_held(n) is None  # ended: an immediate retry is not kept waiting
     # refused before it was sent: nothing issued; else the provider may hold a code for it
     assert env.left_reference(n) == (None if n == REFUSED else f"{serial(n)}:v1")
     _heal_definition(env, definition_of_serial(n))
@@ -360,14 +360,14 @@ def test_transient_provider_failure_then_immediate_retry_succeeds(
     before = env.voucher_item(1)
     assert_error(activate(1), status, code, "corr-test-1")
     assert without_guard(env.voucher_item(1)) == before
-    assert env.marker_in_progress(1) is None
+    assert env.guard_held(1) is None
     assert env.left_reference(1) == f"{serial(1)}:v1"  # the request was sent: outcome unknown
     ok, body, _ = activate(1)
     assert ok == 200
     assert "idempotent" not in body
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (2, 1)
-    assert env.lock_item(1) is None and env.unused_codes(1) == []  # the retry carries the reference
+    assert env.guard_item(1) is None and env.unused_codes(1) == []  # the retry carries the reference
 
 
 def test_transient_timeout_then_retry_succeeds(env: ActivationEnv) -> None:
@@ -376,10 +376,10 @@ def test_transient_timeout_then_retry_succeeds(env: ActivationEnv) -> None:
 
     item = env.store.get(Keys.definition("carwash-timeout"))
     item["provider"]["timeout_seconds"] = 0.3
-    env.store.client.put_item(TableName=env.store.table, Item=serialize(item))
+    env.store.client.put_item(TableName=env.store.table_name, Item=serialize(item))
     env.sim.set_mode("timeout", count=1)
     assert_error(activate(19), 504, "EXTERNAL_SERVICE_TIMEOUT", "corr-test-1")
-    assert env.marker_in_progress(19) is None
+    assert env.guard_held(19) is None
     status, _body, _ = activate(19)
     assert status == 200
 
@@ -423,7 +423,7 @@ def test_missing_provider_credentials_is_500_with_a_clear_log_line(
     assert response[1]["message"] == "An unexpected error occurred."
     out = log_output.readouterr().out
     assert "activation provider is not set up" in out
-    assert env.marker_in_progress(1) is None
+    assert env.guard_held(1) is None
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
     assert env.sim.calls == 0
 
@@ -436,7 +436,7 @@ def test_store_unavailable_is_503_with_retry_after(
     def throttled(*_args: Any, **_kwargs: Any) -> Any:
         raise StoreUnavailable("ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(env.store, "hydrate", throttled)
+    monkeypatch.setattr(env.store, "batch_get", throttled)
     response = activate(1)
     assert_error(response, 503, "SERVICE_UNAVAILABLE", "corr-test-1")
     assert response[2]["Retry-After"] == "1"
@@ -448,7 +448,7 @@ def test_unexpected_failure_is_500_without_internals(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("secret internal detail")
 
-    monkeypatch.setattr(env.store, "hydrate", broken)
+    monkeypatch.setattr(env.store, "batch_get", broken)
     response = activate(1)
     assert_error(response, 500, "INTERNAL_ERROR", "corr-test-1")
     assert "secret internal detail" not in json.dumps(response[1])
@@ -490,10 +490,10 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
         activate(1)
     (reference,) = env.sim.stats()["by_reference"]
     issued_code = env.sim.stats()["by_reference"][reference]["authorizationCode"]
-    assert env.lock_item(1) is not None  # the marker outlives the crash
+    assert env.guard_item(1) is not None  # the guard outlives the crash
     assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
 
-    # While the marker is live a retry waits, then answers 409 ACTIVATION_IN_PROGRESS.
+    # While the guard is live a retry waits, then answers 409 ACTIVATION_IN_PROGRESS.
     RUNTIME.reset(
         store=env.store, settings=dataclasses.replace(RUNTIME.settings(), activation_wait_seconds=0.2)
     )
@@ -502,7 +502,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     assert response[2]["Retry-After"] == "1"
     assert env.sim.calls == 1
 
-    # Once the marker has expired, the retry reuses the reference and gets the same code.
+    # Once the guard has expired, the retry reuses the reference and gets the same code.
     monkeypatch.setattr(handler, "CLOCK", lambda: utcnow() + timedelta(seconds=60))
     status, body, _ = activate(1)
     assert status == 200, body
@@ -510,7 +510,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     stats = env.sim.stats()
     assert (stats["calls"], stats["issued"]) == (2, 1)
     assert len(env.activated_events(1)) == 1
-    assert env.marker_in_progress(1) is None
+    assert env.guard_held(1) is None
 
 
 def test_write_conflict_retries_the_write_not_the_provider(
@@ -588,7 +588,7 @@ def test_voucher_consumed_meanwhile_is_409_and_nothing_written(
 
     def consume() -> None:
         env.store.client.update_item(
-            TableName=env.store.table,
+            TableName=env.store.table_name,
             Key=serialize(Keys.voucher(serial(1))),
             UpdateExpression="SET #s = :s, #v = #v + :one",
             ExpressionAttributeNames={"#s": "status", "#v": "version"},
@@ -617,7 +617,7 @@ def test_voucher_activated_meanwhile_answers_the_replay(
 
     def other_activation() -> None:
         env.store.client.update_item(
-            TableName=env.store.table,
+            TableName=env.store.table_name,
             Key=serialize(Keys.voucher(serial(1))),
             UpdateExpression="SET #s = :s, #v = #v + :one, #a = :a",
             ExpressionAttributeNames={"#s": "status", "#v": "version", "#a": "activation"},
@@ -642,7 +642,7 @@ def test_voucher_activated_meanwhile_answers_the_replay(
     assert status == 200
     assert (body["authorizationCode"], body["idempotent"]) == ("KT-OTHER-WINS", True)
     assert env.activated_events(1) == []
-    assert env.marker_in_progress(1) is None
+    assert env.guard_held(1) is None
     assert env.left_reference(1) == f"{serial(1)}:v1"  # ours, never carried: kept for reconciliation
 
 
@@ -652,7 +652,7 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
 
     def revoke() -> None:
         env.store.client.update_item(
-            TableName=env.store.table,
+            TableName=env.store.table_name,
             Key=serialize(Keys.session(hash_token(ALICE))),
             UpdateExpression="SET revoked = :t",
             ExpressionAttributeValues=serialize({":t": True}),
@@ -665,15 +665,15 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
     # The provider had answered: the code is not unused, since a later activation of the same
     # version reuses the reference (so gets the same code). It stays on the voucher until then.
     assert env.unused_codes(1) == []
-    assert env.marker_in_progress(1) is None and env.left_reference(1) == f"{serial(1)}:v1"
+    assert env.guard_held(1) is None and env.left_reference(1) == f"{serial(1)}:v1"
 
 
-def test_marker_taken_over_before_commit_is_409_in_progress(
+def test_guard_taken_over_before_commit_is_409_in_progress(
     env: ActivationEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     def take_over() -> None:
-        # Our marker "expired" and another request acquired it.
+        # Our guard "expired" and another request took it.
         plant_guard(env.store, serial(1), "someone-else", 1)
 
     _before_commit(env, monkeypatch, take_over)

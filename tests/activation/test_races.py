@@ -35,7 +35,7 @@ def _check(env: ActivationEnv, results: list[Any]) -> dict[str, Any]:
     item = env.voucher_item(1)
     assert item is not None and item["status"] == "ACTIVATED"
     assert item["activation"]["authorization_code"] == ok[0]["authorizationCode"]
-    assert env.marker_in_progress(1) is None
+    assert env.guard_held(1) is None
     return {"ok": ok, "others": others}
 
 
@@ -56,7 +56,7 @@ def test_racing_activations_wait_for_a_slow_provider(
     # own): on a loaded 2-core CI run (moto, 2 workers) the winner's commit once came more than
     # the guard's 7 s after its claim, so a waiter took the expired guard and called the
     # provider again (same reference, same code: issued 1, calls 2). A long guard keeps it so.
-    monkeypatch.setattr("shared.usecases.activate.GUARD_MARGIN_SECONDS", 60.0)
+    monkeypatch.setattr("shared.usecases.activation.GUARD_MARGIN_SECONDS", 60.0)
     race_env.sim.set_mode("slow")
     results = race(THREADS, lambda i: activate(1, correlation=f"slow-{i}"))
     outcome = _check(race_env, results)

@@ -71,7 +71,7 @@ def test_a_code_no_voucher_can_carry_is_announced_once_and_voided(env: Activatio
     env.sim.set_mode("lost", 1)
     assert activate(1)[0] == 502
     env.store.client.update_item(  # an operator's manual repair, say
-        TableName=env.store.table,
+        TableName=env.store.table_name,
         Key=serialize(Keys.voucher(serial(1))),
         UpdateExpression=REPAIR,
         ExpressionAttributeNames={"#v": "version"},
@@ -89,7 +89,7 @@ def test_two_runs_announce_once(env: ActivationEnv, monkeypatch: Any) -> None:
     env.sim.set_mode("lost", 1)
     assert activate(1)[0] == 502
     env.store.client.update_item(
-        TableName=env.store.table,
+        TableName=env.store.table_name,
         Key=serialize(Keys.voucher(serial(1))),
         UpdateExpression=REPAIR,
         ExpressionAttributeNames={"#v": "version"},

@@ -11,7 +11,7 @@ from shared.domain import utcnow
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
 from shared.runtime import hash_token
-from shared.usecases.activate import activate_voucher
+from shared.usecases.activation import activate_voucher
 from shared.usecases.es_rules import ActivateCommand
 from tests.activation.conftest import ALICE, load_extended
 from tests.conftest import guard_fields, plant_guard, serial
@@ -48,7 +48,7 @@ def loaded(store: Any) -> Any:
     return store
 
 
-def lock(store: Any) -> Any:
+def guard(store: Any) -> Any:
     return guard_fields(store, serial(1))
 
 
@@ -61,7 +61,7 @@ def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -
     assert _left(loaded) == fake.requests[0].reference  # a code exists: kept for the retry
 
 
-def test_unexpected_adapter_failure_ends_the_marker_and_keeps_its_reference(loaded: Any) -> None:
+def test_unexpected_adapter_failure_ends_the_guard_and_keeps_its_reference(loaded: Any) -> None:
     fake = Fake(RuntimeError("boom"))
     with pytest.raises(RuntimeError):
         activate_voucher(loaded, command(), adapters=lambda _n: fake)
@@ -70,7 +70,7 @@ def test_unexpected_adapter_failure_ends_the_marker_and_keeps_its_reference(load
 
 def _left(store: Any) -> str | None:
     """The reference of the expired guard an activation left, or None."""
-    fields = lock(store)
+    fields = guard(store)
     assert fields is None or int(fields["expires_at_ms"]) == 0
     return None if fields is None else str(fields["reference"])
 

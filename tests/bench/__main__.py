@@ -601,7 +601,7 @@ def warm_latency(env: Environment, iterations: int) -> list[dict[str, Any]]:
 
     raw_client = env.stores["bench-raw"].client
     raw_recorder = Recorder(raw_client)
-    raw_table = env.stores["bench-raw"].table
+    raw_table = env.stores["bench-raw"].table_name
 
     from infra.local_stack.apigw import build_event, invoke
 
@@ -940,7 +940,7 @@ def baseline(env: Environment, iterations: int, ours: dict[str, dict[str, Any]])
     """The common design measured the same way, beside this one (ratio = this / baseline)."""
     from tests.bench.capacity import Baseline
 
-    design = Baseline(env.store.client, env.store.table, env.simulator)
+    design = Baseline(env.store.client, env.store.table_name, env.simulator)
     recorder = env.recorder  # the same hooks on the same client: measured the same way
     offsets = {
         "consume_voucher success": 400000,
@@ -1387,7 +1387,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stdout(io.StringIO()):
                 if engine == "dynamodb_local":
                     results["round_trips"] = round_trips(env)
-                    results["largest_item_bytes"] = largest_item_bytes(env.store.client, env.store.table)
+                    results["largest_item_bytes"] = largest_item_bytes(env.store.client, env.store.table_name)
                     page = next(
                         r for f, c, r, _ in read_requests() if c == "first page" and f == "list_issuances"
                     )

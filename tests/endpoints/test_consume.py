@@ -238,14 +238,16 @@ class TestErrors:
 
 class TestRevocationAndFaults:
     def test_grant_revoked_after_login_is_refused_at_commit(self, demo: DynamoDBStore) -> None:
-        demo.client.delete_item(TableName=demo.table, Key=_ser(Keys.operator_grant("op-anna", "MILES", "*")))
+        demo.client.delete_item(
+            TableName=demo.table_name, Key=_ser(Keys.operator_grant("op-anna", "MILES", "*"))
+        )
         status, body, _ = consume(serial(1))
         assert (status, body["errors"]) == (404, {"voucherItemCode": "NotFound"})
         assert stored(demo, 1)["status"] == "AVAILABLE"
 
     def test_revoked_session(self, demo: DynamoDBStore) -> None:
         demo.client.update_item(
-            TableName=demo.table,
+            TableName=demo.table_name,
             Key=_ser(Keys.session(hash_token("demo-thalamus-operator-anna"))),
             UpdateExpression="SET revoked = :t",
             ExpressionAttributeValues={":t": {"BOOL": True}},
@@ -298,7 +300,7 @@ class TestRevocationAndFaults:
         def boom(*_: Any, **__: Any) -> None:
             raise RuntimeError("secret internal detail")
 
-        monkeypatch.setattr(demo, "hydrate", boom)
+        monkeypatch.setattr(demo, "batch_get", boom)
         status, body, _ = consume(serial(1))
         assert (status, body) == (
             500,

@@ -34,11 +34,11 @@ def _reset(store: DynamoDBStore, original: dict[str, Any], n: int) -> None:
     """The voucher as imported again: its item back, its guard and non-import events gone."""
     from shared.store import serialize
 
-    store.client.put_item(TableName=store.table, Item=serialize(original))
+    store.client.put_item(TableName=store.table_name, Item=serialize(original))
     for event in store.voucher_events(serial(n)):
         if event["event_type"] != "IMPORTED":
             store.client.delete_item(
-                TableName=store.table, Key=serialize({"pk": event["pk"], "sk": event["sk"]})
+                TableName=store.table_name, Key=serialize({"pk": event["pk"], "sk": event["sk"]})
             )
 
 

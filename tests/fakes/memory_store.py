@@ -1,7 +1,7 @@
 """The voucher store in memory: the port's semantics without a database.
 
 Same conditions as the DynamoDB store, checked in the same order (the voucher's version and
-status, then each guard in turn), the same atomicity (one lock around check-and-apply), the
+status, then each condition in turn), the same atomicity (one lock around check-and-apply), the
 same typed failures, and the same canonical identities (records are keyed by the key their
 Ref names, so `user_id` 5 and "5" or a username's case name one record as they do in the
 table). Business rules test against it without moto; the shared use-case suite runs on both.
@@ -18,14 +18,13 @@ from typing import Any
 from shared.domain import ActivationGuard, AuditEvent, IdempotentAnswer, Session, Voucher
 from shared.ports import (
     AnnouncedRef,
+    ConditionFailed,
     GrantHeld,
     GuardClaim,
-    GuardFailed,
-    GuardFree,
     GuardHeld,
     GuardRef,
     KeyUnused,
-    NoActivationInFlight,
+    NoLiveActivation,
     Owned,
     Position,
     Record,
@@ -83,22 +82,24 @@ class InMemoryStore:
             now_ms = epoch_ms(write.at)
             if isinstance(write, StateChange):
                 self._check_voucher(write.voucher_at)
-                for guard in write.guards:
-                    self._check(guard, now_ms)
+                for condition in write.conditions:
+                    self._check(condition, now_ms)
                 if write.remember is not None:
                     kept = self.records.get(_id(write.remember.ref))
                     if kept is not None and epoch_ms(kept.expires_at) // 1000 >= now_ms // 1000:
-                        raise GuardFailed(KeyUnused(write.remember.ref))
+                        raise ConditionFailed(KeyUnused(write.remember.ref))
                     self.records[_id(write.remember.ref)] = _stored_answer(write.remember.answer)
                 self.records[_id(VoucherRef(write.after.serial))] = _stored(write.after)
                 self._append(write.event)
                 for announced in write.announcements:
                     self._announce(announced)
-                if any(isinstance(g, GuardHeld | NoActivationInFlight) for g in write.guards):
+                if any(isinstance(c, GuardHeld | NoLiveActivation) for c in write.conditions):
                     self.guards.pop(write.after.serial, None)  # released, or expired and cleared
             elif isinstance(write, GuardClaim):
                 self._check_voucher(write.voucher_at)
-                self._check(GuardFree(write.voucher_at.serial), now_ms)
+                held = self.guards.get(write.guard.serial)
+                if held is not None and epoch_ms(held.expires_at) >= now_ms:  # another is live
+                    raise ConditionFailed(NoLiveActivation(write.guard.serial), held)
                 self.guards[write.guard.serial] = write.guard
             elif isinstance(write, Record):
                 if write.release is not None:
@@ -107,7 +108,7 @@ class InMemoryStore:
                     write.once is not None
                     and _id(AnnouncedRef(write.once.serial, write.once.reference)) in self.records
                 ):
-                    raise GuardFailed(write.once)
+                    raise ConditionFailed(write.once)
                 if write.release is not None:
                     del self.guards[write.release.serial]
                 if write.once is not None:
@@ -165,35 +166,31 @@ class InMemoryStore:
     def _check_voucher(self, at: VoucherAt) -> None:
         current = self.records.get(_id(VoucherRef(at.serial)))
         if not isinstance(current, Voucher) or current.version != at.version or current.status != at.status:
-            raise GuardFailed(at, current if isinstance(current, Voucher) else None)
+            raise ConditionFailed(at, current if isinstance(current, Voucher) else None)
 
-    def _check(self, guard: Any, now_ms: int) -> None:
-        if isinstance(guard, SessionLive):
-            session = self.records.get(_id(SessionRef(guard.token_hash)))
+    def _check(self, condition: Any, now_ms: int) -> None:
+        if isinstance(condition, SessionLive):
+            session = self.records.get(_id(SessionRef(condition.token_hash)))
             # the table compares whole epoch seconds (its TTL attribute)
             if (
                 not isinstance(session, Session)
                 or session.revoked
                 or int(session.expires_at.timestamp()) <= now_ms // 1000
             ):
-                raise GuardFailed(guard)
-        elif isinstance(guard, GrantHeld):
-            if _id(guard.grant) not in self.records:
-                raise GuardFailed(guard)
-        elif isinstance(guard, NoActivationInFlight):  # exactly as seen (see the DynamoDB store)
-            held = self.guards.get(guard.serial)
-            if not guard.holds_for(held):
-                raise GuardFailed(guard, held)
-        elif isinstance(guard, GuardFree):
-            held = self.guards.get(guard.serial)
-            if held is not None and epoch_ms(held.expires_at) >= now_ms:
-                raise GuardFailed(guard, held)
-        elif isinstance(guard, GuardHeld):
-            held = self.guards.get(guard.serial)
-            if held is None or held.owner != guard.owner:
-                raise GuardFailed(guard)
+                raise ConditionFailed(condition)
+        elif isinstance(condition, GrantHeld):
+            if _id(condition.grant) not in self.records:
+                raise ConditionFailed(condition)
+        elif isinstance(condition, NoLiveActivation):  # exactly as seen (see the DynamoDB store)
+            held = self.guards.get(condition.serial)
+            if not condition.holds_for(held):
+                raise ConditionFailed(condition, held)
+        elif isinstance(condition, GuardHeld):
+            held = self.guards.get(condition.serial)
+            if held is None or held.owner != condition.owner:
+                raise ConditionFailed(condition)
         else:  # pragma: no cover - the port's types are closed
-            raise TypeError(f"{type(guard).__name__} is not a guard")
+            raise TypeError(f"{type(condition).__name__} is not a condition")
 
     def _get(self, ref: Ref[Any]) -> Any:
         if isinstance(ref, GuardRef):  # the guard is part of its voucher, as in the table

@@ -411,7 +411,7 @@ ACTIVATION_FAULTS = [
 def test_an_activation_whose_commit_is_cut_keeps_its_code_for_the_retry(
     env: Env, case: str, operation: str, action: str, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.usecases.activate.GUARD_MARGIN_SECONDS", 0.0)  # held only for the call
+    monkeypatch.setattr("shared.usecases.activation.GUARD_MARGIN_SECONDS", 0.0)  # held only for the call
     i = env.fresh()
     _fault(env, operation, action, count)
     first = env.request(Kind.ACTIVATE, i)
@@ -467,7 +467,7 @@ def test_a_provider_that_refuses_the_connection_issued_nothing_and_nothing_is_an
 def test_a_retry_after_a_lost_provider_answer_gets_that_very_code(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.usecases.activate.GUARD_MARGIN_SECONDS", 0.0)
+    monkeypatch.setattr("shared.usecases.activation.GUARD_MARGIN_SECONDS", 0.0)
     i = env.fresh()
     env.sim.set_mode("lost", 1)
     assert env.request(Kind.ACTIVATE, i).outcome == RETRYABLE

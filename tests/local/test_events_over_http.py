@@ -66,7 +66,7 @@ def reset_demo_data(stack: LocalStack, *, history: bool) -> None:
     """Fresh demo data: drop and recreate the table, then write the importer's items, and with
     `history` its IMPORTED audit events too (the console's history shows them; they double
     the items written, so only the event that reads them pays for them)."""
-    client, table = stack.store.client, stack.store.table
+    client, table = stack.store.client, stack.store.table_name
     client.delete_table(TableName=table)
     create_table(client, table)
     parsed, problems = validate(

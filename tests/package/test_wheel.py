@@ -3,6 +3,7 @@ no download) holding exactly the Lambda code, shared/ and functions/, with its m
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,6 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_wheel_holds_the_lambda_code_and_the_metadata(tmp_path: Path) -> None:
+    # setuptools writes build/ and *.egg-info beside the sources: build from a copy, so the
+    # checkout stays as it was (a build/ there would be linted and packaged next time)
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("shared", "functions"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
         [
             sys.executable,
@@ -23,7 +32,7 @@ def test_the_wheel_holds_the_lambda_code_and_the_metadata(tmp_path: Path) -> Non
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            source,
         ],
         capture_output=True,
         text=True,

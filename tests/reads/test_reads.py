@@ -113,7 +113,7 @@ def test_pages_cover_every_issuance_exactly_once(demo: Any) -> None:
 def test_limit_above_100_is_100_and_default_is_20(demo: Any, calls: Calls) -> None:
     for n in range(200, 310):  # 110 more vouchers for alice
         demo.client.put_item(
-            TableName=demo.table,
+            TableName=demo.table_name,
             Item={
                 "pk": {"S": f"VOUCHER#{serial(n)}"},
                 "sk": {"S": "VOUCHER"},

@@ -114,7 +114,7 @@ def test_claim_errors_in_the_unclaim_envelope(
 
 def test_claim_of_an_expired_voucher_says_claimed(demo: Any) -> None:
     unclaim_expired = demo.client.update_item(  # make voucher 15 (expired) generated
-        TableName=demo.table,
+        TableName=demo.table_name,
         Key={"pk": {"S": f"VOUCHER#{serial(15)}"}, "sk": {"S": "VOUCHER"}},
         UpdateExpression="SET #s = :a",
         ExpressionAttributeNames={"#s": "status"},

@@ -33,7 +33,7 @@ def demo(store: Any) -> Any:
     for start in range(0, len(items), 25):
         chunk = items[start : start + 25]
         store.client.batch_write_item(
-            RequestItems={store.table: [{"PutRequest": {"Item": i}} for i in chunk]}
+            RequestItems={store.table_name: [{"PutRequest": {"Item": i}} for i in chunk]}
         )
     return store
 

@@ -105,9 +105,9 @@ def test_user_third_party_id_of_another_member(demo: DynamoDBStore) -> None:
     assert (status, body["error"]["code"]) == (404, 183)
 
 
-def activate(voucher_id: str) -> Any:
+def activate(es_voucher_id: str) -> Any:
     return lambda: call(
-        "activate_voucher", "POST", f"/client/users/corr-o/voucher/{voucher_id}/activate", headers=ES_ALICE
+        "activate_voucher", "POST", f"/client/users/corr-o/voucher/{es_voucher_id}/activate", headers=ES_ALICE
     )
 
 

@@ -220,7 +220,7 @@ class TestCredentialErrors:
 
     def test_revoked_session(self, demo: DynamoDBStore) -> None:
         demo.client.update_item(
-            TableName=demo.table,
+            TableName=demo.table_name,
             Key=serialize(Keys.session(hash_token("demo-spaaza-user-alice"))),
             UpdateExpression="SET revoked = :t",
             ExpressionAttributeValues={":t": {"BOOL": True}},
@@ -765,7 +765,7 @@ class TestTransaction:
     def test_grant_revoked_before_commit(self, demo: DynamoDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
         grant = serialize(Keys.spaaza_admin_grant(900, 1))
         self._before_commit(
-            demo, monkeypatch, lambda: demo.client.delete_item(TableName=demo.table, Key=grant)
+            demo, monkeypatch, lambda: demo.client.delete_item(TableName=demo.table_name, Key=grant)
         )
         assert error_of(admin({"voucher_id": ID11, "user_id": 1001}))[1] == 68
         assert stored(demo, 11)["status"] == "CLAIMED" and unclaimed_events(demo, 11) == []
@@ -777,7 +777,7 @@ class TestTransaction:
 
         def revoke() -> None:
             demo.client.update_item(
-                TableName=demo.table,
+                TableName=demo.table_name,
                 Key=session,
                 UpdateExpression="SET revoked = :t",
                 ExpressionAttributeValues={":t": {"BOOL": True}},
@@ -792,7 +792,7 @@ class TestTransaction:
     ) -> None:
         def redeem() -> None:
             demo.client.update_item(
-                TableName=demo.table,
+                TableName=demo.table_name,
                 Key=serialize(Keys.voucher(serial(11))),
                 UpdateExpression="SET #s = :r, #v = :v",
                 ExpressionAttributeNames={"#s": "status", "#v": "version"},
@@ -808,7 +808,7 @@ class TestTransaction:
     ) -> None:
         def touch() -> None:
             demo.client.update_item(
-                TableName=demo.table,
+                TableName=demo.table_name,
                 Key=serialize(Keys.voucher(serial(11))),
                 UpdateExpression="SET #v = :v",
                 ExpressionAttributeNames={"#v": "version"},
@@ -862,7 +862,7 @@ class TestTransaction:
         def boom(*_: Any, **__: Any) -> None:
             raise RuntimeError("secret internal detail")
 
-        monkeypatch.setattr(demo, "hydrate", boom)
+        monkeypatch.setattr(demo, "batch_get", boom)
         _status, body, _ = response = unclaim(ALICE, {"voucher_id": ID11})
         assert error_of(response) == (500, 914, "internal_error")
         assert "secret internal detail" not in json.dumps(body)

@@ -27,7 +27,7 @@ def rows(break_raw_side):
     try:
         if break_raw_side:  # the twin's table disappears: every raw replay must fail
             raw = env.stores["bench-raw"]
-            raw.client.delete_table(TableName=raw.table)
+            raw.client.delete_table(TableName=raw.table_name)
         with contextlib.redirect_stdout(io.StringIO()):
             return bench.warm_latency(env, 1)
     finally:
@@ -129,7 +129,7 @@ def test_the_cost_floor_keeps_each_guarantee_at_its_cheapest_price_and_never_exc
 def _index_entries(store: Any, member: str) -> list[dict[str, Any]]:
     """The member's whole gsi1 entries (keys and projected attributes): what DynamoDB bills."""
     answer = store.client.query(
-        TableName=store.table,
+        TableName=store.table_name,
         IndexName="gsi1",
         KeyConditionExpression="gsi1pk = :g",
         ExpressionAttributeValues={":g": {"S": f"MEMBER#{member}"}},
@@ -161,7 +161,7 @@ def test_a_query_is_billed_on_what_it_read_in_4_kb_blocks_index_entries_included
     serial = owned[0].serial
     events, history = recorder.record(lambda: store.voucher_events(serial))
     full = store.client.query(
-        TableName=store.table,
+        TableName=store.table_name,
         KeyConditionExpression="pk = :p AND begins_with(sk, :e)",
         ExpressionAttributeValues={":p": {"S": f"VOUCHER#{serial}"}, ":e": {"S": "EVENT#"}},
         ConsistentRead=True,
@@ -185,7 +185,7 @@ def test_a_filtered_query_is_sized_on_what_it_read_before_the_filter_and_a_faile
     store: Any = demo
     recorder = Recorder(store.client)
     query = {
-        "TableName": store.table,
+        "TableName": store.table_name,
         "IndexName": "gsi1",
         "KeyConditionExpression": "#g = :g",
         "FilterExpression": "#d = :nothing",

@@ -20,7 +20,7 @@ from shared.domain import (
     Activation,
     Effective,
     EndUserNotAllowed,
-    Replay,
+    LiveActivation,
     Status,
     Transition,
     Voucher,
@@ -140,7 +140,7 @@ class TestActivate:
     def test_live_activation_is_replayed(self) -> None:
         v = voucher(Status.ACTIVATED, activation=live_activation())
         decision = decide_activate(v, NOW)
-        assert isinstance(decision, Replay) and decision.activation.authorization_code == "KT-1"
+        assert isinstance(decision, LiveActivation) and decision.activation.authorization_code == "KT-1"
 
     def test_expired_code_returns_to_reactivatable_state(self) -> None:
         v = voucher(Status.ACTIVATED, activation=live_activation(expiry=NOW))
@@ -264,7 +264,7 @@ def test_property_lifecycle_invariants(
                 v = decide_consume(v, now).apply(v)
             elif op == "activate":
                 decision = decide_activate(v, now)
-                if isinstance(decision, Replay):
+                if isinstance(decision, LiveActivation):
                     assert decision.activation.is_live(now)
                     continue
                 v = activated(v, now, "KT", now + timedelta(seconds=600))

@@ -39,7 +39,7 @@ def _rename(store: Any, definition_id: str, name: str) -> None:
     from shared.store import Keys, serialize
 
     store.client.update_item(
-        TableName=store.table,
+        TableName=store.table_name,
         Key=serialize(Keys.definition(definition_id)),
         UpdateExpression="SET product_name = :n",
         ExpressionAttributeValues=serialize({":n": name}),
@@ -67,12 +67,12 @@ def test_sessions_and_vouchers_are_read_every_time(cached: tuple[Any, Clock, lis
     first = store.read([session, voucher])
     assert first[session] is not None and first[voucher] is not None
     store.client.update_item(
-        TableName=store.table,
+        TableName=store.table_name,
         Key=serialize(Keys.session(session.token_hash)),
         UpdateExpression="SET revoked = :t",
         ExpressionAttributeValues=serialize({":t": True}),
     )
-    store.client.delete_item(TableName=store.table, Key=serialize(Keys.voucher(serial(1))))
+    store.client.delete_item(TableName=store.table_name, Key=serialize(Keys.voucher(serial(1))))
     again = store.read([session, voucher])
     assert again[session].revoked and again[voucher] is None  # type: ignore[union-attr]
 
@@ -84,7 +84,7 @@ def test_an_absent_record_is_not_remembered(cached: tuple[Any, Clock, list[str]]
     ref = TouchpointRef("NEW-DESK")
     assert store.read([ref])[ref] is None
     store.client.put_item(
-        TableName=store.table,
+        TableName=store.table_name,
         Item=serialize({**Keys.touchpoint("NEW-DESK"), "type": "touchpoint", "code": "NEW-DESK"}),
     )
     assert store.read([ref])[ref] is not None  # imported a moment ago: seen at once

@@ -85,7 +85,7 @@ def test_load_is_idempotent_and_stores_only_token_hashes(store: DynamoDBStore) -
     assert (second.created, second.replaced, second.conflicts) == (0, 0, [])
     assert second.unchanged == first.created
     assert len(store.voucher_events(serial(1))) == 1  # one IMPORTED event, not two
-    scan = json.dumps(store.client.scan(TableName=store.table)["Items"])
+    scan = json.dumps(store.client.scan(TableName=store.table_name)["Items"])
     assert "demo-thalamus-operator-anna" not in scan
     assert store.get(Keys.session(hash_token("demo-thalamus-operator-anna"))) is not None
 

@@ -300,7 +300,7 @@ def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStor
 
     key = serialize(Keys.voucher(serial(1)))
     demo.client.update_item(
-        TableName=demo.table,
+        TableName=demo.table_name,
         Key=key,
         UpdateExpression="SET #gs = :old",
         ExpressionAttributeNames={"#gs": GSI1.sort_key},
@@ -310,4 +310,4 @@ def test_a_reimport_over_old_keys_is_unchanged_not_a_conflict(demo: DynamoDBStor
     assert parsed is not None and not problems
     report = load(demo, parsed, put_secret=LOADED_SECRETS.__setitem__)
     assert not report.conflicts and report.created == 0
-    assert backfill(demo.client, demo.table, segments=1).counts["written"] == 1
+    assert backfill(demo.client, demo.table_name, segments=1).counts["written"] == 1

@@ -16,11 +16,11 @@ from botocore.stub import ANY, Stubber
 
 from shared.domain import ActivationGuard, AuditEvent, Status
 from shared.ports import (
+    ConditionFailed,
     GrantHeld,
     GuardClaim,
-    GuardFailed,
-    GuardFree,
     GuardHeld,
+    NoLiveActivation,
     OperatorGrantRef,
     OutcomeUnknown,
     SessionLive,
@@ -47,7 +47,7 @@ def stubbed() -> tuple[DynamoDBStore, Stubber, list[float]]:
     return DynamoDBStore(client, "t", sleep=sleeps.append), Stubber(client), sleeps
 
 
-def test_hydrate_retries_unprocessed_keys_with_backoff(stubbed: Any) -> None:
+def test_batch_get_retries_unprocessed_keys_with_backoff(stubbed: Any) -> None:
     store, stub, sleeps = stubbed
     a, b = Keys.voucher("a"), Keys.voucher("b")
     stub.add_response(
@@ -64,13 +64,13 @@ def test_hydrate_retries_unprocessed_keys_with_backoff(stubbed: Any) -> None:
         {"RequestItems": {"t": {"Keys": [serialize(b)], "ConsistentRead": True}}},
     )
     with stub:
-        found = store.hydrate([a, b, a])  # duplicates are sent once
+        found = store.batch_get([a, b, a])  # duplicates are sent once
     assert {k[0]: v["n"] for k, v in found.items()} == {"VOUCHER#a": 1, "VOUCHER#b": 2}
     assert len(sleeps) == 1 and sleeps[0] > 0
     stub.assert_no_pending_responses()
 
 
-def test_hydrate_gives_up_with_store_unavailable(stubbed: Any) -> None:
+def test_batch_get_gives_up_with_store_unavailable(stubbed: Any) -> None:
     store, stub, sleeps = stubbed
     key = Keys.voucher("a")
     for _ in range(6):
@@ -80,17 +80,17 @@ def test_hydrate_gives_up_with_store_unavailable(stubbed: Any) -> None:
             {"RequestItems": ANY},
         )
     with stub, pytest.raises(StoreUnavailable):
-        store.hydrate([key])
+        store.batch_get([key])
     assert len(sleeps) == 5 and sleeps == sorted(sleeps[:-1]) + sleeps[-1:]
 
 
-def test_hydrate_splits_more_than_100_keys(stubbed: Any) -> None:
+def test_batch_get_splits_more_than_100_keys(stubbed: Any) -> None:
     store, stub, _ = stubbed
     keys = [Keys.voucher(str(i)) for i in range(150)]
     stub.add_response("batch_get_item", {"Responses": {"t": []}}, {"RequestItems": ANY})
     stub.add_response("batch_get_item", {"Responses": {"t": []}}, {"RequestItems": ANY})
     with stub:
-        assert store.hydrate(keys) == {}
+        assert store.batch_get(keys) == {}
     stub.assert_no_pending_responses()
 
 
@@ -187,7 +187,7 @@ def test_a_resent_transaction_that_meets_its_own_event_is_committed(stubbed: Any
     )
     with stub:
         store.client.transact_write_items = lost_then_cancelled
-        store.commit(_change())  # no GuardFailed: the write is ours
+        store.commit(_change())  # no ConditionFailed: the write is ours
     assert len(attempts) == 2
 
 
@@ -206,7 +206,7 @@ def _change() -> StateChange:
         before,
         replace(before, status=Status.AVAILABLE, version=3),
         AuditEvent("a", "UNCLAIMED", "spaaza", "k", "p", "CLAIMED", "AVAILABLE", NOW, "r"),
-        guards=(SessionLive("h"), GrantHeld(OperatorGrantRef("op", "A", "*"))),
+        conditions=(SessionLive("h"), GrantHeld(OperatorGrantRef("op", "A", "*"))),
     )
 
 
@@ -228,9 +228,9 @@ FAILED = {"Code": "ConditionalCheckFailed"}
 def test_cancellation_reasons_map_to_the_failing_guard(stubbed: Any, reasons: Any, guard: Any) -> None:
     store, stub, _ = stubbed
     _cancel(stub, reasons)
-    with stub, pytest.raises(GuardFailed) as caught:
+    with stub, pytest.raises(ConditionFailed) as caught:
         store.commit(_change())
-    assert caught.value.guard == guard  # the typed guard itself, never a role string
+    assert caught.value.condition == guard  # the typed guard itself, never a role string
     if isinstance(guard, VoucherAt):
         assert caught.value.current.status is Status.REDEEMED and caught.value.current.version == 3
 
@@ -264,25 +264,25 @@ def test_transactions_carry_a_client_request_token(stubbed: Any) -> None:
 
 
 def test_table_is_built_from_the_shared_schema(store: DynamoDBStore) -> None:
-    described = store.client.describe_table(TableName=store.table)["Table"]
-    expected = TABLE.create_table_kwargs(store.table)
+    described = store.client.describe_table(TableName=store.table_name)["Table"]
+    expected = TABLE.create_table_kwargs(store.table_name)
     assert described["KeySchema"] == expected["KeySchema"]
     assert sorted(described["AttributeDefinitions"], key=str) == sorted(
         expected["AttributeDefinitions"], key=str
     )
     assert [i["IndexName"] for i in described["GlobalSecondaryIndexes"]] == ["gsi1"]
-    ttl = store.client.describe_time_to_live(TableName=store.table)["TimeToLiveDescription"]
+    ttl = store.client.describe_time_to_live(TableName=store.table_name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TABLE.ttl_attribute
 
 
 def test_voucher_item_round_trip_and_owner_index(demo: DynamoDBStore) -> None:
-    found = demo.hydrate([Keys.voucher(serial(11))])
+    found = demo.batch_get([Keys.voucher(serial(11))])
     voucher = decode(VOUCHER, next(iter(found.values())))
     assert voucher.voucher_id == 40577 and voucher.status is Status.CLAIMED
     item = encode(VOUCHER, voucher)
     assert item["gsi1pk"] == "MEMBER#alice"
     assert "expires_at" not in item  # the TTL attribute must never be set on a voucher
-    owned = {o.serial for o in DynamoDBStore(demo.client, demo.table).vouchers_of("bob")}
+    owned = {o.serial for o in DynamoDBStore(demo.client, demo.table_name).vouchers_of("bob")}
     assert serial(8) in owned and serial(11) not in owned
 
 
@@ -292,9 +292,9 @@ def test_conditional_transition_applies_once(demo: DynamoDBStore) -> None:
     event = AuditEvent(v.serial, "UNCLAIMED", "spaaza", "k", "p", v.status.value, "AVAILABLE", NOW, "r")
     change = StateChange(v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event)
     demo.commit(change)
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         demo.commit(change)
-    assert caught.value.guard == VoucherAt.of(v) and caught.value.current is not None
+    assert caught.value.condition == VoucherAt.of(v) and caught.value.current is not None
     assert caught.value.current.version == v.version + 1
 
 
@@ -308,9 +308,9 @@ def test_activation_guard_is_exclusive_until_it_expires(demo: DynamoDBStore) -> 
         )
 
     demo.commit(claim("me", NOW))
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         demo.commit(claim("other", NOW + timedelta(seconds=1)))
-    assert caught.value.guard == GuardFree(v.serial) and caught.value.current.owner == "me"
+    assert caught.value.condition == NoLiveActivation(v.serial) and caught.value.current.owner == "me"
     demo.commit(claim("other", NOW + timedelta(seconds=6)))  # ours expired: taken over
     demo.release_guard(GuardHeld(v.serial, "me"))  # not ours any more: left alone
     assert guard_fields(demo, v.serial)["owner"] == "other"  # type: ignore[index]
@@ -320,7 +320,7 @@ def test_activation_guard_is_exclusive_until_it_expires(demo: DynamoDBStore) -> 
 
 def test_session_check_fails_for_expired_session(demo: DynamoDBStore) -> None:
     demo.client.put_item(
-        TableName=demo.table,
+        TableName=demo.table_name,
         Item=serialize(
             {
                 **Keys.session("h"),
@@ -336,8 +336,8 @@ def test_session_check_fails_for_expired_session(demo: DynamoDBStore) -> None:
     change = StateChange(
         v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event, (SessionLive("h"),)
     )
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         demo.commit(change)
-    assert caught.value.guard == SessionLive("h")
+    assert caught.value.condition == SessionLive("h")
     assert demo.read([SessionRef("h"), VoucherRef(v.serial)])[VoucherRef(v.serial)] == v  # nothing written
     assert len(demo.voucher_events(v.serial)) == 1  # only the import's event

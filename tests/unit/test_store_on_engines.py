@@ -16,13 +16,12 @@ import pytest
 from shared.domain import ActivationGuard, AuditEvent, Status, utcnow
 from shared.ports import (
     AdminGrantRef,
+    ConditionFailed,
     GrantHeld,
     GuardClaim,
-    GuardFailed,
-    GuardFree,
     GuardHeld,
     GuardRef,
-    NoActivationInFlight,
+    NoLiveActivation,
     Record,
     SessionLive,
     StateChange,
@@ -47,11 +46,13 @@ def _voucher(store: DynamoDBStore, n: int) -> Any:
     return store.read([VoucherRef(serial(n))])[VoucherRef(serial(n))]
 
 
-def _change(store: DynamoDBStore, n: int, *guards: Any) -> StateChange:
+def _change(store: DynamoDBStore, n: int, *conditions: Any) -> StateChange:
     v = _voucher(store, n)
     now = utcnow()
     event = AuditEvent(v.serial, "UNCLAIMED", "spaaza", "k", "p", v.status.value, "AVAILABLE", now, "r")
-    return StateChange(v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event, tuple(guards))
+    return StateChange(
+        v, replace(v, status=Status.AVAILABLE, version=v.version + 1), event, tuple(conditions)
+    )
 
 
 def _guard(store: DynamoDBStore, n: int, owner: str, seconds: float = 30) -> GuardClaim:
@@ -63,7 +64,7 @@ def _guard(store: DynamoDBStore, n: int, owner: str, seconds: float = 30) -> Gua
 
 
 def test_the_table_carries_the_cdk_tables_ttl_attribute(table: DynamoDBStore) -> None:
-    ttl = table.client.describe_time_to_live(TableName=table.table)["TimeToLiveDescription"]
+    ttl = table.client.describe_time_to_live(TableName=table.table_name)["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == (TABLE.ttl_attribute, "ENABLED")
     # tests/infra/test_cdk_stacks.py asserts the synthesized table sets this same attribute
 
@@ -71,42 +72,42 @@ def test_the_table_carries_the_cdk_tables_ttl_attribute(table: DynamoDBStore) ->
 def test_a_changed_voucher_comes_back_as_voucher_at_with_its_current_value(table: DynamoDBStore) -> None:
     change = _change(table, 11)
     table.commit(change)
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         table.commit(change)
-    assert caught.value.guard == VoucherAt.of(change.before)
+    assert caught.value.condition == VoucherAt.of(change.before)
     assert caught.value.current == change.after  # ALL_OLD, decoded: exactly what was written
 
 
 def test_a_revoked_session_comes_back_as_session_live(table: DynamoDBStore) -> None:
     table.client.update_item(
-        TableName=table.table,
+        TableName=table.table_name,
         Key=serialize(Keys.session(ALICE)),
         UpdateExpression="SET revoked = :t",
         ExpressionAttributeValues={":t": {"BOOL": True}},
     )
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         table.commit(_change(table, 11, SessionLive(ALICE)))
-    assert caught.value.guard == SessionLive(ALICE) and caught.value.current is None
+    assert caught.value.condition == SessionLive(ALICE) and caught.value.current is None
     assert _voucher(table, 11).version == 1  # nothing written
 
 
 def test_a_revoked_grant_comes_back_as_grant_held(table: DynamoDBStore) -> None:
     grant = GrantHeld(AdminGrantRef(900, 2))  # admin 900 has no grant on chain 2
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         table.commit(_change(table, 11, SessionLive(ALICE), grant))
-    assert caught.value.guard == grant
+    assert caught.value.condition == grant
 
 
 def test_an_activation_in_flight_comes_back_with_its_guard(table: DynamoDBStore) -> None:
     claim = _guard(table, 11, "activator")
     table.commit(claim)
-    with pytest.raises(GuardFailed) as caught:
-        table.commit(_change(table, 11, NoActivationInFlight(serial(11))))
-    assert caught.value.guard == NoActivationInFlight(serial(11))
+    with pytest.raises(ConditionFailed) as caught:
+        table.commit(_change(table, 11, NoLiveActivation(serial(11))))
+    assert caught.value.condition == NoLiveActivation(serial(11))
     assert caught.value.current == claim.guard
-    with pytest.raises(GuardFailed) as taken:  # and nobody else may claim it meanwhile
+    with pytest.raises(ConditionFailed) as taken:  # and nobody else may claim it meanwhile
         table.commit(_guard(table, 11, "someone-else"))
-    assert taken.value.guard == GuardFree(serial(11)) and taken.value.current.owner == "activator"
+    assert taken.value.condition == NoLiveActivation(serial(11)) and taken.value.current.owner == "activator"
 
 
 def test_an_expired_guard_blocks_nothing_and_the_write_that_clears_it_announces_its_reference(
@@ -114,10 +115,10 @@ def test_an_expired_guard_blocks_nothing_and_the_write_that_clears_it_announces_
 ) -> None:
     claim = _guard(table, 11, "crashed", seconds=-1)
     table.commit(claim)
-    with pytest.raises(GuardFailed) as caught:  # the write must name the guard it saw ...
-        table.commit(_change(table, 11, NoActivationInFlight(serial(11))))
+    with pytest.raises(ConditionFailed) as caught:  # the write must name the guard it saw ...
+        table.commit(_change(table, 11, NoLiveActivation(serial(11))))
     assert caught.value.current == table.read([GuardRef(serial(11))])[GuardRef(serial(11))]
-    table.commit(_change(table, 11, NoActivationInFlight(serial(11), claim.guard)))  # ... and then holds
+    table.commit(_change(table, 11, NoLiveActivation(serial(11), claim.guard)))  # ... and then holds
     assert _voucher(table, 11).status is Status.AVAILABLE
     assert table.read([GuardRef(serial(11))])[GuardRef(serial(11))] is None
     (unused,) = [e for e in table.history(serial(11)) if e.event_type == "ACTIVATION_CODE_UNUSED"]
@@ -129,9 +130,9 @@ def test_a_guard_lost_to_another_request_comes_back_as_guard_held(table: DynamoD
     event = AuditEvent(
         serial(11), "ACTIVATION_CODE_UNUSED", "es_loyalty", "k", "p", "CLAIMED", "CLAIMED", utcnow(), "r"
     )
-    with pytest.raises(GuardFailed) as caught:
+    with pytest.raises(ConditionFailed) as caught:
         table.commit(Record(event, release=GuardHeld(serial(11), "me")))
-    assert caught.value.guard == GuardHeld(serial(11), "me")
+    assert caught.value.condition == GuardHeld(serial(11), "me")
     table.commit(Record(event, release=GuardHeld(serial(11), "someone-else")))
     assert table.read([GuardRef(serial(11))])[GuardRef(serial(11))] is None
     assert [e.event_type for e in table.history(serial(11))][-1] == "ACTIVATION_CODE_UNUSED"
@@ -147,7 +148,7 @@ def test_a_commit_retried_with_the_same_token_is_applied_once(
     if "dynamodb_local" not in request.node.name:
         pytest.skip("moto ignores ClientRequestToken: only a real engine can answer this")
     client = engine_client(engine)
-    store = DynamoDBStore(client, server_store.table)
+    store = DynamoDBStore(client, server_store.table_name)
     tokens: list[str] = []
 
     def record(params: dict[str, Any], **_kwargs: Any) -> None:
@@ -161,7 +162,7 @@ def test_a_commit_retried_with_the_same_token_is_applied_once(
     sent: list[int] = []
     client.meta.events.register("before-send.dynamodb.TransactWriteItems", lambda **_k: sent.append(1))
     change = _change(store, 11)
-    store.commit(change)  # no GuardFailed: the retry was recognised as the same transaction
+    store.commit(change)  # no ConditionFailed: the retry was recognised as the same transaction
     assert len(sent) == 2 and len(tokens) == 1  # two sends, one token
     assert _voucher(store, 11) == change.after  # version + 1, not + 2
     assert [e.event_type for e in store.history(serial(11))].count("UNCLAIMED") == 1

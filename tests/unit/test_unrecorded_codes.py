@@ -15,8 +15,8 @@ from shared.domain import utcnow
 from shared.ports import GuardClaim, GuardRef, OutcomeUnknown, StoreUnavailable, VoucherRef
 from shared.providers import ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
-from shared.usecases.activate import activate_voucher
-from shared.usecases.consume import consume_voucher
+from shared.usecases.activation import activate_voucher
+from shared.usecases.thalamus import consume_voucher
 from tests.fakes.memory_store import InMemoryStore
 from tests.unit.test_usecases_on_both_stores import activate, consume, serial
 

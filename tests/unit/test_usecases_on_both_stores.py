@@ -21,7 +21,7 @@ from shared.domain import (
     utcnow,
 )
 from shared.ports import (
-    GuardFailed,
+    ConditionFailed,
     GuardRef,
     SessionLive,
     Snapshot,
@@ -32,12 +32,11 @@ from shared.ports import (
 from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
 from shared.runtime import hash_token
-from shared.usecases.activate import activate_voucher
-from shared.usecases.consume import consume_voucher
+from shared.usecases.activation import activate_voucher
 from shared.usecases.es_rules import ActivateCommand
-from shared.usecases.spaaza_request import Caller, VoucherRequest
-from shared.usecases.thalamus_rules import OperatorCommand
-from shared.usecases.unclaim import unclaim_voucher
+from shared.usecases.spaaza_move import unclaim_voucher
+from shared.usecases.spaaza_rules import Caller, VoucherRequest
+from shared.usecases.thalamus import OperatorCommand, consume_voucher
 from tests.conftest import demo_document, load_document, serial
 from tests.fakes.memory_store import InMemoryStore
 
@@ -152,7 +151,7 @@ def test_no_permission_reads_as_not_found(port: Counted) -> None:
 
 
 def test_a_revoked_session_at_commit_is_unauthenticated_and_writes_nothing(port: Counted) -> None:
-    port.fail_commits.append(GuardFailed(SessionLive(hash_token("demo-thalamus-operator-anna"))))
+    port.fail_commits.append(ConditionFailed(SessionLive(hash_token("demo-thalamus-operator-anna"))))
     with pytest.raises(Unauthenticated):
         consume_voucher(port, consume(1), policy=QUICK)
     assert _voucher(port, 1).status.value == "AVAILABLE"
@@ -254,7 +253,7 @@ def test_a_provider_failure_that_may_have_issued_keeps_the_reference_until_the_v
 def test_a_code_the_commit_could_not_record_is_the_retrys_code_never_announced(port: Counted) -> None:
     fake = Fake(ProviderCode("KT-KEPT"))
     token = hash_token("demo-es-member-alice")
-    fake.during = lambda _r: port.fail_commits.append(GuardFailed(SessionLive(token)))
+    fake.during = lambda _r: port.fail_commits.append(ConditionFailed(SessionLive(token)))
     with pytest.raises(Unauthenticated):
         activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
     assert _events(port, 1, "ACTIVATION_CODE_UNUSED") == []  # not unused: the retry carries it

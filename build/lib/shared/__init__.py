@@ -1,1 +1,0 @@
-"""Code the three voucher Lambdas share: domain rules, data access, vendor dialects."""

@@ -1,1 +1,0 @@
-"""Use cases: hydrate -> authorize -> decide (domain) -> commit (store), with retries."""

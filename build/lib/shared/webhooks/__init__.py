@@ -1,1 +1,0 @@
-"""Signed webhooks from the table's change stream (docs/webhooks.md)."""
