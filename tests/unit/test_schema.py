@@ -163,7 +163,7 @@ class _Table:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = {key_id(i): i for i in items}
 
-    def hydrate(self, keys: Any) -> dict[Any, dict[str, Any]]:
+    def batch_get(self, keys: Any) -> dict[Any, dict[str, Any]]:
         return {key_id(k): self.items[key_id(k)] for k in keys if key_id(k) in self.items}
 
     def query_partition(self, pk: str, prefix: str) -> list[dict[str, Any]]:
