@@ -36,6 +36,7 @@ from shared.ports import (
     StateChange,
     VoucherAt,
     VoucherRef,
+    VoucherStore,
     Write,
 )
 from shared.store.codec import (
@@ -51,7 +52,9 @@ from shared.store.keys import key_id
 
 
 @dataclass
-class InMemoryStore:
+class InMemoryStore(VoucherStore):
+    """The port, subclassed so that mypy checks each signature against it here."""
+
     records: dict[tuple[str, str], Any] = field(default_factory=dict)
     guards: dict[str, ActivationGuard] = field(default_factory=dict)  # on the voucher item in the table
     events: dict[str, list[AuditEvent]] = field(default_factory=dict)
