@@ -27,7 +27,7 @@ help:
 	@echo "Also:"
 	@echo "  make pr             the same as make test"
 	@echo "  make lint           ruff check + ruff format --check (Markdown code blocks too)"
-	@echo "  make typecheck      mypy over pyproject.toml [tool.mypy] files (shared, functions, infra, app.py)"
+	@echo "  make typecheck      mypy over pyproject.toml [tool.mypy] files (shared, functions, infra, app.py, tests)"
 	@echo "  make openapi        regenerate openapi.json from the code"
 	@echo "  make openapi-check  fail if the committed openapi.json drifts from the code"
 	@echo "  make bench          the benchmark: round trips, cost, cold start, warm latency, HTTP load, import (docs/performance.md)"

@@ -153,7 +153,7 @@ def moto_server() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    port = server._server.server_port  # type: ignore[attr-defined]
+    _host, port = server.get_host_and_port()
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

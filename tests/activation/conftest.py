@@ -145,10 +145,12 @@ class ActivationEnv:
     sim: ProviderSimulator
     secret_name: str
 
-    def voucher_item(self, n: int) -> dict[str, Any] | None:
+    def voucher_item(self, n: int) -> dict[str, Any]:
         from shared.store import Keys
 
-        return self.store.get(Keys.voucher(serial(n)))
+        item = self.store.get(Keys.voucher(serial(n)))
+        assert item is not None, f"voucher {n} is not in the table"
+        return item
 
     def guard_item(self, n: int) -> dict[str, Any] | None:
         """The voucher's activation guard attributes, held or expired, or None."""
@@ -266,7 +268,7 @@ def log_output(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     stream_handlers = [h for h in handler.logger._logger.handlers if isinstance(h, logging.StreamHandler)]
     previous = [(h, h.stream) for h in stream_handlers]
     for h in stream_handlers:
-        h.setStream(_CurrentStdout())  # type: ignore[arg-type]
+        h.setStream(_CurrentStdout())
     capsys.readouterr()
     yield capsys
     for h, stream in previous:

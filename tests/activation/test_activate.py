@@ -133,7 +133,7 @@ def test_upper_case_issuance_uuid_is_accepted_and_echoed_as_given(env: Activatio
     status, body, _ = activate(given)
     assert status == 200
     assert body["voucherId"] == given
-    assert env.voucher_item(SPARE)["status"] == "ACTIVATED"  # type: ignore[index]
+    assert env.voucher_item(SPARE)["status"] == "ACTIVATED"
 
 
 def test_a_request_body_is_ignored(env: ActivationEnv) -> None:
@@ -201,7 +201,7 @@ def test_revoked_session_is_401(store: Any, simulator: Any) -> None:
 
 def test_console_user_may_not_activate(env: ActivationEnv) -> None:
     assert_error(activate(1, token="demo-es-console-csr"), 403, "CONSOLE_ACTIVATION_FORBIDDEN", "corr-test-1")
-    assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
+    assert env.voucher_item(1)["status"] == "AVAILABLE"
 
 
 def test_ghost_member_may_not_activate_even_own_voucher(env: ActivationEnv) -> None:
@@ -424,7 +424,7 @@ def test_missing_provider_credentials_is_500_with_a_clear_log_line(
     out = log_output.readouterr().out
     assert "activation provider is not set up" in out
     assert env.guard_held(1) is None
-    assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
+    assert env.voucher_item(1)["status"] == "AVAILABLE"
     assert env.sim.calls == 0
 
 
@@ -477,7 +477,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     from shared.runtime import RUNTIME
 
     real_transact = env.store.transact
-    crashes = []
+    crashes: list[bool] = []
 
     def crash_once(items: Any) -> None:
         if not crashes and _is_commit(items):
@@ -491,7 +491,7 @@ def test_crash_after_provider_answer_retry_gets_the_same_code(
     (reference,) = env.sim.stats()["by_reference"]
     issued_code = env.sim.stats()["by_reference"][reference]["authorizationCode"]
     assert env.guard_item(1) is not None  # the guard outlives the crash
-    assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
+    assert env.voucher_item(1)["status"] == "AVAILABLE"
 
     # While the guard is live a retry waits, then answers 409 ACTIVATION_IN_PROGRESS.
     RUNTIME.reset(
@@ -598,7 +598,7 @@ def test_voucher_consumed_meanwhile_is_409_and_nothing_written(
     _before_commit(env, monkeypatch, consume)
     assert_error(activate(1), 409, "VOUCHER_NOT_AVAILABLE", "corr-test-1")
     assert env.activated_events(1) == []
-    assert "activation" not in env.voucher_item(1)  # type: ignore[operator]
+    assert "activation" not in env.voucher_item(1)
     # The provider had answered; the commit failed. Its reference stays on the voucher in the
     # expired guard (announcing it is the job of the transition that moves the voucher on; this
     # test moved it behind the service's back, so reconciliation would find it).
@@ -660,7 +660,7 @@ def test_session_revoked_before_commit_is_401(env: ActivationEnv, monkeypatch: p
 
     _before_commit(env, monkeypatch, revoke)
     assert_error(activate(1), 401, "UNAUTHORIZED", "corr-test-1")
-    assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
+    assert env.voucher_item(1)["status"] == "AVAILABLE"
     assert env.activated_events(1) == []
     # The provider had answered: the code is not unused, since a later activation of the same
     # version reuses the reference (so gets the same code). It stays on the voucher until then.
@@ -680,7 +680,7 @@ def test_guard_taken_over_before_commit_is_409_in_progress(
     response = activate(1)
     assert_error(response, 409, "ACTIVATION_IN_PROGRESS", "corr-test-1")
     assert response[2]["Retry-After"] == "1"
-    assert env.voucher_item(1)["status"] == "AVAILABLE"  # type: ignore[index]
+    assert env.voucher_item(1)["status"] == "AVAILABLE"
     assert env.activated_events(1) == []
 
 

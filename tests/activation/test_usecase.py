@@ -8,28 +8,14 @@ from typing import Any
 import pytest
 
 from shared.domain import utcnow
-from shared.providers import ProviderBadResponse, ProviderCode, ProviderRequest
+from shared.providers import ProviderBadResponse, ProviderCode
 from shared.retry import CommitPolicy
 from shared.runtime import hash_token
 from shared.usecases.activation import activate_voucher
 from shared.usecases.es_rules import ActivateCommand
 from tests.activation.conftest import ALICE, load_extended
 from tests.conftest import guard_fields, plant_guard, serial
-
-
-class Fake:
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
-        self.requests: list[ProviderRequest] = []
-
-    def prepare(self) -> None:
-        """Nothing to load."""
-
-    def issue_code(self, request: ProviderRequest) -> ProviderCode:
-        self.requests.append(request)
-        if isinstance(self.answer, BaseException):
-            raise self.answer
-        return self.answer  # type: ignore[no-any-return]
+from tests.fakes.provider import FakeProvider
 
 
 def command(n: int = 1) -> ActivateCommand:
@@ -53,7 +39,7 @@ def guard(store: Any) -> Any:
 
 
 def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -> None:
-    fake = Fake(ProviderCode("KT-OLD", expires_at=utcnow() - timedelta(seconds=1)))
+    fake = FakeProvider(ProviderCode("KT-OLD", expires_at=utcnow() - timedelta(seconds=1)))
     metrics: list[str] = []
     with pytest.raises(ProviderBadResponse):
         activate_voucher(loaded, command(), adapters=lambda _n: fake, metric=metrics.append)
@@ -62,7 +48,7 @@ def test_already_expired_code_from_the_provider_is_a_bad_response(loaded: Any) -
 
 
 def test_unexpected_adapter_failure_ends_the_guard_and_keeps_its_reference(loaded: Any) -> None:
-    fake = Fake(RuntimeError("boom"))
+    fake = FakeProvider(RuntimeError("boom"))
     with pytest.raises(RuntimeError):
         activate_voucher(loaded, command(), adapters=lambda _n: fake)
     assert _left(loaded) == fake.requests[0].reference  # whether it issued is unknown
@@ -76,7 +62,7 @@ def _left(store: Any) -> str | None:
 
 
 def test_code_expiry_defaults_to_the_definition_validity(loaded: Any) -> None:
-    fake = Fake(ProviderCode("KT-1"))
+    fake = FakeProvider(ProviderCode("KT-1"))
     now = utcnow()
     result = activate_voucher(loaded, command(), adapters=lambda _n: fake, clock=lambda: now)
     assert result.activation.code_expiry == now + timedelta(seconds=900)
@@ -94,6 +80,6 @@ def test_wait_of_zero_answers_in_progress_at_once(loaded: Any) -> None:
         activate_voucher(
             loaded,
             command(),
-            adapters=lambda _n: Fake(ProviderCode("KT-1")),
+            adapters=lambda _n: FakeProvider(ProviderCode("KT-1")),
             policy=CommitPolicy(wait_seconds=0),
         )

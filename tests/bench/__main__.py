@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -953,9 +954,7 @@ def baseline(env: Environment, iterations: int, ours: dict[str, dict[str, Any]])
         for i in range(iterations):
             request = {"serial": serial(offsets[case] + i), "request_id": f"bench-{case}-{i}"}
             t0 = time.perf_counter()
-            _, recording = recorder.record(
-                lambda request=request, operation=operation: operation(request=request)
-            )
+            _, recording = recorder.record(functools.partial(operation, request=request))
             latencies.append((time.perf_counter() - t0) * 1000)
             recordings.append(recording)
         first = recordings[0]

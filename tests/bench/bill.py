@@ -71,7 +71,8 @@ STATED: dict[str, Any] = {
 }
 
 # What this service deployed before the cut of issue #38 (priced beside it, same run).
-BEFORE = {"xray": (1, 0.05), "execution_logs": "INFO"}  # and 512 MB (delivery 256): designs()
+BEFORE_XRAY = (1.0, 0.05)  # reservoir per second, rate: the default sampling rule before #38
+BEFORE_EXECUTION_LOGS = "INFO"  # and 512 MB (delivery 256): designs()
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ class Settings:
         }
         return replace(
             self,
-            xray_reservoir=BEFORE["xray"][0],
-            xray_rate=BEFORE["xray"][1],
-            execution_logs=str(BEFORE["execution_logs"]),
+            xray_reservoir=BEFORE_XRAY[0],
+            xray_rate=BEFORE_XRAY[1],
+            execution_logs=BEFORE_EXECUTION_LOGS,
             platform_lines=True,
             access_fields=standard,
             detailed_metrics=True,
@@ -597,7 +598,7 @@ BILL_SAMPLES = 15
 def as_measured(raw: dict[str, dict[str, Any]]) -> dict[str, Measured]:
     keys = Measured.__dataclass_fields__
     return {
-        case: Measured(**{k: (tuple(v) if k == "log_lines" else v) for k, v in r.items() if k in keys})
+        case: Measured(**{k: (tuple(v) if k == "log_lines" else v) for k, v in r.items() if k in keys})  # type: ignore[arg-type]  # a JSON row back into its dataclass
         for case, r in raw.items()
     }
 
@@ -726,16 +727,16 @@ def report(results: dict[str, Any], table: Any) -> list[str]:
     rows = []
     for case, one in ours.items():
         lean = replace(one, log_lines=without_context(one.log_lines))
-        now = request_bill(one, design, prod, 10, True)
-        then = request_bill(lean, design, prod, 10, True)
+        bill_now = request_bill(one, design, prod, 10, True)
+        bill_lean = request_bill(lean, design, prod, 10, True)
         rows.append(
             [
                 case,
                 design.memory_mb[one.function],
                 memory_for(one.cpu_ms),
-                f"{now['function_logs']:.3f}",
-                f"{then['function_logs']:.3f}",
-                f"{sum(then.values()):.3f}",
+                f"{bill_now['function_logs']:.3f}",
+                f"{bill_lean['function_logs']:.3f}",
+                f"{sum(bill_lean.values()):.3f}",
             ]
         )
     out.append(

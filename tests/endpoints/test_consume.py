@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.runtime import RUNTIME, hash_token
+from shared.runtime import hash_token
 from shared.store import DynamoDBStore, Keys, WriteConflict
 from tests.conftest import call, race, serial
 
@@ -110,9 +110,7 @@ class TestSuccess:
 
     def test_two_dynamodb_round_trips(self, demo: DynamoDBStore) -> None:
         calls: list[str] = []
-        RUNTIME.store().client.meta.events.register(
-            "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-        )
+        demo.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
         assert consume(serial(1))[0] == 200
         assert calls == ["BatchGetItem", "TransactWriteItems"]
 
@@ -341,7 +339,7 @@ def test_race_many_operators_one_winner(server_store: DynamoDBStore) -> None:
 
 # --------------------------------------------------------------------------- fuzz
 
-SEGMENT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=140).map(
+SEGMENT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=0, max_size=140).map(
     lambda s: s.replace("/", "%2F")
 )
 

@@ -35,6 +35,7 @@ from shared.ports import (
     StateChange,
     VoucherAt,
     VoucherRef,
+    VoucherStore,
     Write,
 )
 from shared.store.codec import decode, deserialize, encode, serialize
@@ -43,7 +44,9 @@ from shared.store.schema import EVENT, READS_BY_TAG, VOUCHER, epoch_ms, guard_of
 
 
 @dataclass
-class InMemoryStore:
+class InMemoryStore(VoucherStore):
+    """The port, subclassed so that mypy checks each signature against it here."""
+
     records: dict[tuple[str, str], Any] = field(default_factory=dict)
     guards: dict[str, ActivationGuard] = field(default_factory=dict)  # on the voucher item in the table
     events: dict[str, list[AuditEvent]] = field(default_factory=dict)

@@ -13,6 +13,7 @@ one (FAULT_SCHEDULE_REQUESTS, FAULT_SCHEDULE_SEED).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -156,9 +157,9 @@ class Env:
                     announced.append(details["reference"])
             item = self.store.get({"pk": f"VOUCHER#{serial}", "sk": "VOUCHER"})
             activation = (item or {}).get("activation")
-            for e in log:
-                if e.event_type == "ACTIVATED" and e.reference is not None:
-                    carried[e.reference] = issued.get(e.reference, "?")
+            for event in log:
+                if event.event_type == "ACTIVATED" and event.reference is not None:
+                    carried[event.reference] = issued.get(event.reference, "?")
             if activation:
                 carried[activation["reference"]] = activation["authorization_code"]
             if item and item.get("guard_owner"):
@@ -204,21 +205,26 @@ def classify(kind: Kind, request_id: str, start: float, end: float, response: di
     status = int(response["statusCode"])
     body = json.loads(response["body"]) if response.get("body") else {}
     text = json.dumps(body)[:160]
-    base = {"request_id": request_id, "kind": kind, "start": start, "end": end, "answer": f"{status} {text}"}
-    if status == 200:
-        if kind is Kind.ACTIVATE:
-            return Op(
-                **base, outcome=OK, code=body.get("authorizationCode"), replay=bool(body.get("idempotent"))
-            )
-        return Op(**base, outcome=OK)
-    if status in (502, 503, 504):
-        return Op(**base, outcome=RETRYABLE)
     retry_words = ("ConcurrentModification", "ACTIVATION_IN_PROGRESS", "concurrent_modification")
-    if status == 409 and any(word in text for word in retry_words):
-        return Op(**base, outcome=RETRYABLE)
-    if 400 <= status < 500:
-        return Op(**base, outcome=REFUSED)
-    return Op(**base, outcome="broken")
+    if status == 200:
+        outcome = OK
+    elif status in (502, 503, 504) or (status == 409 and any(word in text for word in retry_words)):
+        outcome = RETRYABLE
+    elif 400 <= status < 500:
+        outcome = REFUSED
+    else:
+        outcome = "broken"
+    activated = outcome == OK and kind is Kind.ACTIVATE
+    return Op(
+        request_id,
+        kind,
+        start,
+        end,
+        outcome,
+        code=body.get("authorizationCode") if activated else None,
+        replay=activated and bool(body.get("idempotent")),
+        answer=f"{status} {text}",
+    )
 
 
 @dataclass
@@ -551,5 +557,5 @@ def test_a_seeded_random_schedule_of_faults_and_races(env: Env) -> None:
         t.join(timeout=300)
     env.injector.clear()
     for i in vouchers:  # every voucher moves on: no reference stays unsettled
-        _until_settled(lambda i=i: env.request(Kind.CONSUME, i))
+        _until_settled(functools.partial(env.request, Kind.CONSUME, i))
     assert_clean(env)

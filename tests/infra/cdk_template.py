@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
 IMPORTED_SECRET_NAME = "ops/kesseltronics"  # the prod fixture imports the secret by this name
 
 Grant = tuple[str, str]  # (IAM action, resource as canonical JSON)

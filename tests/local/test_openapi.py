@@ -323,12 +323,13 @@ def test_every_es_read_error_raised_is_in_the_table() -> None:
             if node.func.id == "EsError" and isinstance(first, ast.Constant) and len(node.args) > 1:
                 code = node.args[1]
                 if isinstance(code, ast.Constant):
-                    raised.add((str(code.value), int(first.value)))
+                    assert isinstance(first.value, int), ast.unparse(node)  # EsError(status, code, ...)
+                    raised.add((str(code.value), first.value))
     assert raised <= set(es_issuances.ERRORS.items()), raised - set(es_issuances.ERRORS.items())
     own = {reply[0] for cls, reply in es_issuances.ANSWERS.items() if es_loyalty.ANSWERS.get(cls) != reply}
     assert own and own <= set(es_issuances.ERRORS)
-    for code in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
-        assert es_issuances.ERRORS[code] == 400
+    for passed in ("INVALID_LIMIT", "INVALID_FROM", "INVALID_TO", "INVALID_UNTIL"):  # passed as arguments
+        assert es_issuances.ERRORS[passed] == 400
 
 
 def test_openapi_3_0_conversion_of_pydantic_schemas() -> None:

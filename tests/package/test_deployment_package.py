@@ -107,7 +107,9 @@ def code_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     stack = cdk.Stack(cdk.App(outdir=str(outdir)), "PackageTest")
-    key = bundling.function_code(stack, host_platform=True).bind(stack).s3_location.object_key
+    location = bundling.function_code(stack, host_platform=True).bind(stack).s3_location
+    assert location is not None  # an asset, staged to S3
+    key = location.object_key
     asset = outdir / f"asset.{key.removesuffix('.zip')}"
     assert (asset / "functions").is_dir() and (asset / "shared").is_dir(), sorted(outdir.iterdir())
     assert not (asset / "tests").exists() and not (asset / "infra").exists()

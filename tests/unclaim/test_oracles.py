@@ -46,7 +46,7 @@ VALID_USER = {"member_number": "M-1001"}  # alice, chain 1
 def test_admin_another_chains_user_reads_as_nobody(
     demo: DynamoDBStore, foreign: dict[str, Any], missing: dict[str, Any], beside_a_valid_one: bool
 ) -> None:
-    extra = VALID_USER if beside_a_valid_one and "member_number" not in foreign else {}
+    extra: dict[str, Any] = VALID_USER if beside_a_valid_one and "member_number" not in foreign else {}
     if beside_a_valid_one and "member_number" in foreign:
         extra = {"user_id": 1001}
     fields = {"chain_id": 1, "voucher_id": ID11, **extra}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.runtime import RUNTIME, hash_token
+from shared.runtime import hash_token
 from shared.store import DynamoDBStore, Keys, WriteConflict, serialize
 from tests.conftest import call, demo_document, load_document, serial
 from tests.unclaim.helpers import (
@@ -720,9 +720,7 @@ class TestTransaction:
         self, demo: DynamoDBStore, headers: dict[str, str], fields: dict[str, Any]
     ) -> None:
         calls: list[str] = []
-        RUNTIME.store().client.meta.events.register(
-            "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-        )
+        demo.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
         ok(unclaim(headers, fields))
         assert calls == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
 
@@ -730,9 +728,7 @@ class TestTransaction:
         self, demo: DynamoDBStore
     ) -> None:
         calls: list[str] = []
-        RUNTIME.store().client.meta.events.register(
-            "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-        )
+        demo.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
         ok(unclaim(ALICE, {"third_party_id": TP11}))
         assert calls == ["BatchGetItem"] * 3 + ["TransactWriteItems"]
         calls.clear()
@@ -741,9 +737,7 @@ class TestTransaction:
 
     def test_refusals_never_write(self, demo: DynamoDBStore) -> None:
         calls: list[str] = []
-        RUNTIME.store().client.meta.events.register(
-            "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-        )
+        demo.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
         unclaim(ALICE, {"voucher_id": 40013})
         unclaim(ALICE)
         unclaim({}, {"voucher_id": ID11})

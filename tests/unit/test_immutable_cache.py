@@ -74,7 +74,7 @@ def test_sessions_and_vouchers_are_read_every_time(cached: tuple[Any, Clock, lis
     )
     store.client.delete_item(TableName=store.table_name, Key=serialize(Keys.voucher(serial(1))))
     again = store.read([session, voucher])
-    assert again[session].revoked and again[voucher] is None  # type: ignore[union-attr]
+    assert again[session].revoked and again[voucher] is None
 
 
 def test_an_absent_record_is_not_remembered(cached: tuple[Any, Clock, list[str]]) -> None:

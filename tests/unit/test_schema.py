@@ -23,7 +23,7 @@ from infra.importer.loader import build_groups, existing_for
 from infra.importer.model import Existing, ImportFile
 from shared.domain import Activity, Chain, Status, Voucher
 from shared.store import MissingAttribute, decode, deserialize, encode, serialize
-from shared.store.codec import attributes
+from shared.store.codec import ItemType, attributes
 from shared.store.keys import PK, SK, Keys, key_id
 from shared.store.schema import (
     ACTIVITY,
@@ -49,7 +49,7 @@ GOLDEN = json.loads(
 )
 ENTRIES = GOLDEN["entries"]
 # what a Ref reads, plus the types only the importer and the store's writes read
-TYPES = {
+TYPES: dict[str, ItemType[Any]] = {
     "event": EVENT,
     "idempotency": IDEMPOTENCY,
     "webhook_subscriber": SUBSCRIBER,
@@ -176,7 +176,7 @@ def _sorted(records: list[Any]) -> list[str]:
 
 
 def _existing(ex: Existing) -> dict[str, Any]:
-    sections = ("chains", "activities", "touchpoints", "definitions", "members")
+    sections: tuple[str, ...] = ("chains", "activities", "touchpoints", "definitions", "members")
     sections += ("thalamus_users", "console_users", "spaaza_admins", "privileged_clients")
     return {
         "records": {k: _sorted(plain(getattr(ex.records, k))) for k in sections},

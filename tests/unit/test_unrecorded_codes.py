@@ -6,58 +6,49 @@ without it announces it unused. Nothing to alarm on, and no code to find in a lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from shared.domain import utcnow
-from shared.ports import GuardClaim, GuardRef, OutcomeUnknown, StoreUnavailable, VoucherRef
+from shared.ports import (
+    GuardClaim,
+    GuardHeld,
+    GuardRef,
+    OutcomeUnknown,
+    StoreUnavailable,
+    VoucherRef,
+    Write,
+)
 from shared.providers import ProviderCode, ProviderRequest
 from shared.retry import CommitPolicy
 from shared.usecases.activation import activate_voucher
 from shared.usecases.thalamus import consume_voucher
 from tests.fakes.memory_store import InMemoryStore
+from tests.fakes.provider import FakeProvider
+from tests.fakes.store_proxy import StoreProxy
 from tests.unit.test_usecases_on_both_stores import activate, consume, serial
 
 QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
 
 
-class Unreachable:
+@dataclass
+class Unreachable(StoreProxy):
     """The in-memory store, whose writes fail once `down` is set (except the guard claim)."""
 
-    def __init__(self, inner: InMemoryStore) -> None:
-        self.inner, self.down = inner, False
+    down: bool = False
 
-    def read(self, refs: Any) -> Any:
-        return self.inner.read(refs)
-
-    def commit(self, write: Any) -> None:
+    def commit(self, write: Write) -> None:
         if self.down and not isinstance(write, GuardClaim):
             raise OutcomeUnknown("every answer lost")
-        self.inner.commit(write)
+        super().commit(write)
 
-    def release_guard(self, guard: Any) -> None:
+    def release_guard(self, guard: GuardHeld) -> None:
         raise StoreUnavailable("unreachable")
 
-    def expire_guard(self, guard: Any) -> None:
+    def expire_guard(self, guard: GuardHeld) -> None:
         raise StoreUnavailable("unreachable")
-
-    def history(self, serial_: str) -> Any:
-        return self.inner.history(serial_)
-
-
-class Provider:
-    def __init__(self, store: Unreachable) -> None:
-        self.store, self.requests = store, []  # type: ignore[var-annotated]
-
-    def prepare(self) -> None:
-        """Nothing to load."""
-
-    def issue_code(self, request: ProviderRequest) -> ProviderCode:
-        self.requests.append(request)
-        self.store.down = True  # DynamoDB goes away while the provider issues the code
-        return ProviderCode(f"KT-{request.reference[-2:]}")
 
 
 @pytest.fixture
@@ -75,14 +66,18 @@ def store() -> Unreachable:
 def test_every_write_after_the_provider_call_fails_and_the_reference_is_still_on_the_voucher(
     store: Unreachable,
 ) -> None:
-    provider = Provider(store)
+    def outage(_request: ProviderRequest) -> None:
+        store.down = True  # DynamoDB goes away while the provider issues the code
+
+    provider = FakeProvider(ProviderCode("KT-1"), during=outage)
     with pytest.raises(OutcomeUnknown):
-        activate_voucher(store, activate(1), adapters=lambda _n: provider, policy=QUICK)  # type: ignore[arg-type]
+        activate_voucher(store, activate(1), adapters=lambda _n: provider, policy=QUICK)
     guard = store.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))]
     assert guard is not None and guard.reference == provider.requests[0].reference  # written by the claim
     store.down = False
     later = utcnow() + timedelta(minutes=5)  # the guard has expired on its own
-    consume_voucher(store, consume(1), policy=QUICK, clock=lambda: later)  # type: ignore[arg-type]
+    consume_voucher(store, consume(1), policy=QUICK, clock=lambda: later)
     announced = [e for e in store.history(serial(1)) if e.event_type == "ACTIVATION_CODE_UNUSED"]
     assert [e.details["reference"] for e in announced] == [provider.requests[0].reference]
-    assert store.inner.read([VoucherRef(serial(1))])[VoucherRef(serial(1))].status.value == "REDEEMED"  # type: ignore[union-attr]
+    voucher = store.inner.read([VoucherRef(serial(1))])[VoucherRef(serial(1))]
+    assert voucher is not None and voucher.status.value == "REDEEMED"

@@ -4,7 +4,7 @@ Local. The same assertions, the same round-trip counts through the port."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from shared.domain import (
 from shared.ports import (
     ConditionFailed,
     GuardRef,
+    Ref,
     SessionLive,
     Snapshot,
     VoucherRef,
@@ -39,38 +40,29 @@ from shared.usecases.spaaza_rules import Caller, VoucherRequest
 from shared.usecases.thalamus import OperatorCommand, consume_voucher
 from tests.conftest import demo_document, load_document, serial
 from tests.fakes.memory_store import InMemoryStore
+from tests.fakes.provider import FakeProvider
+from tests.fakes.store_proxy import StoreProxy
 
 QUICK = CommitPolicy(wait_seconds=0.0, sleep=lambda _s: None)
 
 
 @dataclass
-class Counted:
+class Counted(StoreProxy):
     """The port, counting the round trips a use case makes through it."""
 
-    inner: Any
     reads: int = 0
     writes: int = 0
     fail_commits: list[BaseException] = field(default_factory=list)
 
-    def read(self, refs: Any) -> Snapshot:
+    def read(self, refs: Iterable[Ref[Any]]) -> Snapshot:
         self.reads += 1
-        snapshot: Snapshot = self.inner.read(refs)
-        return snapshot
+        return super().read(refs)
 
     def commit(self, write: Write) -> None:
         self.writes += 1
         if self.fail_commits:
             raise self.fail_commits.pop(0)
-        self.inner.commit(write)
-
-    def release_guard(self, guard: Any) -> None:
-        self.inner.release_guard(guard)
-
-    def expire_guard(self, guard: Any) -> None:
-        self.inner.expire_guard(guard)
-
-    def history(self, serial_: str) -> Any:
-        return self.inner.history(serial_)
+        super().commit(write)
 
     @property
     def round_trips(self) -> int:
@@ -168,7 +160,7 @@ def test_conflicts_are_retried_then_answered_as_contention(port: Counted) -> Non
 
 
 def test_consume_does_not_commit_under_an_activation_in_flight(port: Counted) -> None:
-    fake = Fake(ProviderCode("KT-1"))
+    fake = FakeProvider(ProviderCode("KT-1"))
 
     def consume_meanwhile(_request: ProviderRequest) -> None:
         with pytest.raises(ActivationInProgress):
@@ -185,30 +177,12 @@ def test_consume_does_not_commit_under_an_activation_in_flight(port: Counted) ->
 # --------------------------------------------------------------------------- activate
 
 
-class Fake:
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
-        self.requests: list[ProviderRequest] = []
-        self.during: Any = None
-
-    def prepare(self) -> None:
-        """Nothing to load."""
-
-    def issue_code(self, request: ProviderRequest) -> ProviderCode:
-        self.requests.append(request)
-        if self.during is not None:
-            self.during(request)
-        if isinstance(self.answer, BaseException):
-            raise self.answer
-        return self.answer  # type: ignore[no-any-return]
-
-
 def activate(n: int, token: str = "demo-es-member-alice") -> ActivateCommand:
     return ActivateCommand("corr", "carwash", serial(n), hash_token(token), "r2")
 
 
 def test_first_activation_three_round_trips_one_provider_call_then_replay_one(port: Counted) -> None:
-    fake = Fake(ProviderCode("KT-1"))
+    fake = FakeProvider(ProviderCode("KT-1"))
     first = activate_voucher(port, activate(1), adapters=lambda _n: fake, policy=QUICK)
     assert (first.idempotent, first.activation.authorization_code, port.round_trips) == (False, "KT-1", 3)
     assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None  # released by the commit
@@ -226,7 +200,7 @@ def test_first_activation_three_round_trips_one_provider_call_then_replay_one(po
 def test_a_provider_that_certainly_issued_nothing_releases_the_guard(port: Counted) -> None:
     refused = ProviderBadResponse("x", nothing_issued=True)  # a 4xx, or the connection refused
     with pytest.raises(ProviderBadResponse):
-        activate_voucher(port, activate(1), adapters=lambda _n: Fake(refused), policy=QUICK)
+        activate_voucher(port, activate(1), adapters=lambda _n: FakeProvider(refused), policy=QUICK)
     assert port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))] is None
     assert (
         _voucher(port, 1).status.value == "AVAILABLE" and port.history(serial(1))[-1].event_type == "IMPORTED"
@@ -240,7 +214,9 @@ def test_a_provider_failure_that_may_have_issued_keeps_the_reference_until_the_v
     guard ends but stays, expired, with its reference; a consume then announces it unused in
     its own transaction, exactly once, and clears it."""
     with pytest.raises(ProviderBadResponse):
-        activate_voucher(port, activate(1), adapters=lambda _n: Fake(ProviderBadResponse("x")), policy=QUICK)
+        activate_voucher(
+            port, activate(1), adapters=lambda _n: FakeProvider(ProviderBadResponse("x")), policy=QUICK
+        )
     left = port.inner.read([GuardRef(serial(1))])[GuardRef(serial(1))]
     assert left is not None and not left.is_held(utcnow()) and left.reference == f"{serial(1)}:v1"
     assert _events(port, 1, "ACTIVATION_CODE_UNUSED") == []  # a retry would still carry it
@@ -251,7 +227,7 @@ def test_a_provider_failure_that_may_have_issued_keeps_the_reference_until_the_v
 
 
 def test_a_code_the_commit_could_not_record_is_the_retrys_code_never_announced(port: Counted) -> None:
-    fake = Fake(ProviderCode("KT-KEPT"))
+    fake = FakeProvider(ProviderCode("KT-KEPT"))
     token = hash_token("demo-es-member-alice")
     fake.during = lambda _r: port.fail_commits.append(ConditionFailed(SessionLive(token)))
     with pytest.raises(Unauthenticated):
@@ -269,9 +245,13 @@ def test_a_code_the_commit_could_not_record_is_the_retrys_code_never_announced(p
 
 def test_another_members_voucher_reads_as_missing(port: Counted) -> None:
     with pytest.raises(NotFound):
-        activate_voucher(port, activate(8), adapters=lambda _n: Fake(ProviderCode("KT")), policy=QUICK)
+        activate_voucher(
+            port, activate(8), adapters=lambda _n: FakeProvider(ProviderCode("KT")), policy=QUICK
+        )
     with pytest.raises(NotFound):
-        activate_voucher(port, activate(999_999), adapters=lambda _n: Fake(ProviderCode("KT")), policy=QUICK)
+        activate_voucher(
+            port, activate(999_999), adapters=lambda _n: FakeProvider(ProviderCode("KT")), policy=QUICK
+        )
     assert port.round_trips == 2  # one read each: existence costs nothing extra
 
 
@@ -345,7 +325,7 @@ def test_user_pairing_own_key_with_a_voucher_it_may_not_see_reads_as_missing(
 
 def test_unclaim_waits_out_an_activation_in_flight(port: Counted) -> None:
     # voucher 2: alice's CLAIMED car-wash voucher, activatable
-    fake = Fake(ProviderCode("KT-2"))
+    fake = FakeProvider(ProviderCode("KT-2"))
     key2 = _voucher(port, 2).voucher_key
 
     def unclaim_meanwhile(_request: ProviderRequest) -> None:
@@ -407,26 +387,26 @@ def test_a_key_with_another_request_is_refused_and_an_expired_key_is_judged_agai
     assert result.voucher.status.value == "REDEEMED"  # the expired key was taken again
 
 
-def test_a_key_lost_to_a_racing_repeat_reads_the_winners_answer(port: Counted) -> None:
+def test_a_key_lost_to_a_racing_repeat_reads_the_winners_answer(
+    port: Counted, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two requests with one key read "no answer kept" and both commit: the second's
     transaction fails on the key (and the voucher), plans again and replays the first's."""
     from shared.domain import IdempotentReplay
     from shared.ports import IdempotencyRef
 
     real_read = port.inner.read
-    raced = []
+    raced: list[int] = []
 
-    def read(refs: Any) -> Any:
+    def read(refs: Iterable[Ref[Any]]) -> Snapshot:
         snapshot = real_read(refs)
         if any(isinstance(r, IdempotencyRef) for r in refs) and not raced:
             raced.append(1)
             consume_voucher(port.inner, consume(1), policy=QUICK, idempotency=_keyed())  # the other one wins
         return snapshot
 
-    port.inner.read = read  # type: ignore[method-assign]
-    try:
-        with pytest.raises(IdempotentReplay):
-            consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
-    finally:
-        port.inner.read = real_read  # type: ignore[method-assign]
+    monkeypatch.setattr(port.inner, "read", read)
+    with pytest.raises(IdempotentReplay):
+        consume_voucher(port, consume(1), policy=QUICK, idempotency=_keyed())
+    monkeypatch.undo()
     assert len(_events(port, 1, "CONSUMED")) == 1
