@@ -59,15 +59,17 @@ class LoadReport:
     replaced: int = 0
     conflicts: list[str] = field(default_factory=list)
     written: bool = False
+    events: int = 0  # audit events (IMPORTED, REPLACED) written beside vouchers: not the file's items
     records: dict[str, Counter[str]] = field(default_factory=dict)
 
     def count(self, kind: str, outcome: str) -> None:
         self.records.setdefault(kind, Counter())[outcome] += 1
 
     def summary(self) -> str:
+        events = f"; audit events {self.events}" if self.events else ""
         return (
             f"created {self.created}, unchanged {self.unchanged}, replaced {self.replaced}, "
-            f"conflicts {len(self.conflicts)} (items)"
+            f"conflicts {len(self.conflicts)} (items){events}"
         )
 
     def record_lines(self) -> list[str]:
@@ -86,35 +88,40 @@ class LoadReport:
 
 @dataclass
 class Progress:
-    """Reports writing progress: `done(vouchers, items)` after each transaction; `every`
-    seconds at most one line (and always the last), as vouchers done / total, items, rate."""
+    """Reports writing progress: `done(vouchers, items, events)` after each transaction; `every`
+    seconds at most one line (and always the last), as vouchers done / total, items (the
+    file's, as the check line and the summary count them), audit events, rate."""
 
     total_vouchers: int
     total_items: int
     emit: Callable[[str], None]
+    total_events: int = 0
     every: float = 2.0
     clock: Callable[[], float] = time.monotonic
     vouchers: int = 0
     items: int = 0
+    events: int = 0
     _started: float = 0.0
     _last: float = 0.0
 
     def start(self) -> None:
         self._started = self._last = self.clock()
 
-    def done(self, vouchers: int, items: int) -> None:
+    def done(self, vouchers: int, items: int, events: int = 0) -> None:
         self.vouchers += vouchers
         self.items += items
+        self.events += events
         now = self.clock()
-        finished = self.items >= self.total_items
+        finished = self.items >= self.total_items and self.events >= self.total_events
         if now - self._last < self.every and not finished:
             return
         self._last = now
         elapsed = max(now - self._started, 1e-9)
         rate = self.vouchers / elapsed
-        share = 100 * self.items / max(self.total_items, 1)
+        share = 100 * (self.items + self.events) / max(self.total_items + self.total_events, 1)
+        audit = f", audit events {self.events}/{self.total_events}" if self.total_events else ""
         self.emit(
-            f"vouchers {self.vouchers}/{self.total_vouchers}, items {self.items}/{self.total_items} "
+            f"vouchers {self.vouchers}/{self.total_vouchers}, items {self.items}/{self.total_items}{audit} "
             f"({share:.0f}%), {rate:.0f} vouchers/s, {elapsed:.0f} s"
         )
 
@@ -360,7 +367,8 @@ def load(
     if progress is not None:
         tracker = Progress(
             total_vouchers=sum(1 for b in batches for r in b if _is_voucher(r)),
-            total_items=sum(len(b) for b in batches),
+            total_items=sum(1 for b in batches for r in b if not _is_event(r)),
+            total_events=sum(1 for b in batches for r in b if _is_event(r)),
             emit=progress,
         )
         tracker.start()
@@ -370,7 +378,8 @@ def load(
         store.transact([w.request(store.table_name) for w in batch])
         if tracker is not None:
             with lock:
-                tracker.done(sum(1 for r in batch if _is_voucher(r)), len(batch))
+                events = sum(1 for r in batch if _is_event(r))
+                tracker.done(sum(1 for r in batch if _is_voucher(r)), len(batch) - events, events)
 
     # Transactions are independent (each group is whole in one), so they may run `workers` at
     # a time: DynamoDB's latency per call, not its throughput, bounds a serial import. One by
@@ -390,7 +399,13 @@ def load(
         for future in finished:
             future.result()
     report.written = bool(writes)
+    report.events = sum(1 for requests in writes for r in requests if _is_event(r))
     return report
+
+
+def _is_event(write: ItemWrite) -> bool:
+    """An audit event (IMPORTED, REPLACED) written beside a voucher, not an item of the file."""
+    return write.item.get("type") == "event"
 
 
 def _is_voucher(write: ItemWrite) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +313,13 @@ def test_cli_reports_progress_and_records_of_each_kind(
     captured = capsys.readouterr()
     vouchers = len(doc["vouchers"])
     assert f"vouchers {vouchers}/{vouchers}" in captured.err and "(100%)" in captured.err
+    # one count of items in every line (the check, the progress, the summary); audit events apart
+    checked = int(re.search(r"checking (\d+) items", captured.err)[1])  # type: ignore[index]
+    assert f"items {checked}/{checked}, audit events {vouchers}/{vouchers} (100%)" in captured.err
+    assert (
+        f"created {checked}, unchanged 0, replaced 0, conflicts 0 (items); audit events {vouchers}"
+        in captured.out
+    )
     kinds = {line.split(":")[1].split()[0] for line in captured.out.splitlines()[1:]}
     assert {"vouchers", "members", "definitions", "sessions", "chains"} <= kinds
     assert f"vouchers {vouchers:>8}: created {vouchers}" in captured.out
