@@ -390,7 +390,9 @@ def test_a_lost_answer_is_the_truth_or_retryable(
     first = env.request(kind, i)
     env.injector.clear()
     env.injector.settle()
-    retry = env.request(kind, i)
+    # a client repeats a 503 as told (Retry-After): on a loaded machine the engine may still be
+    # too slow for one request's deadline once the faults are gone, which is a retryable answer
+    retry = _until_settled(lambda: env.request(kind, i))
     assert first.outcome != "broken", first.answer
     if first.outcome == OK:  # the first answer was the truth: the retry is judged on it
         assert retry.outcome == REFUSED, retry.answer
@@ -445,7 +447,7 @@ def test_a_code_issued_during_a_failed_provider_call_is_announced_once_the_vouch
     env.sim.set_mode(mode, 1)
     first = env.request(Kind.ACTIVATE, i)
     assert first.outcome == RETRYABLE, first.answer
-    consumed = env.request(Kind.CONSUME, i)  # the voucher moves on without any code
+    consumed = _until_settled(lambda: env.request(Kind.CONSUME, i))  # the voucher moves on, no code
     assert consumed.outcome == OK, consumed.answer
     assert_clean(env)
     item = env.voucher_item(i)
@@ -465,7 +467,7 @@ def test_a_provider_that_refuses_the_connection_issued_nothing_and_nothing_is_an
         assert env.request(Kind.ACTIVATE, i).outcome == RETRYABLE
     finally:
         env.sim.start()
-    assert env.request(Kind.CONSUME, i).outcome == OK
+    assert _until_settled(lambda: env.request(Kind.CONSUME, i)).outcome == OK
     assert_clean(env)
     assert not [e for e in env.events(fault_serial(i)) if e["event_type"] == "ACTIVATION_CODE_UNUSED"]
 
