@@ -95,15 +95,13 @@ def demo_tokens(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
 def banner(stack: LocalStack, log_file: str | None = None) -> str:
     """Every port the stack binds, the demo tokens and one curl per endpoint; its first line
     names the API's URL and its last says how to stop."""
-    from infra.local_stack.webhook_receiver import demo_subscriber
-
     url = stack.url
     receiver = ""
     if stack.demo:
-        receiver = demo_subscriber(DEMO_FILE)["url"]
+        receiver = stack.demo_webhook_url
         if stack.receiver is None:
             receiver = f"not started ({receiver} is taken)"
-        receiver += "   (the demo subscriber's URL)"
+        receiver += "   (--webhook-port; the demo subscriber's URL)"
     rows = (
         ("DynamoDB endpoint", f"{stack.dynamodb_endpoint} (table {stack.table_name})"),
         ("DynamoDB engine", stack.engine_name),
@@ -131,6 +129,14 @@ def _port(value: str) -> int:
     return port
 
 
+def _listen_port(value: str) -> int:
+    """A port a URL can name before anything listens on it (so not 0, "any")."""
+    port = _port(value)
+    if port == 0:
+        raise argparse.ArgumentTypeError("the demo subscriber's URL needs a fixed port: 1..65535")
+    return port
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.local_stack", description=__doc__.splitlines()[0])
     add = parser.add_argument
@@ -145,6 +151,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--no-demo", action="store_true", help="do not load infra/local_stack/demo.json")
     add("--provider-port", type=_port, default=0, help="provider simulator port (0: any)")
     add("--moto-port", type=_port, default=0, help="moto server port: Secrets Manager, SQS (0: any)")
+    add(
+        "--webhook-port",
+        type=_listen_port,
+        default=None,
+        help="demo webhook receiver port, which the demo subscriber's URL follows (default 9300)",
+    )
     add("--table", default=DEFAULT_TABLE, help=f"table name (default {DEFAULT_TABLE})")
     add(
         "--engine",
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         demo=not args.no_demo,
         provider_port=args.provider_port,
         moto_port=args.moto_port,
+        webhook_port=args.webhook_port,
         table_name=args.table,
         engine=args.engine,
         persist_dir=args.persist,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from infra.functions import FUNCTIONS, ROUTES
 from infra.local_stack.http_server import LocalApp, serve
@@ -123,6 +124,7 @@ class LocalStack:
     # prints each verified event through `event_log`.
     webhooks: bool = True
     webhook_retry_base_seconds: float = 1.0
+    webhook_port: int | None = None  # the demo webhook receiver's; None: the demo file's URL as it is
     webhook_max_age_seconds: float = 3600.0
     event_log: Callable[[str], None] | None = None
     progress: Callable[[str], None] | None = None  # a line per file loaded, and long loads' progress
@@ -166,9 +168,27 @@ class LocalStack:
             service, region_name=os.environ["AWS_REGION"], endpoint_url=endpoint
         )
 
+    @property
+    def demo_webhook_url(self) -> str:
+        """The demo subscriber's URL, on `webhook_port` when one is given."""
+        from infra.local_stack.webhook_receiver import demo_subscriber
+
+        url = urlsplit(str(demo_subscriber(DEMO_FILE)["url"]))
+        if self.webhook_port is None:
+            return url.geturl()
+        return url._replace(netloc=f"{url.hostname}:{self.webhook_port}").geturl()
+
     def start(self) -> LocalStack:
         files = ([DEMO_FILE] if self.demo else []) + [Path(p) for p in self.data_files]
         parsed_files = read_import_files(files)  # fail before starting anything
+        if self.demo:  # the demo subscriber's URL names the receiver's port: they move together
+            demo = parsed_files[0][1]
+            (subscriber, *others) = demo.webhook_subscribers
+            subscriber = subscriber.model_copy(update={"url": self.demo_webhook_url})
+            parsed_files[0] = (
+                parsed_files[0][0],
+                demo.model_copy(update={"webhook_subscribers": [subscriber, *others]}),
+            )
         try:
             self._start(parsed_files)
         except BaseException:
@@ -284,13 +304,11 @@ class LocalStack:
             self._setenv(name, value)
         if not self.demo:
             return
-        subscriber = demo_subscriber(DEMO_FILE)
+        secret = demo_subscriber(DEMO_FILE)["secret"]
         try:
-            self.receiver = Receiver.at(
-                subscriber["url"], subscriber["secret"], printer=self.event_log
-            ).start()
+            self.receiver = Receiver.at(self.demo_webhook_url, secret, printer=self.event_log).start()
         except OSError as error:  # the port is taken (another stack, a receiver of your own)
-            self.log(f"demo webhook receiver not started on {subscriber['url']}: {error}", error=True)
+            self.log(f"demo webhook receiver not started on {self.demo_webhook_url}: {error}", error=True)
 
     def _load(self, path: str, parsed: Any) -> Any:
         """Load one file. Files given with --data may refer to records already loaded (the
