@@ -523,7 +523,7 @@ def measure_cookbook(
     from infra.local_stack.apigw import build_event
     from tests.bench.capacity import Baseline
 
-    design = Baseline(env.store.client, env.store.table, env.simulator)
+    design = Baseline(env.store.client, env.store.table_name, env.simulator)
     logger = Logger(service="cookbook", stream=io.StringIO())
     metrics = Metrics(namespace="Cookbook", service="cookbook")
     operation_of = {
